@@ -1,0 +1,391 @@
+"""The shared machinery of all pruners: validation, training tasks, selection.
+
+Public methods validate and then hand over to small ``_fit_*`` methods that a
+subclass overrides (imbalanced-learn's template-method style): a pruner
+decides *which models train on which rows and score which rows*
+(:meth:`BasePruner._scoring_tasks`), everything else is shared.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._data import (
+    check_finite,
+    fingerprint,
+    is_dataset,
+    is_tensor,
+    labels_of_dataset,
+    n_rows,
+    plain,
+    resolve_n_select,
+    sample_shape,
+    take_labels,
+    take_rows,
+)
+from ._progress import progress
+from ._recording import describe, fit_and_record, is_skorch_net
+from .scores import get_scorer
+from .selection import select
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+class ScoringTask:
+    """One scoring model: the rows it trains on and the rows it scores.
+
+    Parameters
+    ----------
+    name : str
+        Human-readable label used in progress bars and error messages
+        (``"repeat 0, fold 3"``).
+    group : int
+        Tasks of one group score every sample at most once; scores are
+        averaged over groups (repeats).
+    train_indices, score_indices : ndarray of int
+        Rows of the caller's data.
+    seed : int
+        Seed of the model's randomness.
+    """
+
+    def __init__(self, name, group, train_indices, score_indices, seed):
+        self.name = name
+        self.group = group
+        self.train_indices = np.asarray(train_indices, dtype=np.int64)
+        self.score_indices = np.asarray(score_indices, dtype=np.int64)
+        self.seed = int(seed)
+
+
+class BasePruner(TransformerMixin, BaseEstimator):
+    """Base class of the pruners; not meant to be used directly.
+
+    Subclasses implement :meth:`_scoring_tasks`. Fitted attributes shared by
+    every pruner: ``scores_``, ``sample_indices_``, ``classes_``,
+    ``n_samples_fit_``, ``n_features_in_`` (array input), ``task_info_``.
+    """
+
+    _parameter_constraints = {
+        "estimator": [None, HasMethods(["fit", "predict_proba"])],
+        "scorer": [str, callable],
+        "scorer_params": [dict, None],
+        "selector": [str, callable],
+        "selector_params": [dict, None],
+        "keep": [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")],
+        "class_budget": [StrOptions({"proportional", "balanced", "difficulty"}), None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
+                 selector_params=None, keep=0.5, class_budget="proportional", device="auto",
+                 random_state=None, n_jobs=None, verbose=0):
+        self.estimator = estimator
+        self.scorer = scorer
+        self.scorer_params = scorer_params
+        self.selector = selector
+        self.selector_params = selector_params
+        self.keep = keep
+        self.class_budget = class_budget
+        self.device = device
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ public
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Score every sample and select the coreset.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
+            Training data. A torch ``Dataset`` is never loaded whole: scoring
+            models read it through index views.
+        y : array-like of shape (n_samples,), default=None
+            Labels. May be omitted only when X is a Dataset exposing
+            ``targets`` (or yielding ``(x, y)`` pairs).
+
+        Returns
+        -------
+        self : object
+            The fitted pruner.
+        """
+        X_model, y_encoded = self._validate_fit_input(X, y)
+        scorer = get_scorer(self.scorer)
+        estimator = self._resolve_estimator(X_model, scorer)
+        rng = check_random_state(self.random_state)
+        self._fit(X_model, y_encoded, estimator, scorer, rng)
+        return self
+
+    def transform(self, X):
+        """Return the coreset rows of X, which must be the data seen in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like, tensor, DataFrame or Dataset
+            The same data that was passed to ``fit``.
+
+        Returns
+        -------
+        X_core : same type as X
+            Rows ``sample_indices_`` of X, in the original row order.
+        """
+        check_is_fitted(self, "sample_indices_")
+        X_checked = X if is_dataset(X) or is_tensor(X) else validate_data(
+            self, X, reset=False, dtype=None, allow_nd=True)
+        if n_rows(X) != self.n_samples_fit_ or fingerprint(X_checked) != self._fit_fingerprint:
+            raise ValueError(
+                f"{type(self).__name__}.transform returns the coreset of the data seen "
+                f"in fit ({self.n_samples_fit_} rows); the X given differs from it. "
+                "Call fit (or fit_transform) on this data first."
+            )
+        return take_rows(X, self.sample_indices_)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit and return the coreset rows of X.
+
+        Parameters
+        ----------
+        X : array-like, tensor, DataFrame or Dataset
+            Training data.
+        y : array-like of shape (n_samples,), default=None
+            Labels.
+        **fit_params : dict
+            Unused; accepted for API compatibility with Pipelines.
+
+        Returns
+        -------
+        X_core : same type as X
+            The coreset rows.
+        """
+        return take_rows(X, self.fit(X, y).sample_indices_)
+
+    def fit_resample(self, X, y=None):
+        """Fit and return the coreset rows of X and their labels.
+
+        Parameters
+        ----------
+        X : array-like, tensor, DataFrame or Dataset
+            Training data.
+        y : array-like of shape (n_samples,), default=None
+            Labels, returned as given (strings stay strings, a Series keeps
+            its index).
+
+        Returns
+        -------
+        X_core : same type as X
+            The coreset rows.
+        y_core : same type as y
+            Their labels.
+        """
+        self.fit(X, y)
+        if y is None:
+            y = labels_of_dataset(X)
+        return take_rows(X, self.sample_indices_), take_labels(y, self.sample_indices_)
+
+    def get_support(self, indices=False):
+        """Mask or indices of the coreset rows.
+
+        Parameters
+        ----------
+        indices : bool, default=False
+            Return row indices instead of a boolean mask.
+
+        Returns
+        -------
+        support : ndarray
+            Boolean mask of shape (n_samples_fit_,) or int indices.
+        """
+        check_is_fitted(self, "sample_indices_")
+        if indices:
+            return self.sample_indices_.copy()
+        mask = np.zeros(self.n_samples_fit_, dtype=bool)
+        mask[self.sample_indices_] = True
+        return mask
+
+    # --------------------------------------------------------- overridables
+    def _fit(self, X, y, estimator, scorer, rng):
+        """Score every sample with the subclass's tasks, then select."""
+        tasks = self._scoring_tasks(X, y, rng)
+        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics)
+        self.scores_, proba = self._combine(results, scorer)
+        self._store_proba(proba)
+        self.sample_indices_ = self._select(self.scores_, y, proba, rng)
+
+    def _scoring_tasks(self, X, y, rng):
+        """The :class:`ScoringTask` list; implemented by subclasses."""
+        raise NotImplementedError
+
+    def _store_proba(self, proba):
+        """Keep the scoring models' probabilities under the subclass's name."""
+
+    def _run_tasks(self, estimator, X, y, tasks, *, record_dynamics):
+        """Train and record every task, in parallel when ``n_jobs`` says so."""
+        device = None if self.device == "auto" else self.device
+        jobs = (
+            delayed(fit_and_record)(
+                estimator, X, y, task.train_indices, task.score_indices,
+                n_classes=len(self.classes_), seed=task.seed,
+                record_dynamics=record_dynamics, device=device,
+            )
+            for task in tasks
+        )
+        outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+        bar = progress(outputs, total=len(tasks), desc=f"{type(self).__name__} models",
+                       verbose=self.verbose)
+        results = []
+        for task, (records, info) in zip(tasks, bar):
+            if not np.isfinite(records.proba).all():
+                raise ValueError(
+                    f"The scoring model of {task.name} produced NaN or infinite outputs: "
+                    "its training diverged. Lower the learning rate or check the data "
+                    "scaling."
+                )
+            self.task_info_.append({"task": task.name, **info})
+            results.append((task, records))
+        return results
+
+    def _combine(self, results, scorer):
+        """Scores and probabilities averaged over groups (repeats)."""
+        n, n_classes = self.n_samples_fit_, len(self.classes_)
+        params = self.scorer_params or {}
+        groups = sorted({task.group for task, _ in results})
+        scores = np.zeros((len(groups), n))
+        proba = np.zeros((len(groups), n, n_classes))
+        seen = np.zeros((len(groups), n), dtype=bool)
+        for task, records in results:
+            g = groups.index(task.group)
+            scores[g, records.indices] = scorer(records, **params)
+            proba[g, records.indices] = records.proba
+            seen[g, records.indices] = True
+        if not seen.all():
+            missing = np.flatnonzero(~seen.all(axis=0))
+            raise ValueError(
+                f"{len(missing)} samples (e.g. rows {missing[:5].tolist()}) were never "
+                "scored; `cv` must put every sample in exactly one test fold."
+            )
+        return scores.mean(axis=0), proba.mean(axis=0)
+
+    def _select(self, scores, y, proba, rng):
+        n_select = resolve_n_select(self.keep, len(scores))
+        class_weights = None
+        if self.class_budget == "difficulty":
+            class_weights = class_error_rates(proba, y, len(self.classes_))
+        return select(
+            scores, y, n_select, selector=self.selector, class_budget=self.class_budget,
+            class_weights=class_weights, random_state=rng.randint(_MAX_SEED),
+            selector_params=self.selector_params,
+        )
+
+    # -------------------------------------------------------------- helpers
+    def _validate_fit_input(self, X, y):
+        """Check X and y; set the data-describing fitted attributes.
+
+        Returns the data in the form scoring models train on (the caller's X
+        unless it is a DataFrame, which becomes an array) and the encoded labels.
+        """
+        if y is None:
+            if not is_dataset(X):
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y "
+                    "is None; pass the labels, or a torch Dataset that provides them."
+                )
+            y = labels_of_dataset(X)
+        if is_dataset(X) or is_tensor(X):
+            y = np.asarray(y.cpu() if is_tensor(y) else y)
+            if y.ndim != 1 or len(y) != n_rows(X):
+                raise ValueError(
+                    f"y must be 1-D with one label per row of X: got shape {y.shape} "
+                    f"for {n_rows(X)} rows."
+                )
+            if is_tensor(X):
+                check_finite(X)
+                if X.ndim >= 2:
+                    self.n_features_in_ = X.shape[1]
+            X_model = X
+        else:
+            # A DataFrame becomes an array for the scoring models; the caller's
+            # DataFrame is what transform and fit_resample return rows of.
+            X_model, y = validate_data(self, X, y, dtype=None, allow_nd=True,
+                                       ensure_all_finite=True, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has a single class ({plain(self.classes_[0])!r}); pruning by difficulty "
+                "needs at least 2 classes."
+            )
+        self.n_samples_fit_ = n_rows(X)
+        self._fit_fingerprint = fingerprint(X_model)
+        self.task_info_ = []
+        return X_model, y_encoded.astype(np.int64)
+
+    def _resolve_estimator(self, X, scorer):
+        if self.estimator is None:
+            from .models import make_net
+
+            return make_net("auto", input_shape=sample_shape(X), n_classes=len(self.classes_),
+                            device=self.device)
+        if self.device not in ("auto",):
+            from .models import resolve_device
+
+            resolve_device(self.device)
+        if scorer.needs_dynamics and not is_skorch_net(self.estimator):
+            raise ValueError(
+                f"scorer={scorer.name!r} reads training dynamics (per-epoch records), "
+                f"which {describe(self.estimator)} does not have. Use a skorch "
+                "NeuralNetClassifier as `estimator`, or a final-output scorer "
+                "('el2n', 'loss', 'entropy', 'margin')."
+            )
+        return self.estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def class_error_rates(proba, y, n_classes):
+    """Per-class error rate of the scoring models' predictions.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities.
+    y : ndarray of int of shape (n_samples,)
+        Encoded labels.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    errors : ndarray of shape (n_classes,)
+        Fraction of each class's samples predicted wrongly (0 for an absent
+        class).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen._base import class_error_rates
+    >>> proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+    >>> class_error_rates(proba, np.array([0, 0, 1]), 2)
+    array([0.5, 0. ])
+    """
+    wrong = (proba.argmax(axis=1) != y).astype(float)
+    counts = np.bincount(y, minlength=n_classes)
+    errors = np.bincount(y, weights=wrong, minlength=n_classes)
+    return np.divide(errors, counts, out=np.zeros(n_classes), where=counts > 0)
+
+
+def draw_seeds(rng, size):
+    """Independent per-task seeds drawn up front, so parallel order cannot matter."""
+    return rng.randint(_MAX_SEED, size=size)

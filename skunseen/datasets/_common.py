@@ -1,0 +1,156 @@
+"""Return type and subset helpers shared by the loaders."""
+
+import numbers
+from collections import namedtuple
+
+import numpy as np
+
+__all__ = ["TrainTestData", "stratified_subset"]
+
+
+class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test", "y_test"])):
+    """What every loader returns: a 4-tuple that also knows the class names.
+
+    Unpacks as ``X_train, y_train, X_test, y_test``. ``X`` is a numpy array
+    for in-memory data and a torch ``Dataset`` for streamed data; ``y`` is
+    always a numpy int64 array (for streamed data, the labels of the
+    dataset's items in order).
+
+    Attributes
+    ----------
+    classes : list of str
+        Class names; label ``i`` is ``classes[i]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.datasets import TrainTestData
+    >>> data = TrainTestData(np.zeros((2, 1)), np.array([0, 1]),
+    ...                      np.zeros((1, 1)), np.array([1]), classes=["a", "b"])
+    >>> X_train, y_train, X_test, y_test = data
+    >>> data.classes, len(X_train)
+    (['a', 'b'], 2)
+    """
+
+    def __new__(cls, X_train, y_train, X_test, y_test, classes=None):
+        self = super().__new__(cls, X_train, y_train, X_test, y_test)
+        self.classes = list(classes) if classes is not None else None
+        return self
+
+    def __reduce__(self):
+        return (type(self), (*self, self.classes))
+
+
+def stratified_subset(y, size, random_state=0):
+    """Indices of a class-stratified random subset, in increasing order.
+
+    Class shares follow the class proportions of ``y`` (largest-remainder
+    rounding), so small sizes still work (some classes may get no sample).
+    The result depends only on ``y``, ``size`` and ``random_state``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels.
+    size : int or float
+        Number of samples, or a fraction in (0, 1]. ``None`` or at least
+        ``n_samples`` keeps all samples.
+    random_state : int, default=0
+        Seed of the draw.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Sorted row indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.datasets import stratified_subset
+    >>> y = np.array([0] * 6 + [1] * 3)
+    >>> idx = stratified_subset(y, 3, random_state=0)
+    >>> np.bincount(y[idx]).tolist()
+    [2, 1]
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if size is None:
+        return np.arange(n, dtype=np.int64)
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        if size < 0:
+            raise ValueError(f"limit must be non-negative, got {size}")
+        count = int(size)
+    elif isinstance(size, numbers.Real) and 0 < size <= 1:
+        count = int(round(size * n))
+    else:
+        raise ValueError(f"limit must be an int or a fraction in (0, 1], got {size!r}")
+    if count >= n:
+        return np.arange(n, dtype=np.int64)
+    labels, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    quota = counts * count / n
+    share = np.floor(quota).astype(np.int64)
+    # largest remainders first; stable sort keeps ties in label order
+    extra = np.argsort(-(quota - share), kind="stable")[: count - share.sum()]
+    share[extra] += 1
+    rng = np.random.RandomState(random_state)
+    picked = [rng.choice(np.flatnonzero(inverse == k), share[k], replace=False)
+              for k in range(len(labels))]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def _class_positions(classes, names):
+    """Positions of the requested ``classes`` (indices or names) in ``names``."""
+    if classes is None:
+        return None
+    positions = []
+    for c in classes:
+        if isinstance(c, str):
+            if c not in names:
+                raise ValueError(f"unknown class {c!r}; available: {list(names)}")
+            positions.append(list(names).index(c))
+        elif isinstance(c, numbers.Integral) and 0 <= int(c) < len(names):
+            positions.append(int(c))
+        else:
+            raise ValueError(f"class {c!r} is not a name or an index in [0, {len(names)})")
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"classes contains duplicates: {list(classes)}")
+    if not positions:
+        raise ValueError("classes must not be empty")
+    return positions
+
+
+def _select_rows(y, positions, limit, pool_seed):
+    """Rows kept by a class selection and a stratified limit, and their new labels.
+
+    Rows are None when everything is kept in order, so callers can skip a copy.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    n = len(y)
+    rows = np.arange(n, dtype=np.int64)
+    if positions is not None:
+        mapping = np.full(max(int(y.max(initial=0)), max(positions)) + 1, -1, dtype=np.int64)
+        mapping[positions] = np.arange(len(positions))
+        new_y = mapping[y]
+        rows = np.flatnonzero(new_y >= 0)
+        y = new_y[rows]
+    keep = stratified_subset(y, limit, random_state=pool_seed)
+    rows, y = rows[keep], y[keep]
+    return (None if len(rows) == n else rows), y
+
+
+def _kept_names(names, positions):
+    return list(names) if positions is None else [names[p] for p in positions]
+
+
+def _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
+            pool_seed, take):
+    positions = _class_positions(classes, names)
+    out = []
+    for X, y, size in ((X_train, y_train, limit), (X_test, y_test, test_limit)):
+        rows, y = _select_rows(y, positions, size, pool_seed)
+        out += [X if rows is None else take(X, rows), y]
+    return TrainTestData(*out, classes=_kept_names(names, positions))
+
+
+def _take_rows(X, rows):
+    return X[rows]

@@ -1,0 +1,273 @@
+"""Factories for ready-to-train skorch nets."""
+
+import contextlib
+import numbers
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from sklearn.utils import check_random_state
+
+from ._device import resolve_device
+from ._fast_path import DeviceEvalIterator, DeviceTrainIterator
+from ._nets import MLP, SmallCNN, cifar_resnet18
+
+__all__ = ["FastNetClassifier", "make_net", "MODEL_NAMES"]
+
+#: Model names accepted by :func:`make_net` besides ``"auto"``.
+MODEL_NAMES = ("mlp", "cnn", "resnet18")
+
+# Short schedules are the norm for scoring nets, so Adam for the small models
+# (robust without tuning) and the standard CIFAR SGD recipe for ResNet-18.
+_DEFAULTS = {
+    "mlp": dict(max_epochs=20, batch_size=128, lr=1e-3, optimizer=torch.optim.Adam,
+                optimizer_kw={}),
+    "cnn": dict(max_epochs=15, batch_size=128, lr=2e-3, optimizer=torch.optim.AdamW,
+                optimizer_kw={"weight_decay": 5e-4}),
+    "resnet18": dict(max_epochs=30, batch_size=128, lr=0.1, optimizer=torch.optim.SGD,
+                     optimizer_kw={"momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}),
+}
+
+
+class FastNetClassifier(NeuralNetClassifier):
+    """skorch ``NeuralNetClassifier`` with seeded fits and CUDA fast math.
+
+    Behaves exactly like :class:`skorch.NeuralNetClassifier` and adds:
+
+    * ``random_state``: an int makes module initialisation and ``fit``
+      reproducible by running them under a private copy of torch's RNG seeded with it
+      (``torch.random.fork_rng``), so parameter init, shuffling, dropout and
+      fast-path augmentation repeat exactly while the caller's global RNG is
+      left untouched. A ``RandomState`` draws a fresh seed per call.
+    * ``autocast``: bf16 autocast of the forward pass on CUDA (ignored on
+      other devices); logits are returned as float32.
+    * ``channels_last``: the module's 4-D weights use channels-last memory
+      format on CUDA.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        Must return logits (use ``criterion=torch.nn.CrossEntropyLoss``).
+    *args
+        Passed to :class:`skorch.NeuralNetClassifier`.
+    random_state : int, RandomState instance or None, default=None
+        Seed of module initialisation and ``fit``.
+    autocast : bool, default=True
+        bf16 autocast on CUDA.
+    channels_last : bool, default=True
+        Channels-last module weights on CUDA.
+    **kwargs
+        Passed to :class:`skorch.NeuralNetClassifier`.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skunseen.models import FastNetClassifier, MLP
+    >>> net = FastNetClassifier(MLP, module__n_features=4, module__n_classes=2,
+    ...                         criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+    ...                         train_split=None, verbose=0, random_state=0)
+    >>> X = np.random.RandomState(0).rand(20, 4).astype(np.float32)
+    >>> net.fit(X, np.arange(20) % 2).predict_proba(X).shape
+    (20, 2)
+    """
+
+    def __init__(self, module, *args, random_state=None, autocast=True,
+                 channels_last=True, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.random_state = random_state
+        self.autocast = autocast
+        self.channels_last = channels_last
+
+    def _on_cuda(self):
+        return torch.device(self.device).type == "cuda" if self.device else False
+
+    @contextlib.contextmanager
+    def _seeded(self):
+        if self.random_state is None:
+            yield
+            return
+        if isinstance(self.random_state, numbers.Integral):
+            seed = int(self.random_state)
+        else:
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        cuda_devices = []
+        if self._on_cuda() and torch.cuda.is_available():
+            index = torch.device(self.device).index
+            cuda_devices = [torch.cuda.current_device() if index is None else index]
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.random.default_generator.manual_seed(seed)
+            for index in cuda_devices:
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
+            yield
+
+    def initialize_module(self):
+        """Build the module (seeded by ``random_state``); channels-last on CUDA."""
+        # Seeding here rather than in initialize() also covers the
+        # re-initialisation that set_params(module__...) triggers.
+        with self._seeded():
+            super().initialize_module()
+        if self.channels_last and self._on_cuda():
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def fit(self, X, y=None, **fit_params):
+        """Initialise and train (seeded by ``random_state``); see skorch."""
+        with self._seeded():
+            return super().fit(X, y, **fit_params)
+
+    def infer(self, x, **fit_params):
+        """Forward pass, under bf16 autocast on CUDA when enabled."""
+        if not (self.autocast and self._on_cuda()):
+            return super().infer(x, **fit_params)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            out = super().infer(x, **fit_params)
+        # loss and softmax in float32: bf16 logits lose too much precision
+        return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
+
+
+def _resolve_model(model, input_shape):
+    shape = tuple(int(s) for s in input_shape)
+    if model == "auto":
+        if len(shape) == 1:
+            return "mlp", shape
+        if len(shape) == 3:
+            return "cnn", shape
+        raise ValueError(
+            f"model='auto' needs input_shape of length 1 (features) or 3 (C, H, W); "
+            f"got input_shape={shape}. Reshape X or pass model='mlp' explicitly."
+        )
+    if model not in MODEL_NAMES:
+        raise ValueError(f"model must be 'auto' or one of {MODEL_NAMES}, got {model!r}")
+    if model in ("cnn", "resnet18") and len(shape) != 3:
+        raise ValueError(f"model={model!r} needs input_shape (C, H, W), got input_shape={shape}")
+    return model, shape
+
+
+def make_net(model="auto", *, input_shape, n_classes, device="auto", max_epochs=None,
+             batch_size=None, lr=None, random_state=None, fast_path="auto",
+             augment="auto", mean=None, std=None, **net_params):
+    """Build a ready-to-train skorch classifier for the given input shape.
+
+    Parameters
+    ----------
+    model : {"auto", "mlp", "cnn", "resnet18"}, default="auto"
+        ``"auto"`` picks ``"mlp"`` for 1-D inputs and ``"cnn"``
+        (:class:`SmallCNN`) for (C, H, W) images. ``"resnet18"`` is
+        :func:`cifar_resnet18`.
+    input_shape : tuple of int
+        Shape of one sample, e.g. ``X.shape[1:]``. 2-D or other shapes need
+        an explicit ``model="mlp"`` (inputs are flattened).
+    n_classes : int
+        Number of classes; labels must be ``0 .. n_classes - 1`` (the net's
+        ``classes`` is set to that range so that folds missing a class still
+        predict ``n_classes`` columns).
+    device : str, default="auto"
+        See :func:`resolve_device`.
+    max_epochs : int, default=None
+        ``None``: 20 (mlp), 15 (cnn), 30 (resnet18).
+    batch_size : int, default=None
+        ``None``: 128.
+    lr : float, default=None
+        ``None``: 1e-3 Adam (mlp), 2e-3 AdamW with weight decay 5e-4 (cnn),
+        0.1 SGD with Nesterov momentum 0.9 and weight decay 5e-4 (resnet18).
+        cnn and resnet18 follow a per-epoch cosine schedule over
+        ``max_epochs`` (callback ``"lr"``; if you change ``max_epochs`` later
+        with ``set_params`` also set ``callbacks__lr__T_max``).
+    random_state : int, RandomState instance or None, default=None
+        An int makes initialisation and training reproducible: the net runs
+        module initialisation and ``fit`` under a forked torch RNG seeded with it (see
+        :class:`FastNetClassifier`), so two nets built with the same seed and
+        fitted on the same data predict identically on CPU.
+    fast_path : bool or "auto", default="auto"
+        Use :class:`DeviceTrainIterator`/:class:`DeviceEvalIterator` (data
+        kept on the device, device-side shuffling and augmentation).
+        ``"auto"``: on for image models (cnn, resnet18), off for mlp. Data
+        that cannot be served from memory fall back to a ``DataLoader``.
+    augment : bool or "auto", default="auto"
+        Fast-path training augmentation (random crop with 4-pixel padding and
+        horizontal flip); ``"auto"`` enables it for uint8 RGB images.
+    mean, std : float or sequence of float, default=None
+        Fast-path normalisation (see :class:`DeviceTrainIterator`).
+    **net_params
+        Passed to :class:`FastNetClassifier` and override the defaults;
+        double-underscore parameters (``module__hidden=64``,
+        ``optimizer__momentum=0.8``, ``iterator_train__num_workers=2``) work.
+
+    Returns
+    -------
+    FastNetClassifier
+        A :class:`skorch.NeuralNetClassifier` subclass with
+        ``criterion=CrossEntropyLoss``, ``train_split=None``,
+        ``iterator_train__shuffle=True`` and ``verbose=0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.models import make_net
+    >>> X = np.random.RandomState(0).rand(40, 1, 8, 8).astype(np.float32)
+    >>> y = np.arange(40) % 3
+    >>> net = make_net(input_shape=X.shape[1:], n_classes=3, device="cpu",
+    ...                max_epochs=1, random_state=0)
+    >>> net.module.__name__
+    'SmallCNN'
+    >>> net.fit(X, y).predict_proba(X).shape
+    (40, 3)
+    """
+    name, shape = _resolve_model(model, input_shape)
+    n_classes = int(n_classes)
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    device = resolve_device(device)
+    defaults = _DEFAULTS[name]
+    max_epochs = defaults["max_epochs"] if max_epochs is None else int(max_epochs)
+
+    if name == "mlp":
+        module_kw = {"n_features": int(np.prod(shape)), "n_classes": n_classes}
+        module = MLP
+    elif name == "cnn":
+        module_kw = {"in_channels": shape[0], "n_classes": n_classes}
+        module = SmallCNN
+    else:
+        module_kw = {"in_channels": shape[0], "n_classes": n_classes}
+        module = cifar_resnet18
+
+    params = dict(
+        module=module,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=defaults["optimizer"],
+        lr=defaults["lr"] if lr is None else lr,
+        max_epochs=max_epochs,
+        batch_size=defaults["batch_size"] if batch_size is None else int(batch_size),
+        train_split=None,
+        iterator_train__shuffle=True,
+        classes=list(range(n_classes)),
+        device=device,
+        verbose=0,
+        random_state=random_state,
+    )
+    params.update({f"module__{k}": v for k, v in module_kw.items()})
+    params.update({f"optimizer__{k}": v for k, v in defaults["optimizer_kw"].items()})
+    if name != "mlp":
+        params["callbacks"] = [
+            ("lr", LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs, step_every="epoch"))
+        ]
+
+    use_fast = (name != "mlp") if fast_path == "auto" else bool(fast_path)
+    if use_fast:
+        params.update(
+            iterator_train=DeviceTrainIterator,
+            iterator_valid=DeviceEvalIterator,
+            iterator_train__device=device,
+            iterator_valid__device=device,
+            iterator_train__augment=augment,
+        )
+        for key, value in (("mean", mean), ("std", std)):
+            if value is not None:
+                params[f"iterator_train__{key}"] = value
+                params[f"iterator_valid__{key}"] = value
+    elif mean is not None or std is not None or augment not in ("auto", False):
+        raise ValueError("augment, mean and std apply to the fast path only; set fast_path=True")
+    params.update(net_params)
+    return FastNetClassifier(**params)

@@ -1,0 +1,415 @@
+"""Device-resident batch iterators for in-memory image data (the "fast path").
+
+A standard skorch net feeds every sample through ``Dataset.__getitem__`` and a
+``DataLoader`` collate, and applies torchvision transforms one PIL image at a
+time. For CIFAR-sized data held in memory that per-sample Python work dominates
+training time. The iterators here instead
+
+* copy the whole (uint8) array to the training device once and keep it there
+  across epochs, folds and clones (a small weak-reference cache keyed by the
+  identity of the array),
+* shuffle with a device-side permutation drawn from torch's global RNG (so a
+  seeded fit is reproducible),
+* slice batches by indexing the device tensor, without a ``DataLoader``,
+* crop (4-pixel zero padding) and flip on the device, in one gather,
+* scale and normalise on the device and return channels-last batches on CUDA.
+
+They are skorch ``iterator_train`` / ``iterator_valid`` classes: skorch calls
+``iterator(dataset, batch_size=..., **iterator_train__kwargs)`` once per epoch.
+Datasets they cannot serve from memory (streamed image folders, dict inputs,
+DataFrames) fall back to a plain :class:`torch.utils.data.DataLoader` with the
+same arguments, so they are safe to set on any net.
+"""
+
+import math
+import warnings
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+from ._device import resolve_device
+
+__all__ = ["ArrayIndexView", "DeviceTrainIterator", "DeviceEvalIterator", "clear_device_cache"]
+
+#: Padding of the random crop, as in the standard CIFAR recipe.
+CROP_PADDING = 4
+# Default normalisation of uint8 images after scaling to [0, 1]: centres
+# natural images near 0 with roughly unit spread without dataset statistics,
+# which would differ between training folds and held-out folds.
+_UINT8_MEAN = 0.5
+_UINT8_STD = 0.25
+# Enough for one training array and one held-out array plus a spare; older
+# entries are evicted so device memory does not grow with the number of folds
+# when callers pass per-fold copies instead of ArrayIndexView.
+_CACHE_SIZE = 4
+_DEVICE_CACHE = OrderedDict()
+
+
+class ArrayIndexView(Dataset):
+    """Rows of an in-memory array selected by index, without copying them.
+
+    Pass this instead of ``X[idx]`` to a skorch net whose iterators are the
+    fast-path iterators: they recognise the view, keep the full array on the
+    device once and gather the selected rows batch by batch, so K folds cost
+    no K copies of the data. With any other iterator it behaves as an ordinary
+    map-style dataset yielding ``(X[indices[i]], y[indices[i]])``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray or torch.Tensor
+        Full data, samples along the first axis. Not copied; do not modify it
+        in place while nets trained on views of it are in use (the device copy
+        would be stale).
+    y : array-like of shape (len(X),), default=None
+        Full labels aligned with ``X`` (not with ``indices``). ``None`` for
+        prediction.
+    indices : array-like of int, default=None
+        Rows of ``X`` in the order they are served. ``None`` means all rows.
+
+    Attributes
+    ----------
+    targets : numpy.ndarray or None
+        Labels of the selected rows, ``y[indices]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.models import ArrayIndexView
+    >>> X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    >>> y = np.arange(10) % 2
+    >>> view = ArrayIndexView(X, y, indices=[7, 2])
+    >>> len(view), view.targets.tolist()
+    (2, [1, 0])
+    >>> view[0][0].tolist()
+    [14.0, 15.0]
+    """
+
+    def __init__(self, X, y=None, indices=None):
+        if y is not None and len(y) != len(X):
+            raise ValueError(
+                f"y must be aligned with the full X: len(y)={len(y)} != len(X)={len(X)}"
+            )
+        self.X = X
+        self.y = y
+        if indices is None:
+            indices = np.arange(len(X))
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if self.indices.size and (self.indices.min() < -len(X) or self.indices.max() >= len(X)):
+            raise IndexError(f"indices out of range for X with {len(X)} rows")
+
+    @property
+    def targets(self):
+        return None if self.y is None else np.asarray(self.y)[self.indices]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        j = int(self.indices[i])
+        Xi = torch.as_tensor(np.asarray(self.X[j])) if not torch.is_tensor(self.X) else self.X[j]
+        # Same placeholder skorch's Dataset uses when there are no labels.
+        yi = torch.Tensor([0]) if self.y is None else torch.as_tensor(np.asarray(self.y[j]))
+        return Xi, yi
+
+
+def clear_device_cache():
+    """Drop all device copies held by the fast-path iterators.
+
+    The cache only holds weak references to the source arrays and evicts old
+    entries on its own; call this to release device memory at once, e.g.
+    between experiments in a notebook.
+
+    Examples
+    --------
+    >>> from skunseen.models import clear_device_cache
+    >>> clear_device_cache()
+    """
+    _DEVICE_CACHE.clear()
+
+
+def _as_tensor(array):
+    if torch.is_tensor(array):
+        return array
+    array = np.asarray(array)
+    if not array.flags.c_contiguous or array.strides and min(array.strides) < 0:
+        array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():
+        # read-only arrays (e.g. np.load(mmap_mode="r")) are never written here
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return torch.from_numpy(array)
+
+
+def _on_device(array, device):
+    """Device copy of ``array``, uploaded once while ``array`` is alive."""
+    key = (id(array), str(device))
+    entry = _DEVICE_CACHE.get(key)
+    if entry is not None and entry[0]() is array:
+        _DEVICE_CACHE.move_to_end(key)
+        return entry[1]
+    tensor = _as_tensor(array).to(device)
+    try:
+        ref = weakref.ref(array)
+    except TypeError:
+        return tensor
+    _DEVICE_CACHE[key] = (ref, tensor)
+    for stale in [k for k, (r, _) in _DEVICE_CACHE.items() if r() is None]:
+        del _DEVICE_CACHE[stale]
+    while len(_DEVICE_CACHE) > _CACHE_SIZE:
+        _DEVICE_CACHE.popitem(last=False)
+    return tensor
+
+
+def _is_array(obj):
+    return torch.is_tensor(obj) or isinstance(obj, np.ndarray)
+
+
+def _resolve_source(dataset):
+    """``(X, y, indices)`` behind ``dataset`` if it is array-backed, else None."""
+    from skorch.dataset import Dataset as SkorchDataset
+
+    if isinstance(dataset, ArrayIndexView):
+        if not _is_array(dataset.X):
+            return None
+        return dataset.X, dataset.y, dataset.indices
+    if isinstance(dataset, SkorchDataset):
+        if not _is_array(dataset.X) or getattr(dataset.X, "ndim", 0) < 2:
+            return None
+        if dataset.y is not None and not (_is_array(dataset.y) or isinstance(dataset.y, list)):
+            return None
+        return dataset.X, dataset.y, None
+    if isinstance(dataset, TensorDataset) and 1 <= len(dataset.tensors) <= 2:
+        y = dataset.tensors[1] if len(dataset.tensors) == 2 else None
+        return dataset.tensors[0], y, None
+    if isinstance(dataset, Subset):
+        inner = _resolve_source(dataset.dataset)
+        if inner is None:
+            return None
+        X, y, indices = inner
+        sub = np.asarray(dataset.indices, dtype=np.int64)
+        return X, y, (sub if indices is None else indices[sub])
+    return None
+
+
+class _DeviceIterator:
+    """Shared machinery of the train and eval iterators."""
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
+                 device="auto", augment=False, mean=None, std=None,
+                 channels_last="auto", **loader_kwargs):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = torch.device(resolve_device(device))
+        self.augment = augment
+        self.mean = mean
+        self.std = std
+        self.channels_last = (self.device.type == "cuda") if channels_last == "auto" else channels_last
+        source = _resolve_source(dataset)
+        self._fallback = None
+        if source is None:
+            self._fallback = DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
+                                        drop_last=drop_last, **loader_kwargs)
+            return
+        # loader_kwargs (num_workers, pin_memory, ...) only concern the
+        # fallback; accepting them lets one net config serve both kinds of data
+        X, y, indices = source
+        self._X = _on_device(X, self.device)
+        self._y = None
+        if y is not None:
+            y = _as_tensor(np.asarray(y) if isinstance(y, list) else y)
+            self._y = (y.long() if not y.is_floating_point() else y).to(self.device)
+        self._indices = None if indices is None else _as_tensor(indices).to(self.device)
+        self._n = len(self._X) if indices is None else len(indices)
+
+    @property
+    def uses_fallback(self):
+        """True when the dataset is served by a plain ``DataLoader``."""
+        return self._fallback is not None
+
+    def __len__(self):
+        if self._fallback is not None:
+            return len(self._fallback)
+        if self.drop_last:
+            return self._n // self.batch_size
+        return math.ceil(self._n / self.batch_size)
+
+    def _augment_enabled(self, X):
+        if self.augment != "auto":
+            return bool(self.augment)
+        # Crop + flip is the right prior for natural RGB images only; it would
+        # corrupt e.g. digits (flips) or tabular rows.
+        return X.dtype == torch.uint8 and X.ndim == 4 and X.shape[1] == 3 and min(X.shape[2:]) >= 16
+
+    def _crop_flip(self, xb, generator):
+        b, _, h, w = xb.shape
+        p = CROP_PADDING
+        padded = F.pad(xb, (p, p, p, p))
+        dev = xb.device
+        dy = torch.randint(0, 2 * p + 1, (b, 1), device=dev, generator=generator)
+        dx = torch.randint(0, 2 * p + 1, (b, 1), device=dev, generator=generator)
+        flip = torch.rand((b, 1), device=dev, generator=generator) < 0.5
+        rows = dy + torch.arange(h, device=dev)
+        cols_fwd = torch.arange(w, device=dev)
+        cols = dx + torch.where(flip, cols_fwd.flip(0), cols_fwd)
+        batch = torch.arange(b, device=dev)[:, None, None]
+        # advanced indices around the channel slice put them first: (b, h, w, c)
+        out = padded[batch, :, rows[:, :, None], cols[:, None, :]]
+        return out.permute(0, 3, 1, 2)
+
+    def _normalise(self, xb):
+        if xb.dtype == torch.uint8:
+            xb = xb.float().div_(255.0)
+            mean = _UINT8_MEAN if self.mean is None else self.mean
+            std = _UINT8_STD if self.std is None else self.std
+        else:
+            xb = xb.float()
+            mean, std = self.mean, self.std
+        if mean is not None or std is not None:
+            shape = (1, -1) + (1,) * (xb.ndim - 2)
+            if mean is not None:
+                xb = xb - torch.as_tensor(mean, dtype=xb.dtype, device=xb.device).reshape(shape)
+            if std is not None:
+                xb = xb / torch.as_tensor(std, dtype=xb.dtype, device=xb.device).reshape(shape)
+        return xb
+
+    def __iter__(self):
+        if self._fallback is not None:
+            yield from self._fallback
+            return
+        generator = None
+        augment = self._augment_enabled(self._X)
+        if self.shuffle or augment:
+            # Draw from torch's global CPU RNG so that a seeded fit (see
+            # FastNetClassifier.random_state) reproduces every epoch.
+            seed = int(torch.randint(0, 2**62, (1,)).item())
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+        order = self._indices
+        if self.shuffle:
+            perm = torch.randperm(self._n, device=self.device, generator=generator)
+            order = perm if order is None else order[perm]
+        stop = self._n - self._n % self.batch_size if self.drop_last else self._n
+        for start in range(0, stop, self.batch_size):
+            end = min(start + self.batch_size, self._n)
+            if order is None:
+                xb = self._X[start:end]
+                yb = None if self._y is None else self._y[start:end]
+            else:
+                rows = order[start:end]
+                xb = self._X[rows]
+                yb = None if self._y is None else self._y[rows]
+            if augment:
+                xb = self._crop_flip(xb, generator)
+            xb = self._normalise(xb)
+            if self.channels_last and xb.ndim == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            if yb is None:
+                yb = torch.zeros(len(xb), device=self.device)
+            yield xb, yb
+
+
+class DeviceTrainIterator(_DeviceIterator):
+    """skorch ``iterator_train`` that keeps in-memory data on the device.
+
+    Every epoch each sample is served exactly once, in a fresh device-side
+    random order; natural uint8 RGB images are randomly cropped (4-pixel zero
+    padding) and horizontally flipped on the device.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        What skorch passes: a ``skorch.dataset.Dataset`` over a numpy array or
+        tensor, an :class:`ArrayIndexView`, a ``TensorDataset`` or a
+        ``Subset`` of these is served from device memory; anything else by a
+        plain ``DataLoader``.
+    batch_size : int, default=128
+        Set by skorch from the net's ``batch_size``.
+    shuffle : bool, default=True
+        Permute the samples every epoch.
+    drop_last : bool, default=False
+        Skip the last incomplete batch.
+    device : str, default="auto"
+        Where the data live; use the net's device.
+    augment : bool or "auto", default="auto"
+        Random crop with 4-pixel padding and horizontal flip. ``"auto"``
+        enables it for uint8 data with 3 channels and at least 16x16 pixels.
+    mean, std : float or sequence of float, default=None
+        Per-channel normalisation applied after uint8 data are scaled to
+        [0, 1]. ``None`` means 0.5 / 0.25 for uint8 data and no normalisation
+        for float data.
+    channels_last : bool or "auto", default="auto"
+        Return 4-D batches in channels-last memory format (``"auto"``: on
+        CUDA only, where convolutions are faster that way).
+    **loader_kwargs
+        Passed to the fallback ``DataLoader`` (e.g. ``num_workers``); ignored
+        for array-backed data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch.dataset import Dataset
+    >>> from skunseen.models import DeviceTrainIterator
+    >>> X = np.zeros((10, 3, 32, 32), dtype=np.uint8)
+    >>> it = DeviceTrainIterator(Dataset(X, np.arange(10)), batch_size=4, device="cpu")
+    >>> [tuple(xb.shape) for xb, yb in it]
+    [(4, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)]
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=True, drop_last=False,
+                 device="auto", augment="auto", mean=None, std=None,
+                 channels_last="auto", **loader_kwargs):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle,
+                         drop_last=drop_last, device=device, augment=augment,
+                         mean=mean, std=std, channels_last=channels_last,
+                         **loader_kwargs)
+
+
+class DeviceEvalIterator(_DeviceIterator):
+    """skorch ``iterator_valid`` matching :class:`DeviceTrainIterator`.
+
+    Serves the samples in the given row order, without augmentation and with
+    the same scaling and normalisation as the train iterator, so held-out
+    predictions line up with the rows they were asked for.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        As for :class:`DeviceTrainIterator`.
+    batch_size : int, default=128
+        Set by skorch from the net's ``batch_size``.
+    shuffle : bool, default=False
+        Accepted for interface compatibility; keep it False for predictions.
+    drop_last : bool, default=False
+        Skip the last incomplete batch.
+    device : str, default="auto"
+        Where the data live; use the net's device.
+    mean, std : float or sequence of float, default=None
+        Must equal the train iterator's (see there).
+    channels_last : bool or "auto", default="auto"
+        As for :class:`DeviceTrainIterator`.
+    **loader_kwargs
+        Passed to the fallback ``DataLoader``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.models import ArrayIndexView, DeviceEvalIterator
+    >>> X = np.arange(6, dtype=np.float32).reshape(6, 1)
+    >>> it = DeviceEvalIterator(ArrayIndexView(X, indices=[5, 0, 3]), batch_size=2, device="cpu")
+    >>> [xb.ravel().tolist() for xb, _ in it]
+    [[5.0, 0.0], [3.0]]
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
+                 device="auto", mean=None, std=None, channels_last="auto",
+                 **loader_kwargs):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle,
+                         drop_last=drop_last, device=device, augment=False,
+                         mean=mean, std=std, channels_last=channels_last,
+                         **loader_kwargs)

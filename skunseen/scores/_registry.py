@@ -1,0 +1,297 @@
+"""Named scorers that read :class:`~skunseen.scores.ScoringRecords`.
+
+The pruners take ``scorer="el2n"`` (or a :class:`Scorer`, or any callable
+``func(records, **params)``); this module maps those to a function of the
+records of one scoring model and checks what comes back.
+"""
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ._dynamics import _is_int, aum, dual, dyn_unc, forgetting, tdds
+from ._final import el2n, entropy, loss, margin
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A named scorer of :class:`~skunseen.scores.ScoringRecords`.
+
+    Calling it runs ``func(records, **params)``, rejects unknown parameter
+    names, and checks that the result is one finite float64 importance per
+    scored row (higher = harder / more informative).
+
+    Parameters
+    ----------
+    name : str
+        Name used in messages and in the registry.
+    func : callable
+        ``func(records, **params) -> ndarray of shape (n_samples,)``.
+    needs_dynamics : bool, default=False
+        Whether ``func`` reads per-epoch records (``records.epoch(...)``), so
+        that callers can tell early that a plain scikit-learn model will not do.
+    extras : tuple of str, default=()
+        Names of ``records.extras`` that ``func`` reads; checked before the
+        call so that a missing one gives a clear error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.scores import Scorer, ScoringRecords
+    >>> def confidence_gap(records, power=1):
+    ...     return (1.0 - records.proba.max(axis=1)) ** power
+    >>> scorer = Scorer("confidence_gap", confidence_gap)
+    >>> rec = ScoringRecords(indices=np.arange(2), y=np.array([0, 1]),
+    ...                      proba=np.array([[0.9, 0.1], [0.6, 0.4]]))
+    >>> np.round(scorer(rec, power=2), 2).tolist()
+    [0.01, 0.16]
+    >>> scorer.params
+    ('power',)
+    """
+
+    name: str
+    func: Callable
+    needs_dynamics: bool = False
+    extras: tuple = ()
+
+    @property
+    def params(self):
+        """Names of the keyword parameters ``func`` takes after ``records``.
+
+        ``None`` when ``func`` accepts arbitrary keywords (``**kwargs``).
+        """
+        try:
+            signature = inspect.signature(self.func)
+        except (TypeError, ValueError):  # some builtins have no signature
+            return None
+        parameters = list(signature.parameters.values())[1:]
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            return None
+        return tuple(
+            p.name
+            for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        )
+
+    def __call__(self, records, **params):
+        valid = self.params
+        if valid is not None:
+            unknown = sorted(set(params) - set(valid))
+            if unknown:
+                raise TypeError(
+                    f"Scorer {self.name!r} got unexpected parameter(s) {unknown}; "
+                    f"valid parameters: {list(valid)}."
+                )
+        for name in self.extras:
+            records.extra(name)
+        scores = np.asarray(self.func(records, **params), dtype=np.float64)
+        if scores.shape != (records.n_samples,):
+            raise ValueError(
+                f"Scorer {self.name!r} returned shape {scores.shape}; expected "
+                f"({records.n_samples},), one score per scored sample."
+            )
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(f"Scorer {self.name!r} returned NaN or infinite scores.")
+        return scores
+
+
+_SCORERS = {}
+
+
+def register_scorer(name, func, *, needs_dynamics=False, extras=(), overwrite=False):
+    """Register ``func`` under ``name`` so that pruners accept ``scorer=name``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    func : callable
+        ``func(records, **params) -> ndarray of shape (n_samples,)``, higher
+        meaning harder / more informative.
+    needs_dynamics : bool, default=False
+        Whether ``func`` reads per-epoch records.
+    extras : tuple of str, default=()
+        Names of ``records.extras`` that ``func`` reads.
+    overwrite : bool, default=False
+        Replace an existing scorer of that name instead of raising.
+
+    Returns
+    -------
+    scorer : Scorer
+        The registered scorer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.scores import register_scorer, get_scorer
+    >>> def wrong(records):
+    ...     return (records.proba.argmax(axis=1) != records.y).astype(float)
+    >>> register_scorer("wrong_doc", wrong, overwrite=True).name
+    'wrong_doc'
+    >>> get_scorer("wrong_doc").func is wrong
+    True
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Scorer name must be a non-empty string; got {name!r}.")
+    if not callable(func):
+        raise TypeError(f"func must be callable; got {type(func).__name__}.")
+    if name in _SCORERS and not overwrite:
+        raise ValueError(
+            f"A scorer named {name!r} is already registered; pass overwrite=True "
+            "to replace it."
+        )
+    scorer = Scorer(
+        name, func, needs_dynamics=bool(needs_dynamics), extras=tuple(extras)
+    )
+    _SCORERS[name] = scorer
+    return scorer
+
+
+def available_scorers():
+    """Names of the registered scorers, sorted.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from skunseen.scores import available_scorers
+    >>> {"el2n", "forgetting", "tdds"} <= set(available_scorers())
+    True
+    """
+    return sorted(_SCORERS)
+
+
+def get_scorer(scorer):
+    """Resolve a scorer given by name, as a :class:`Scorer`, or as a callable.
+
+    Parameters
+    ----------
+    scorer : str, Scorer or callable
+        A registered name; a :class:`Scorer` (returned as is); or a callable
+        ``func(records, **params)``, wrapped with its ``__name__`` and
+        ``needs_dynamics=False``. Passing one of the array functions of this
+        package (for example :func:`~skunseen.scores.el2n`) gives its
+        registered records scorer.
+
+    Returns
+    -------
+    scorer : Scorer
+
+    Examples
+    --------
+    >>> from skunseen.scores import get_scorer
+    >>> get_scorer("forgetting").needs_dynamics
+    True
+    >>> get_scorer(lambda records: records.proba[:, 0]).name
+    '<lambda>'
+    """
+    if isinstance(scorer, Scorer):
+        return scorer
+    if isinstance(scorer, str):
+        if scorer not in _SCORERS:
+            raise ValueError(
+                f"Unknown scorer {scorer!r}; valid names: {available_scorers()}, "
+                "or a callable func(records, **params)."
+            )
+        return _SCORERS[scorer]
+    if callable(scorer):
+        for name, array_func in _ARRAY_FUNCTIONS.items():
+            if scorer is array_func:
+                return _SCORERS[name]
+        name = getattr(scorer, "__name__", None) or type(scorer).__name__
+        return Scorer(name, scorer)
+    raise ValueError(
+        f"scorer must be a registered name {available_scorers()}, a Scorer or a "
+        f"callable; got {type(scorer).__name__}."
+    )
+
+
+def _epoch_window(epochs, n_epochs):
+    """Epoch positions selected by an int, a ``(start, stop)`` pair or a slice."""
+    if _is_int(epochs):
+        if not -n_epochs <= epochs < n_epochs:
+            raise ValueError(
+                f"epochs={epochs} is out of range for {n_epochs} recorded epochs."
+            )
+        return [int(epochs) % n_epochs]
+    if isinstance(epochs, tuple) and len(epochs) == 2:
+        epochs = slice(*epochs)
+    if not isinstance(epochs, slice):
+        raise ValueError(
+            "epochs must be None, an int, a (start, stop) tuple or a slice; "
+            f"got {epochs!r}."
+        )
+    positions = list(range(n_epochs)[epochs])
+    if not positions:
+        raise ValueError(
+            f"epochs={epochs} selects no epoch out of {n_epochs} recorded epochs."
+        )
+    return positions
+
+
+def _el2n_records(records, epochs=None):
+    # The final probabilities are what every model has; an epoch window needs
+    # per-epoch records, and records.epoch raises the explanatory error.
+    if epochs is None:
+        return el2n(records.proba, records.y)
+    per_epoch = np.asarray(records.epoch("el2n"), dtype=np.float64)
+    return per_epoch[:, _epoch_window(epochs, per_epoch.shape[1])].mean(axis=1)
+
+
+def _loss_records(records):
+    return loss(records.proba, records.y)
+
+
+def _entropy_records(records):
+    return entropy(records.proba)
+
+
+def _margin_records(records):
+    return margin(records.proba, records.y)
+
+
+def _forgetting_records(records):
+    return forgetting(records.epoch("correct"))
+
+
+def _aum_records(records):
+    return aum(records.epoch("logit_margin"))
+
+
+def _dyn_unc_records(records, window=10):
+    return dyn_unc(records.epoch("target_proba"), window=window)
+
+
+def _tdds_records(records, window=10, beta=0.9, horizon=None):
+    return tdds(records.epoch("change"), window=window, beta=beta, horizon=horizon)
+
+
+def _dual_records(records, window=10):
+    return dual(records.epoch("target_proba"), window=window)
+
+
+_ARRAY_FUNCTIONS = {
+    "el2n": el2n,
+    "loss": loss,
+    "entropy": entropy,
+    "margin": margin,
+    "forgetting": forgetting,
+    "aum": aum,
+    "dyn_unc": dyn_unc,
+    "tdds": tdds,
+    "dual": dual,
+}
+
+register_scorer("el2n", _el2n_records)
+register_scorer("loss", _loss_records)
+register_scorer("entropy", _entropy_records)
+register_scorer("margin", _margin_records)
+register_scorer("forgetting", _forgetting_records, needs_dynamics=True)
+register_scorer("aum", _aum_records, needs_dynamics=True)
+register_scorer("dyn_unc", _dyn_unc_records, needs_dynamics=True)
+register_scorer("tdds", _tdds_records, needs_dynamics=True)
+register_scorer("dual", _dual_records, needs_dynamics=True)

@@ -1,0 +1,104 @@
+"""Named selection rules, so that pruners accept ``selector="ccs"``."""
+
+from ._selectors import ccs, easy, hard, moderate, uniform
+
+_SELECTORS = {}
+
+
+def register_selector(name, func, overwrite=False):
+    """Register a selection rule under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    func : callable
+        ``func(scores, n_select, rng, **params) -> positions``: exactly
+        ``n_select`` distinct int positions into ``scores`` (higher scores
+        are harder); ``rng`` is a :class:`numpy.random.RandomState`.
+    overwrite : bool, default=False
+        Replace an existing rule of that name instead of raising.
+
+    Returns
+    -------
+    func : callable
+        The registered rule, unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.selection import register_selector, select
+    >>> def every_other(scores, n_select, rng):
+    ...     return np.arange(0, 2 * n_select, 2)
+    >>> _ = register_selector("every_other_doc", every_other, overwrite=True)
+    >>> select(np.zeros(6), np.zeros(6, int), 3, selector="every_other_doc").tolist()
+    [0, 2, 4]
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Selector name must be a non-empty string; got {name!r}.")
+    if not callable(func):
+        raise TypeError(f"func must be callable; got {type(func).__name__}.")
+    if name in _SELECTORS and not overwrite:
+        raise ValueError(
+            f"A selector named {name!r} is already registered; pass overwrite=True "
+            "to replace it."
+        )
+    _SELECTORS[name] = func
+    return func
+
+
+def available_selectors():
+    """Names of the registered selection rules, sorted.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from skunseen.selection import available_selectors
+    >>> {"ccs", "easy", "hard", "moderate", "random"} <= set(available_selectors())
+    True
+    """
+    return sorted(_SELECTORS)
+
+
+def get_selector(selector):
+    """Resolve a selection rule given by name or as a callable.
+
+    Parameters
+    ----------
+    selector : str or callable
+        A registered name, or a rule ``func(scores, n_select, rng,
+        **params)`` (returned as is).
+
+    Returns
+    -------
+    func : callable
+
+    Examples
+    --------
+    >>> from skunseen.selection import get_selector, hard
+    >>> get_selector("hard") is hard
+    True
+    """
+    if isinstance(selector, str):
+        if selector not in _SELECTORS:
+            raise ValueError(
+                f"Unknown selector {selector!r}; valid names: {available_selectors()}, "
+                "or a callable func(scores, n_select, rng, **params)."
+            )
+        return _SELECTORS[selector]
+    if callable(selector):
+        return selector
+    raise ValueError(
+        f"selector must be a registered name {available_selectors()} or a "
+        f"callable; got {type(selector).__name__}."
+    )
+
+
+register_selector("hard", hard)
+register_selector("easy", easy)
+register_selector("random", uniform)
+register_selector("moderate", moderate)
+register_selector("ccs", ccs)

@@ -1,0 +1,117 @@
+"""Keep a fixed number of samples from their scores, class by class."""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._budgets import _check_n_select, class_budgets
+from ._registry import get_selector
+
+
+def _apply_rule(rule, scores, n_select, rng, params):
+    positions = np.asarray(rule(scores, n_select, rng, **params))
+    name = getattr(rule, "__name__", type(rule).__name__)
+    if (
+        positions.shape != (n_select,)
+        or (positions.size and not np.issubdtype(positions.dtype, np.integer))
+        or np.any((positions < 0) | (positions >= len(scores)))
+        or len(np.unique(positions)) != n_select
+    ):
+        raise ValueError(
+            f"Selector {name!r} must return {n_select} distinct integer positions "
+            f"in [0, {len(scores)}); got {positions!r:.200}."
+        )
+    return positions.astype(np.int64)
+
+
+def select(
+    scores,
+    y,
+    n_select,
+    *,
+    selector="ccs",
+    class_budget="proportional",
+    class_weights=None,
+    random_state=None,
+    selector_params=None,
+):
+    """Choose ``n_select`` samples from their importance scores.
+
+    The budget is first shared among classes (:func:`class_budgets`); the
+    selection rule then runs inside every class on that class's scores. With
+    ``class_budget=None`` the rule runs once over all samples.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,)
+        Finite importance per sample, higher = harder / more informative.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    n_select : int
+        Number of samples to keep, in ``[1, n_samples]``.
+    selector : str or callable, default="ccs"
+        A registered rule (see :func:`available_selectors`) or a callable
+        ``func(scores, n_select, rng, **params) -> positions``.
+    class_budget : {"proportional", "balanced", "difficulty"} or None, \
+            default="proportional"
+        How the budget is shared among classes (see :func:`class_budgets`);
+        ``None`` ranks all samples together.
+    class_weights : array-like of shape (n_classes,), default=None
+        Per-class weights for ``class_budget="difficulty"``, aligned with
+        ``np.unique(y)``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random rules (``random``, ``ccs``); a fixed value gives the
+        same selection every time.
+    selector_params : dict, default=None
+        Keyword parameters of the rule, for example ``{"cutoff": 0.1}`` for
+        ``ccs``.
+
+    Returns
+    -------
+    positions : ndarray of int64 of shape (n_select,)
+        Sorted positions into ``scores`` of the kept samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.selection import select
+    >>> scores = np.array([0.9, 0.1, 0.5, 0.8, 0.2, 0.3])
+    >>> y = np.array([0, 0, 0, 1, 1, 1])
+    >>> select(scores, y, 4, selector="hard").tolist()
+    [0, 2, 3, 5]
+    >>> select(scores, y, 2, selector="hard", class_budget=None).tolist()
+    [0, 3]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y)
+    if scores.ndim != 1 or y.ndim != 1 or len(scores) != len(y):
+        raise ValueError(
+            "scores and y must be 1-D of the same length; got shapes "
+            f"{scores.shape} and {y.shape}."
+        )
+    n_select = _check_n_select(n_select, len(scores))
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(
+            f"scores contain {np.count_nonzero(~np.isfinite(scores))} NaN or "
+            "infinite values; every sample needs a finite score."
+        )
+    rule = get_selector(selector)
+    params = dict(selector_params or {})
+    rng = check_random_state(random_state)
+
+    if class_budget is None:
+        if class_weights is not None:
+            raise ValueError(
+                "class_weights is only used with class_budget='difficulty'."
+            )
+        return np.sort(_apply_rule(rule, scores, n_select, rng, params))
+
+    budgets = class_budgets(y, n_select, class_budget, class_weights)
+    _, class_of = np.unique(y, return_inverse=True)
+    chosen = []
+    for k, budget in enumerate(budgets):
+        if budget == 0:
+            continue
+        members = np.flatnonzero(class_of == k)
+        kept = _apply_rule(rule, scores[members], int(budget), rng, params)
+        chosen.append(members[kept])
+    return np.sort(np.concatenate(chosen))

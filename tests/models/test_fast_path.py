@@ -1,0 +1,183 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skorch.dataset import Dataset as SkorchDataset
+from torch.utils.data import Dataset, Subset
+
+from skunseen.models import (
+    ArrayIndexView,
+    DeviceEvalIterator,
+    DeviceTrainIterator,
+    clear_device_cache,
+    make_net,
+)
+
+
+def _indexed_data(n=50):
+    # every value of row i equals i, so served rows identify themselves
+    X = np.repeat(np.arange(n, dtype=np.float32), 4).reshape(n, 1, 2, 2)
+    y = np.arange(n) * 3
+    return X, y
+
+
+def _drain(iterator):
+    xs, ys = zip(*iterator)
+    return torch.cat(xs), torch.cat(ys)
+
+
+@pytest.mark.parametrize("batch_size", [7, 50, 64])
+def test_train_iterator_serves_each_sample_once_with_aligned_labels(batch_size):
+    X, y = _indexed_data()
+    torch.manual_seed(0)
+    orders = []
+    for _ in range(2):
+        it = DeviceTrainIterator(SkorchDataset(X, y), batch_size=batch_size, device="cpu")
+        xb, yb = _drain(it)
+        assert len(it) == -(-50 // batch_size)
+        rows = xb[:, 0, 0, 0].long()
+        assert sorted(rows.tolist()) == list(range(50))
+        assert torch.equal(yb, rows * 3)
+        assert yb.dtype == torch.int64
+        orders.append(rows.tolist())
+    if batch_size < 50:
+        assert orders[0] != orders[1], "epochs must be reshuffled"
+
+
+def test_train_iterator_on_index_view_and_subset_serves_only_selected_rows():
+    X, y = _indexed_data()
+    selected = np.array([3, 9, 4, 40, 22, 31, 8])
+    xb, yb = _drain(DeviceTrainIterator(ArrayIndexView(X, y, selected), batch_size=3, device="cpu"))
+    rows = xb[:, 0, 0, 0].long()
+    assert sorted(rows.tolist()) == sorted(selected.tolist())
+    assert torch.equal(yb, rows * 3)
+    sub = Subset(ArrayIndexView(X, y, selected), [1, 5])
+    xb, _ = _drain(DeviceEvalIterator(sub, batch_size=8, device="cpu"))
+    assert xb[:, 0, 0, 0].tolist() == [9.0, 31.0]
+
+
+def test_drop_last_skips_partial_batch():
+    X, y = _indexed_data(10)
+    it = DeviceTrainIterator(SkorchDataset(X, y), batch_size=4, drop_last=True, device="cpu")
+    assert len(it) == 2 and [len(b[0]) for b in it] == [4, 4]
+
+
+def test_eval_iterator_preserves_order_and_does_not_augment():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(20, 3, 32, 32)).astype(np.uint8)
+    order = rng.permutation(20)[:13]
+    xb, yb = _drain(DeviceEvalIterator(ArrayIndexView(X, None, order), batch_size=5, device="cpu"))
+    expected = (torch.from_numpy(X[order]).float() / 255 - 0.5) / 0.25
+    assert torch.allclose(xb, expected)
+    assert yb.shape == (13,)
+
+
+def test_eval_iterator_matches_plain_dataloader_predictions():
+    X = np.random.RandomState(0).rand(37, 1, 8, 8).astype(np.float32)
+    y = np.arange(37) % 3
+    net = make_net("cnn", input_shape=X.shape[1:], n_classes=3, device="cpu",
+                   max_epochs=1, random_state=0).fit(X, y)
+    plain = make_net("cnn", input_shape=X.shape[1:], n_classes=3, device="cpu",
+                     fast_path=False).initialize()
+    plain.module_.load_state_dict(net.module_.state_dict())
+    assert plain.iterator_valid is torch.utils.data.DataLoader
+    assert np.allclose(net.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
+def _all_crops(image, pad=4):
+    padded = F.pad(image, (pad, pad, pad, pad))
+    h, w = image.shape[1:]
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[:, dy:dy + h, dx:dx + w]
+            yield crop
+            yield crop.flip(-1)
+
+
+def test_augmentation_is_shape_preserving_random_crop_and_flip():
+    rng = np.random.RandomState(0)
+    X = rng.randint(1, 256, size=(12, 3, 32, 32)).astype(np.uint8)
+    y = np.arange(12)
+    torch.manual_seed(0)
+    it = DeviceTrainIterator(SkorchDataset(X, y), batch_size=5, device="cpu", mean=0.0, std=1.0)
+    xb, yb = _drain(it)
+    assert xb.shape == (12, 3, 32, 32) and xb.dtype == torch.float32
+    pixels = (xb * 255).round().to(torch.uint8)
+    changed = 0
+    for image, label in zip(pixels, yb):
+        original = torch.from_numpy(X[label])
+        assert any(torch.equal(image, crop) for crop in _all_crops(original)), "not a crop/flip"
+        changed += not torch.equal(image, original)
+    assert changed >= 6, "augmentation should alter most images"
+
+
+@pytest.mark.parametrize(
+    "X, expected",
+    [
+        (np.zeros((4, 3, 32, 32), np.uint8), True),
+        (np.zeros((4, 1, 32, 32), np.uint8), False),  # grey images, e.g. digits
+        (np.zeros((4, 3, 8, 8), np.uint8), False),
+        (np.zeros((4, 3, 32, 32), np.float32), False),
+    ],
+)
+def test_auto_augmentation_only_for_natural_rgb_uint8(X, expected):
+    it = DeviceTrainIterator(SkorchDataset(X, np.zeros(4, np.int64)), device="cpu")
+    assert it._augment_enabled(it._X) is expected
+
+
+def test_device_copy_is_reused_across_epochs_and_folds():
+    clear_device_cache()
+    X, y = _indexed_data()
+    first = DeviceTrainIterator(ArrayIndexView(X, y, [1, 2]), device="cpu")
+    second = DeviceEvalIterator(ArrayIndexView(X, None, [3]), device="cpu")
+    assert first._X is second._X
+    # on CPU the device copy shares memory with the numpy array: no copy at all
+    assert first._X.data_ptr() == X.__array_interface__["data"][0]
+
+
+def test_unsupported_datasets_fall_back_to_dataloader():
+    class Squares(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return torch.tensor([float(i)]), i * i
+
+    it = DeviceEvalIterator(Squares(), batch_size=4, device="cpu", num_workers=0)
+    assert it.uses_fallback and len(it) == 2
+    xb, yb = _drain(it)
+    assert yb.tolist() == [0, 1, 4, 9, 16, 25]
+
+
+def test_fast_path_net_trains_on_index_views_without_copies():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(90, 3, 32, 32)).astype(np.uint8)
+    y = np.arange(90) % 3
+    train, held_out = np.arange(0, 90, 3), np.arange(1, 90, 3)[::-1]
+    net = make_net("cnn", input_shape=X.shape[1:], n_classes=3, device="cpu",
+                   max_epochs=1, batch_size=16, random_state=0)
+    net.fit(ArrayIndexView(X, y, train), y[train])
+    via_view = net.predict_proba(ArrayIndexView(X, None, held_out))
+    assert np.allclose(via_view, net.predict_proba(X[held_out]), atol=1e-6)
+
+
+def test_index_view_validates_inputs_and_acts_as_plain_dataset():
+    X, y = _indexed_data(5)
+    with pytest.raises(ValueError, match="aligned"):
+        ArrayIndexView(X, y[:3], [0])
+    with pytest.raises(IndexError):
+        ArrayIndexView(X, y, [5])
+    view = ArrayIndexView(X, y, [4, 1])
+    assert view.targets.tolist() == [12, 3]
+    Xi, yi = view[1]
+    assert Xi[0, 0, 0] == 1 and yi == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_iterator_covers_samples_and_returns_channels_last():
+    X = np.random.RandomState(0).randint(0, 256, size=(50, 3, 32, 32)).astype(np.uint8)
+    y = np.arange(50)
+    xb, yb = _drain(DeviceTrainIterator(SkorchDataset(X, y), batch_size=16, device="cuda"))
+    assert xb.is_cuda and sorted(yb.tolist()) == list(range(50))
+    first = next(iter(DeviceEvalIterator(SkorchDataset(X, y), batch_size=16, device="cuda")))[0]
+    assert first.is_contiguous(memory_format=torch.channels_last)

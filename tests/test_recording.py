@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping
+
+from conftest import TinyMLP, tiny_net
+from skunseen import HeldOutRecorder
+from skunseen._recording import fit_and_record
+
+
+def split(small_digits):
+    X, y = small_digits
+    return X[:200], y[:200], X[200:], y[200:]
+
+
+def test_records_every_epoch_and_final_proba(small_digits):
+    X_train, y_train, X_held, y_held = split(small_digits)
+    recorder = HeldOutRecorder(X_held, y_held)
+    net = tiny_net(max_epochs=4, callbacks=[("rec", recorder)]).fit(X_train, y_train)
+    records = recorder.records(np.arange(200, 300))
+    assert records.n_epochs == 4
+    for name, values in records.epochs.items():
+        assert values.shape == (100, 4), name
+    np.testing.assert_allclose(records.proba, net.predict_proba(X_held), rtol=1e-5, atol=1e-6)
+    # The last epoch's statistics describe the final model.
+    final = records.proba
+    np.testing.assert_array_equal(records.epochs["correct"][:, -1], final.argmax(1) == y_held)
+    np.testing.assert_allclose(records.epochs["target_proba"][:, -1],
+                               final[np.arange(100), y_held], rtol=1e-5)
+    np.testing.assert_allclose(records.epochs["loss"][:, -1],
+                               -np.log(final[np.arange(100), y_held]), rtol=1e-4)
+
+
+def test_recording_does_not_change_training(small_digits):
+    X_train, y_train, X_held, y_held = split(small_digits)
+    torch.manual_seed(0)
+    plain = tiny_net(max_epochs=3).fit(X_train, y_train)
+    torch.manual_seed(0)
+    recorded = tiny_net(max_epochs=3, callbacks=[("rec", HeldOutRecorder(X_held, y_held))])
+    recorded.fit(X_train, y_train)
+    for a, b in zip(plain.module_.parameters(), recorded.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert set(plain.history[-1]) == set(recorded.history[-1])
+
+
+def test_early_stopping_reads_only_its_own_validation(small_digits):
+    """With an internal validation split, early stopping watches valid_loss, which the
+    recorder never writes: the epochs trained are the same with and without it."""
+    X_train, y_train, X_held, y_held = split(small_digits)
+
+    def net(callbacks):
+        return NeuralNetClassifier(
+            TinyMLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=30, lr=0.5,
+            optimizer=torch.optim.SGD, verbose=0,
+            callbacks=[("stop", EarlyStopping(patience=2)), *callbacks])
+
+    torch.manual_seed(1)
+    plain = net([]).fit(X_train, y_train)
+    torch.manual_seed(1)
+    recorded = net([("rec", HeldOutRecorder(X_held, y_held))]).fit(X_train, y_train)
+    assert len(plain.history) == len(recorded.history)
+
+
+class SoftmaxMLP(TinyMLP):
+    def forward(self, X):
+        return torch.softmax(super().forward(X), dim=-1)
+
+
+def test_probability_output_modules_give_the_same_records(small_digits):
+    """skorch's default NLLLoss setup has modules that output probabilities."""
+    X_train, y_train, X_held, y_held = split(small_digits)
+    records = {}
+    for module, criterion in [(TinyMLP, torch.nn.CrossEntropyLoss), (SoftmaxMLP, None)]:
+        extra = {} if criterion is None else {"criterion": criterion}
+        rec = HeldOutRecorder(X_held, y_held)
+        torch.manual_seed(0)
+        NeuralNetClassifier(module, max_epochs=2, train_split=None, verbose=0, lr=0.1,
+                            callbacks=[("rec", rec)], **extra).fit(X_train, y_train)
+        records[module.__name__] = rec.records(np.arange(100))
+    a, b = records["TinyMLP"], records["SoftmaxMLP"]
+    np.testing.assert_allclose(a.proba, b.proba, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(a.epochs["logit_margin"], b.epochs["logit_margin"], rtol=1e-3,
+                               atol=1e-4)
+
+
+def test_fit_and_record_for_classifiers_aligns_missing_classes(small_digits):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = small_digits
+    train = np.flatnonzero(y != 9)
+    held = np.flatnonzero(y == 9)
+    records, info = fit_and_record(LogisticRegression(max_iter=200), X, y, train, held,
+                                   n_classes=10, seed=0, record_dynamics=False)
+    assert records.proba.shape == (30, 10)
+    np.testing.assert_array_equal(records.proba[:, 9], 0)
+    assert info["n_epochs"] == 0 and not records.has_dynamics
+
+
+def test_net_with_wrong_output_size_is_reported(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="outputs 5 classes but y has 10"):
+        fit_and_record(tiny_net(max_epochs=1, n_classes=5), X, y % 5, np.arange(200),
+                       np.arange(200, 300), n_classes=10, seed=0, record_dynamics=True)

@@ -1,0 +1,272 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, ShuffleSplit
+from torch.utils.data import TensorDataset
+
+from conftest import tiny_net
+from skunseen import UnseenPruner
+
+TRAINING_LOG = []
+
+
+class RowTrackingClassifier(ClassifierMixin, BaseEstimator):
+    """Logs which rows (column 0 holds the row id) it trains on and predicts."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.train_rows_ = set(X[:, 0].astype(int))
+        self.model_ = LogisticRegression(max_iter=200).fit(X[:, 1:], y)
+        return self
+
+    def predict_proba(self, X):
+        TRAINING_LOG.append((self.train_rows_, set(X[:, 0].astype(int))))
+        return self.model_.predict_proba(X[:, 1:])
+
+
+def with_row_ids(X):
+    return np.column_stack([np.arange(len(X)), X])
+
+
+def lr():
+    return LogisticRegression(max_iter=300)
+
+
+@pytest.mark.parametrize("n_repeats", [1, 2])
+def test_no_sample_is_scored_by_a_model_that_trained_on_it(small_digits, n_repeats):
+    X, y = small_digits
+    TRAINING_LOG.clear()
+    UnseenPruner(RowTrackingClassifier(), cv=4, n_repeats=n_repeats, random_state=0).fit(
+        with_row_ids(X), y)
+    assert len(TRAINING_LOG) == 4 * n_repeats
+    for train_rows, scored_rows in TRAINING_LOG:
+        assert not train_rows & scored_rows
+        assert len(train_rows) + len(scored_rows) == len(X)
+    scored = [row for _, rows in TRAINING_LOG for row in rows]
+    assert sorted(scored) == sorted(list(range(len(X))) * n_repeats)
+
+
+class IdLoggingMLP(torch.nn.Module):
+    """Logs the row ids (feature 0) it sees while training and while evaluating."""
+
+    seen = {"train": set(), "eval": set()}
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(64, 10)
+
+    def forward(self, X):
+        ids = set(X[:, 0].long().tolist())
+        IdLoggingMLP.seen["train" if self.training else "eval"].update(ids)
+        return self.linear(X[:, 1:])
+
+
+def test_skorch_recording_never_sees_training_rows(small_digits):
+    from skorch import NeuralNetClassifier
+
+    X, y = small_digits
+    X_ids = with_row_ids(X).astype(np.float32)
+    logged = []
+
+    class OneFold(UnseenPruner):
+        def _run_tasks(self, estimator, X, y, tasks, *, record_dynamics):
+            results = []
+            for task in tasks:
+                IdLoggingMLP.seen = {"train": set(), "eval": set()}
+                results += super()._run_tasks(estimator, X, y, [task],
+                                              record_dynamics=record_dynamics)
+                logged.append((task, dict(IdLoggingMLP.seen)))
+            return results
+
+    net = NeuralNetClassifier(IdLoggingMLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+                              train_split=None, verbose=0)
+    OneFold(net, scorer="forgetting", cv=3, random_state=0).fit(X_ids, y)
+    assert len(logged) == 3
+    for task, seen in logged:
+        assert seen["train"] == set(task.train_indices.tolist())
+        assert seen["eval"] == set(task.score_indices.tolist())
+
+
+@pytest.mark.parametrize("keep, expected", [(0.5, 150), (0.1, 30), (1.0, 300), (77, 77), (1, 1)])
+def test_exact_coreset_size_unique_rows(small_digits, keep, expected):
+    X, y = small_digits
+    pruner = UnseenPruner(lr(), keep=keep, cv=3, random_state=0).fit(X, y)
+    idx = pruner.sample_indices_
+    assert len(idx) == expected
+    assert len(np.unique(idx)) == expected
+    assert np.all(np.diff(idx) > 0) and idx.min() >= 0 and idx.max() < len(X)
+    np.testing.assert_array_equal(pruner.get_support(indices=True), idx)
+    assert pruner.get_support().sum() == expected
+
+
+def test_same_random_state_same_coreset(small_digits):
+    X, y = small_digits
+    net = tiny_net(max_epochs=2)
+    first = UnseenPruner(net, scorer="forgetting", cv=3, random_state=7).fit(X, y)
+    second = UnseenPruner(net, scorer="forgetting", cv=3, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(first.sample_indices_, second.sample_indices_)
+    np.testing.assert_array_equal(first.scores_, second.scores_)
+    other = UnseenPruner(net, scorer="forgetting", cv=3, random_state=8).fit(X, y)
+    assert not np.array_equal(first.fold_ids_, other.fold_ids_)
+
+
+def test_fitted_attributes(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(tiny_net(max_epochs=2), scorer="aum", cv=3, n_repeats=2,
+                          random_state=0).fit(X, y)
+    assert pruner.scores_.shape == (300,)
+    assert np.isfinite(pruner.scores_).all()
+    assert pruner.oof_proba_.shape == (300, 10)
+    np.testing.assert_allclose(pruner.oof_proba_.sum(axis=1), 1, rtol=1e-5)
+    assert pruner.fold_ids_.shape == (2, 300)
+    assert set(np.unique(pruner.fold_ids_)) == {0, 1, 2}
+    np.testing.assert_array_equal(pruner.classes_, np.arange(10))
+    assert pruner.n_features_in_ == 64
+    assert len(pruner.task_info_) == 6
+    assert all(info["n_epochs"] == 2 for info in pruner.task_info_)
+
+
+def test_scores_average_over_repeats(small_digits):
+    X, y = small_digits
+    one = UnseenPruner(lr(), cv=3, n_repeats=1, random_state=0).fit(X, y)
+    two = UnseenPruner(lr(), cv=3, n_repeats=2, random_state=0).fit(X, y)
+    # The first repeat draws the same folds, so the average moves off it but stays close.
+    np.testing.assert_array_equal(one.fold_ids_[0], two.fold_ids_[0])
+    assert not np.allclose(one.scores_, two.scores_)
+    assert np.corrcoef(one.scores_, two.scores_)[0, 1] > 0.8
+
+
+def test_default_estimator_is_a_skorch_net(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(keep=0.5, cv=3, random_state=0).fit(X, y)
+    assert len(pruner.sample_indices_) == 150
+    assert pruner.task_info_[0]["n_epochs"] > 0
+
+
+def test_dynamics_scorer_needs_a_net(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="scorer='forgetting'.*training dynamics"):
+        UnseenPruner(lr(), scorer="forgetting").fit(X, y)
+
+
+def test_transform_refuses_other_data(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(lr(), cv=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(pruner.transform(X), X[pruner.sample_indices_])
+    with pytest.raises(ValueError, match="coreset of the data seen in fit"):
+        pruner.transform(X[::-1])
+    changed = X.copy()
+    changed[0, 0] += 1
+    with pytest.raises(ValueError, match="coreset of the data seen in fit"):
+        pruner.transform(changed)
+
+
+def test_clone_and_pickle(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(lr(), keep=0.3, cv=3, random_state=0, scorer_params={})
+    cloned = clone(pruner)
+    assert cloned is not pruner and repr(cloned) == repr(pruner)
+    assert cloned.get_params()["estimator__max_iter"] == 300
+    pruner.fit(X, y)
+    restored = pickle.loads(pickle.dumps(pruner))
+    np.testing.assert_array_equal(restored.sample_indices_, pruner.sample_indices_)
+    np.testing.assert_array_equal(restored.transform(X), pruner.transform(X))
+
+
+def test_class_smaller_than_folds_is_named(small_digits):
+    X, y = small_digits
+    y = y.copy()
+    y[:28] = 1  # class 0 keeps 2 samples
+    with pytest.raises(ValueError, match=r"Class 0 has only 2 samples.*cv=5.*cv=2"):
+        UnseenPruner(lr(), cv=5).fit(X, y)
+
+
+def test_keep_larger_than_data(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="keep=301"):
+        UnseenPruner(lr(), keep=301, cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("keep", [0.0, 1.5, -3])
+def test_keep_out_of_range(small_digits, keep):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="'keep' parameter"):
+        UnseenPruner(lr(), keep=keep).fit(X, y)
+
+
+def test_splitter_and_non_partition(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(lr(), cv=KFold(3, shuffle=True, random_state=0), random_state=0)
+    assert len(pruner.fit(X, y).sample_indices_) == 150
+    with pytest.raises(ValueError, match="exactly one test fold"):
+        UnseenPruner(lr(), cv=ShuffleSplit(5, test_size=0.5, random_state=0)).fit(X, y)
+
+
+def test_string_labels_come_back_as_given(small_digits):
+    X, y = small_digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
+                      "eight", "nine"], dtype=object)[y]
+    X_core, y_core = UnseenPruner(lr(), cv=3, random_state=0).fit_resample(X, names)
+    pruner = UnseenPruner(lr(), cv=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(y_core, names[pruner.sample_indices_])
+    assert y_core.dtype == object
+
+
+def test_pandas_in_pandas_out(small_digits):
+    X, y = small_digits
+    frame = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)], index=np.arange(300) * 10)
+    labels = pd.Series(y, index=frame.index, name="digit")
+    pruner = UnseenPruner(lr(), cv=3, random_state=0)
+    X_core, y_core = pruner.fit_resample(frame, labels)
+    assert isinstance(X_core, pd.DataFrame) and isinstance(y_core, pd.Series)
+    np.testing.assert_array_equal(X_core.index, frame.index[pruner.sample_indices_])
+    np.testing.assert_array_equal(y_core.index, X_core.index)
+    assert list(pruner.feature_names_in_) == list(frame.columns)
+
+
+def test_tensor_and_dataset_input(small_digits):
+    X, y = small_digits
+    array = UnseenPruner(tiny_net(), cv=3, random_state=0).fit(X, y)
+    tensor = UnseenPruner(tiny_net(), cv=3, random_state=0)
+    X_core = tensor.fit_transform(torch.from_numpy(X), torch.from_numpy(y))
+    assert isinstance(X_core, torch.Tensor)
+    np.testing.assert_array_equal(tensor.sample_indices_, array.sample_indices_)
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    from_dataset = UnseenPruner(tiny_net(), cv=3, random_state=0)
+    subset = from_dataset.fit_transform(dataset, y)
+    assert len(subset) == len(array.sample_indices_)
+    np.testing.assert_allclose(from_dataset.scores_, array.scores_, rtol=1e-5, atol=1e-6)
+
+
+class NanClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), np.nan)
+
+
+def test_diverged_model_is_named(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="repeat 0, fold 0.*diverged"):
+        UnseenPruner(NanClassifier(), cv=3).fit(X, y)
+
+
+def test_difficulty_budget_favours_hard_classes(small_digits):
+    X, y = small_digits
+    rng = np.random.RandomState(0)
+    y = y.copy()
+    noisy = np.flatnonzero(y == 3)[:20]
+    y[noisy] = rng.choice([5, 8], size=20)  # class 3 becomes hard to predict
+    hard = UnseenPruner(lr(), keep=0.3, cv=3, class_budget="difficulty", random_state=0)
+    proportional = UnseenPruner(lr(), keep=0.3, cv=3, random_state=0)
+    kept_hard = np.bincount(y[hard.fit(X, y).sample_indices_], minlength=10)
+    kept_prop = np.bincount(y[proportional.fit(X, y).sample_indices_], minlength=10)
+    assert kept_hard.sum() == kept_prop.sum() == 90
+    assert kept_hard[5] + kept_hard[8] > kept_prop[5] + kept_prop[8]

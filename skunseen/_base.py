@@ -6,10 +6,14 @@ decides *which models train on which rows and score which rows*
 (:meth:`BasePruner._scoring_tasks`), everything else is shared.
 """
 
+import os
+import warnings
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,6 +21,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._data import (
+    as_net_input,
     check_finite,
     fingerprint,
     is_dataset,
@@ -29,10 +34,21 @@ from ._data import (
     take_labels,
     take_rows,
 )
+from ._checkpoint import CheckpointStore, estimator_fingerprint, task_key
+from ._parallel import (
+    RNG_LOCK,
+    cuda_indices,
+    draws_global_rng,
+    in_process_workers,
+    return_mode,
+    task_devices,
+    threads_per_task,
+    torch_threads,
+)
 from ._progress import progress
-from ._recording import describe, fit_and_record, is_skorch_net
+from ._recording import TrainingDiverged, describe, fit_and_record, is_skorch_net
 from .scores import get_scorer
-from .selection import select
+from .selection import get_selector, select, selector_extras, selector_inputs
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -67,7 +83,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
 
     Subclasses implement :meth:`_scoring_tasks`. Fitted attributes shared by
     every pruner: ``scores_``, ``sample_indices_``, ``classes_``,
-    ``n_samples_fit_``, ``n_features_in_`` (array input), ``task_info_``.
+    ``n_samples_fit_``, ``n_features_in_`` (array input), ``task_info_``,
+    ``n_tasks_resumed_``.
     """
 
     _parameter_constraints = {
@@ -81,12 +98,13 @@ class BasePruner(TransformerMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "checkpoint_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
     }
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, class_budget="proportional", device="auto",
-                 random_state=None, n_jobs=None, verbose=0):
+                 random_state=None, n_jobs=None, checkpoint_dir=None, verbose=0):
         self.estimator = estimator
         self.scorer = scorer
         self.scorer_params = scorer_params
@@ -97,6 +115,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
     # ------------------------------------------------------------------ public
@@ -121,6 +140,9 @@ class BasePruner(TransformerMixin, BaseEstimator):
         X_model, y_encoded = self._validate_fit_input(X, y)
         scorer = get_scorer(self.scorer)
         estimator = self._resolve_estimator(X_model, scorer)
+        if is_skorch_net(estimator):
+            # Once for all folds, which then read rows of it without copies.
+            X_model = as_net_input(X_model)
         rng = check_random_state(self.random_state)
         self._fit(X_model, y_encoded, estimator, scorer, rng)
         return self
@@ -215,10 +237,23 @@ class BasePruner(TransformerMixin, BaseEstimator):
     def _fit(self, X, y, estimator, scorer, rng):
         """Score every sample with the subclass's tasks, then select."""
         tasks = self._scoring_tasks(X, y, rng)
-        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics)
+        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics,
+                                  extras=self._extra_requests(scorer))
         self.scores_, proba = self._combine(results, scorer)
         self._store_proba(proba)
-        self.sample_indices_ = self._select(self.scores_, y, proba, rng)
+        inputs = self._selector_inputs(results, np.arange(len(y)))
+        self.sample_indices_ = self._select(self.scores_, y, proba, rng, inputs)
+
+    def _extra_requests(self, scorer):
+        """What the scorer and the selection rule need recorded besides the
+        probabilities: ``{extra name: options}`` for the recorder."""
+        requests = selector_extras(get_selector(self.selector))
+        requests.update(scorer.requests(self.scorer_params))
+        return requests
+
+    def _selector_inputs(self, results, rows):
+        """Per-sample inputs the selection rule reads besides the scores."""
+        return selector_inputs(get_selector(self.selector), results, rows)
 
     def _scoring_tasks(self, X, y, rng):
         """The :class:`ScoringTask` list; implemented by subclasses."""
@@ -227,31 +262,131 @@ class BasePruner(TransformerMixin, BaseEstimator):
     def _store_proba(self, proba):
         """Keep the scoring models' probabilities under the subclass's name."""
 
-    def _run_tasks(self, estimator, X, y, tasks, *, record_dynamics):
-        """Train and record every task, in parallel when ``n_jobs`` says so."""
-        device = None if self.device == "auto" else self.device
-        jobs = (
-            delayed(fit_and_record)(
-                estimator, X, y, task.train_indices, task.score_indices,
-                n_classes=len(self.classes_), seed=task.seed,
-                record_dynamics=record_dynamics, device=device,
+    def _run_tasks(self, estimator, X, y, tasks, *, record_dynamics, extras=None):
+        """Train and record every task, in parallel when ``n_jobs`` says so.
+
+        Tasks run through :class:`sklearn.utils.parallel.Parallel`, so any
+        joblib backend set with :func:`joblib.parallel_config` runs them;
+        :mod:`skunseen._parallel` says which device, how many torch threads
+        and which random streams each task gets. With ``checkpoint_dir``
+        set, finished tasks are read back instead of trained, and every task
+        is written as soon as it finishes.
+
+        Returns
+        -------
+        results : list of (ScoringTask, ScoringRecords)
+            In the order of ``tasks``.
+        """
+        # Everything that changes what a task records: passed to
+        # fit_and_record and part of the checkpoint key.
+        recording = {"record_dynamics": bool(record_dynamics)}
+        if extras:
+            recording["extras"] = extras
+        devices = task_devices(self._task_device(estimator), len(tasks))
+        store, keys = self._checkpoints(estimator, y, tasks, recording, devices)
+        finished = {}
+        if store is not None:
+            for position, task in enumerate(tasks):
+                found = store.load(keys[position], task)
+                if found is not None:
+                    finished[position] = (*found, True)
+        n_resumed = len(finished)
+        if n_resumed and self.verbose:
+            print(
+                f"[{type(self).__name__}] Resumed {n_resumed} of {len(tasks)} scoring "
+                f"models from checkpoint_dir={os.fspath(self.checkpoint_dir)!r}."
             )
-            for task in tasks
+        pending = [position for position in range(len(tasks)) if position not in finished]
+        self._warn_if_serialised(estimator, len(pending))
+        n_threads = threads_per_task(self.n_jobs)
+        jobs = (
+            delayed(_score_task)(
+                estimator, X, y, tasks[position], position, n_classes=len(self.classes_),
+                recording=recording, device=devices[position], n_threads=n_threads,
+            )
+            for position in pending
         )
-        outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
-        bar = progress(outputs, total=len(tasks), desc=f"{type(self).__name__} models",
-                       verbose=self.verbose)
+        # Tasks seed torch's global generators; in-process backends (threads,
+        # sequential) would otherwise leave the caller's state changed.
+        with torch.random.fork_rng(devices=cuda_indices(devices)):
+            outputs = Parallel(n_jobs=self.n_jobs, return_as=return_mode(self.n_jobs))(jobs)
+            bar = progress(outputs, total=len(pending), desc=f"{type(self).__name__} models",
+                           verbose=self.verbose)
+            for position, records, info in bar:
+                task = tasks[position]
+                if not np.isfinite(records.proba).all():
+                    raise ValueError(
+                        f"The scoring model of {task.name} produced NaN or infinite outputs: "
+                        "its training diverged. Lower the learning rate or check the data "
+                        "scaling."
+                    )
+                if store is not None:
+                    self._save_checkpoint(store, keys[position], task, records, info)
+                finished[position] = (records, info, False)
+        self.n_tasks_resumed_ += n_resumed
         results = []
-        for task, (records, info) in zip(tasks, bar):
-            if not np.isfinite(records.proba).all():
-                raise ValueError(
-                    f"The scoring model of {task.name} produced NaN or infinite outputs: "
-                    "its training diverged. Lower the learning rate or check the data "
-                    "scaling."
-                )
-            self.task_info_.append({"task": task.name, **info})
+        for position, task in enumerate(tasks):
+            records, info, resumed = finished[position]
+            self.task_info_.append({"task": task.name, **info, "resumed": resumed})
             results.append((task, records))
         return results
+
+    def _task_device(self, estimator):
+        """The device every scoring net is asked to use (None: leave it alone)."""
+        if not is_skorch_net(estimator):
+            return None
+        return estimator.device if self.device == "auto" else self.device
+
+    def _checkpoints(self, estimator, y, tasks, recording, devices):
+        """The checkpoint store and every task's key; ``(None, ...)`` when off."""
+        if self.checkpoint_dir is None:
+            return None, [None] * len(tasks)
+        try:
+            model = estimator_fingerprint(estimator)
+        except TypeError as exc:
+            warnings.warn(f"{exc} checkpoint_dir is ignored in this fit.", UserWarning,
+                          stacklevel=3)
+            return None, [None] * len(tasks)
+        store = CheckpointStore(self.checkpoint_dir)
+        labels = joblib.hash((np.asarray(y), len(self.classes_)))
+        keys = [
+            task_key(data=self._fit_fingerprint, labels=labels, estimator=model, task=task,
+                     recording=recording, device=device)
+            for task, device in zip(tasks, devices)
+        ]
+        return store, keys
+
+    @staticmethod
+    def _save_checkpoint(store, key, task, records, info):
+        try:
+            store.save(key, task, records, info)
+        except (OSError, TypeError) as exc:
+            # The fit itself is fine; only resuming it would train this task again.
+            warnings.warn(
+                f"Could not checkpoint {task.name} ({type(exc).__name__}: {exc}); the fit "
+                "goes on without that checkpoint.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _warn_if_serialised(self, estimator, n_pending):
+        """Say so when threads would train a net one at a time (see _parallel)."""
+        if n_pending < 2 or not is_skorch_net(estimator) or in_process_workers(self.n_jobs) == 1:
+            return
+        # An initialised CPU copy shows the modules that the clones will have.
+        probe = clone(estimator).set_params(device="cpu")
+        with RNG_LOCK, torch.random.fork_rng(devices=[]):
+            probe.initialize()
+        if draws_global_rng(probe):
+            warnings.warn(
+                "The scoring net draws from torch's global random generator while "
+                "training (dropout layers, or a training iterator without a `generator` "
+                "parameter), so threads train one net at a time to keep the coreset "
+                "reproducible. Use the 'loky' or 'dask' joblib backend to train these "
+                "nets in parallel.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _combine(self, results, scorer):
         """Scores and probabilities averaged over groups (repeats)."""
@@ -274,7 +409,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
             )
         return scores.mean(axis=0), proba.mean(axis=0)
 
-    def _select(self, scores, y, proba, rng):
+    def _select(self, scores, y, proba, rng, inputs=None):
         n_select = resolve_n_select(self.keep, len(scores))
         class_weights = None
         if self.class_budget == "difficulty":
@@ -282,7 +417,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
         return select(
             scores, y, n_select, selector=self.selector, class_budget=self.class_budget,
             class_weights=class_weights, random_state=rng.randint(_MAX_SEED),
-            selector_params=self.selector_params,
+            selector_params=self.selector_params, sample_inputs=inputs,
         )
 
     # -------------------------------------------------------------- helpers
@@ -324,9 +459,16 @@ class BasePruner(TransformerMixin, BaseEstimator):
                 "needs at least 2 classes."
             )
         self.n_samples_fit_ = n_rows(X)
+        self._validate_pruning_params()
         self._fit_fingerprint = fingerprint(X_model)
         self.task_info_ = []
+        self.n_tasks_resumed_ = 0
         return X_model, y_encoded.astype(np.int64)
+
+    def _validate_pruning_params(self):
+        """Check the parameters used after scoring before any model trains."""
+        resolve_n_select(self.keep, self.n_samples_fit_)
+        get_selector(self.selector)
 
     def _resolve_estimator(self, X, scorer):
         if self.estimator is None:
@@ -344,6 +486,14 @@ class BasePruner(TransformerMixin, BaseEstimator):
                 f"which {describe(self.estimator)} does not have. Use a skorch "
                 "NeuralNetClassifier as `estimator`, or a final-output scorer "
                 "('el2n', 'loss', 'entropy', 'margin')."
+            )
+        extras = self._extra_requests(scorer)
+        if extras and not is_skorch_net(self.estimator):
+            raise ValueError(
+                f"scorer={scorer.name!r} with selector={self.selector!r} needs "
+                f"{sorted(extras)} records (embeddings or gradients), which "
+                f"{describe(self.estimator)} does not have. Use a skorch "
+                "NeuralNetClassifier as `estimator`."
             )
         return self.estimator
 
@@ -384,6 +534,22 @@ def class_error_rates(proba, y, n_classes):
     counts = np.bincount(y, minlength=n_classes)
     errors = np.bincount(y, weights=wrong, minlength=n_classes)
     return np.divide(errors, counts, out=np.zeros(n_classes), where=counts > 0)
+
+
+def _score_task(estimator, X, y, task, position, *, n_classes, recording, device, n_threads):
+    """One scoring task as a joblib job: ``(position, records, info)``."""
+    with torch_threads(n_threads):
+        try:
+            records, info = fit_and_record(
+                estimator, X, y, task.train_indices, task.score_indices, n_classes=n_classes,
+                seed=task.seed, device=device, **recording,
+            )
+        except TrainingDiverged as exc:
+            raise ValueError(
+                f"The scoring model of {task.name} diverged: {exc}. Lower the learning "
+                "rate or check the data scaling."
+            ) from exc
+    return position, records, info
 
 
 def draw_seeds(rng, size):

@@ -7,12 +7,16 @@ that the caller's container type (and a DataFrame's index) comes back.
 """
 
 import numbers
+import random
 
 import joblib
 import numpy as np
 import torch
 from sklearn.utils.validation import _num_samples
 from torch.utils.data import Dataset, Subset
+
+from ._parallel import RNG_LOCK
+from .models import ArrayIndexView
 
 
 def is_dataset(X):
@@ -90,6 +94,53 @@ def as_net_input(X):
     return X
 
 
+def fold_view(X, y, indices):
+    """Rows ``indices`` of X as a skorch net's input, without copying them.
+
+    A numpy array or tensor that :func:`as_net_input` leaves as it is
+    (anything but float64) becomes an :class:`~skunseen.models.ArrayIndexView`
+    over the whole array: the net's iterators read the selected rows batch
+    by batch, and the fast-path iterators upload the array to the device
+    once for all folds. Other inputs fall back to
+    ``as_net_input(take_rows(X, indices))``: a lazy ``Subset`` for Datasets,
+    a copy of the rows for DataFrames and float64 data (the pruners cast
+    float64 to float32 once before their folds, so they never take a copy).
+
+    Parameters
+    ----------
+    X : array-like, tensor, DataFrame or Dataset
+        All rows.
+    y : ndarray of int of shape (n_rows,) or None
+        Labels aligned with all rows of X, served with the rows (skorch
+        reads the labels of a Dataset from the Dataset); ``None`` for rows
+        that are only predicted.
+    indices : array-like of int
+        The rows, in the order they are served.
+
+    Returns
+    -------
+    ArrayIndexView, Subset, ndarray or tensor
+        What to pass to ``net.fit`` (with ``y[indices]``) or to
+        ``net.forward_iter``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen._data import fold_view
+    >>> X = np.arange(12, dtype=np.uint8).reshape(6, 2)
+    >>> view = fold_view(X, np.arange(6) % 2, [4, 1])
+    >>> type(view).__name__, view.X is X, view.targets.tolist()
+    ('ArrayIndexView', True, [0, 1])
+    >>> fold_view(X.astype(np.float64), None, [4, 1]).dtype
+    dtype('float32')
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if isinstance(X, np.ndarray) and X.dtype != np.float64 or (
+            isinstance(X, torch.Tensor) and X.dtype != torch.float64):
+        return ArrayIndexView(X, y, indices)
+    return as_net_input(take_rows(X, indices))
+
+
 def check_finite(X):
     """Raise a ``ValueError`` naming X when it holds NaN or infinity."""
     if isinstance(X, torch.Tensor):
@@ -103,20 +154,57 @@ def check_finite(X):
 
 
 def fingerprint(X):
-    """A digest identifying the data content, to recognise X again in transform.
+    """A digest identifying the data content, to recognise X again.
 
-    Arrays, tensors and DataFrames are hashed in full (joblib hashes array
-    buffers directly, several hundred MB/s); a Dataset is identified by its
-    type and length, since reading every sample back could mean decoding a
-    whole image collection.
+    ``transform`` uses it to refuse data other than the fitted data, and
+    checkpoints to never reuse work done on other data. Arrays, tensors and
+    DataFrames are hashed in full (joblib hashes array buffers directly,
+    several hundred MB/s). A Dataset is not read whole, since that could mean
+    decoding a whole image collection: its digest covers its type, length,
+    file list (``samples``/``imgs`` of an ``ImageFolder``) and
+    :data:`_DATASET_PROBES` samples spread over it, read with all random
+    generators fixed so that random transforms give the same samples.
+    Changes elsewhere in a Dataset go unnoticed.
     """
     if is_dataset(X):
-        return f"dataset:{type(X).__qualname__}:{len(X)}"
+        files = getattr(X, "samples", None) or getattr(X, "imgs", None)
+        return joblib.hash(
+            (type(X).__module__, type(X).__qualname__, len(X), files, _probe_samples(X))
+        )
     if is_dataframe(X):
         X = X.to_numpy()
     if is_tensor(X):
         X = X.detach().cpu().numpy()
     return joblib.hash(np.asarray(X))
+
+
+#: Number of samples of a Dataset that :func:`fingerprint` reads.
+_DATASET_PROBES = 8
+
+
+def _probe_samples(dataset):
+    positions = np.unique(np.linspace(0, len(dataset) - 1, _DATASET_PROBES).astype(int))
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        try:
+            random.seed(0)
+            np.random.seed(0)
+            torch.manual_seed(0)
+            return [_hashable(dataset[int(i)]) for i in positions] if len(dataset) else []
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def _hashable(sample):
+    """A sample with tensors as arrays, which joblib hashes by content."""
+    if isinstance(sample, torch.Tensor):
+        return sample.detach().cpu().numpy()
+    if isinstance(sample, (tuple, list)):
+        return tuple(_hashable(part) for part in sample)
+    if isinstance(sample, dict):
+        return {key: _hashable(value) for key, value in sample.items()}
+    return sample
 
 
 def plain(value):

@@ -41,9 +41,13 @@ class FittingPruner(BasePruner):
     random_state : int, RandomState instance or None, default=None
         Seeds the models and the selection.
     n_jobs : int, default=None
-        Number of models trained in parallel.
+        Number of models trained in parallel (see :class:`UnseenPruner`).
+    checkpoint_dir : str or path-like, default=None
+        Directory where every finished model's records are saved, and read
+        back by a rerun on the same data and parameters (see
+        :class:`UnseenPruner`).
     verbose : int, default=0
-        Show progress bars when positive.
+        Show progress bars, and how many models were resumed, when positive.
 
     Attributes
     ----------
@@ -62,7 +66,10 @@ class FittingPruner(BasePruner):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X is a DataFrame with string column names.
     task_info_ : list of dict
-        Per scoring model: its name, training seconds and epochs.
+        Per scoring model: its name, training seconds and epochs, and
+        whether it was ``resumed`` from ``checkpoint_dir``.
+    n_tasks_resumed_ : int
+        Number of scoring models read back from ``checkpoint_dir``.
 
     See Also
     --------
@@ -76,7 +83,7 @@ class FittingPruner(BasePruner):
     >>> X, y = load_digits(return_X_y=True)
     >>> pruner = FittingPruner(LogisticRegression(max_iter=200), keep=0.3,
     ...                        random_state=0).fit(X / 16, y)
-    >>> pruner.get_support().sum()
+    >>> int(pruner.get_support().sum())
     539
     """
 
@@ -87,11 +94,13 @@ class FittingPruner(BasePruner):
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, n_repeats=1, class_budget="proportional",
-                 device="auto", random_state=None, n_jobs=None, verbose=0):
+                 device="auto", random_state=None, n_jobs=None, checkpoint_dir=None,
+                 verbose=0):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
-            device=device, random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+            device=device, random_state=random_state, n_jobs=n_jobs,
+            checkpoint_dir=checkpoint_dir, verbose=verbose,
         )
         self.n_repeats = n_repeats
 

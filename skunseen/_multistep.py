@@ -176,7 +176,14 @@ class MultiStepUnseenPruner(BasePruner):
         Seeds the folds, the scoring models and every selection. The same
         value gives the same coreset.
     n_jobs : int, default=None
-        Number of scoring models trained in parallel within a step.
+        Number of scoring models trained in parallel within a step (see
+        :class:`UnseenPruner`).
+    checkpoint_dir : str or path-like, default=None
+        Directory where every finished scoring model is saved and read back
+        by a rerun with the same data and parameters (see
+        :class:`UnseenPruner`). A step's models are identified by the rows
+        they train on and score, so an interrupted fit resumes at the step
+        it reached. ``None`` saves nothing.
     verbose : int, default=0
         Show progress bars when positive.
     n_steps : int, default=3
@@ -248,7 +255,11 @@ class MultiStepUnseenPruner(BasePruner):
         Column names, when X is a DataFrame with string column names.
     task_info_ : list of dict
         Per scoring model, over all steps (a warm start appends): its name
-        (``"step 2, model 0"``, ...), training seconds and epochs.
+        (``"step 2, model 0"``, ...), training seconds and epochs, and
+        whether it was ``resumed`` from ``checkpoint_dir``.
+    n_tasks_resumed_ : int
+        Number of scoring models of the last ``fit`` read back from
+        ``checkpoint_dir``.
 
     See Also
     --------
@@ -291,12 +302,13 @@ class MultiStepUnseenPruner(BasePruner):
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 verbose=0, n_steps=3, schedule="linear", init="unseen", replace=0.0,
-                 warm_start=False):
+                 checkpoint_dir=None, verbose=0, n_steps=3, schedule="linear", init="unseen",
+                 replace=0.0, warm_start=False):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
-            device=device, random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+            device=device, random_state=random_state, n_jobs=n_jobs,
+            checkpoint_dir=checkpoint_dir, verbose=verbose,
         )
         self.cv = cv
         self.n_repeats = n_repeats
@@ -377,9 +389,11 @@ class MultiStepUnseenPruner(BasePruner):
             for task in tasks:
                 task.name = f"step 1, {task.name}"
             results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.needs_dynamics)
+                                      record_dynamics=scorer.needs_dynamics,
+                                      extras=self._extra_requests(scorer))
             self.scores_, proba = self._combine(results, scorer)
-            members = self._choose(self.scores_, y, size, proba, rng)
+            members = self._choose(self.scores_, y, size, proba, rng,
+                                   self._selector_inputs(results, np.arange(len(y))))
             accuracy = _accuracy(proba, y)
         else:
             budget = "proportional" if self.class_budget == "difficulty" else self.class_budget
@@ -400,10 +414,12 @@ class MultiStepUnseenPruner(BasePruner):
         if n_drop > 0:
             tasks = self._coreset_tasks(y, members, step, rng)
             results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.needs_dynamics)
+                                      record_dynamics=scorer.needs_dynamics,
+                                      extras=self._extra_requests(scorer))
             scores, proba = self._combine_rows(results, scorer, members)
             self.scores_[members] = scores
-            kept = members[self._choose(scores, y[members], len(members) - n_drop, proba, rng)]
+            kept = members[self._choose(scores, y[members], len(members) - n_drop, proba, rng,
+                                        self._selector_inputs(results, members))]
             dropped = np.setdiff1d(members, kept)
             coreset_accuracy = _accuracy(proba, y[members])
             members, n_models = kept, len(tasks)
@@ -421,10 +437,12 @@ class MultiStepUnseenPruner(BasePruner):
             ScoringTask(f"step {step}, model {repeat}", repeat, members, pool, seed)
             for repeat, seed in enumerate(draw_seeds(rng, self.n_repeats))
         ]
-        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics)
+        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics,
+                                  extras=self._extra_requests(scorer))
         scores, proba = self._combine_rows(results, scorer, pool)
         self.scores_[pool] = scores
-        added = pool[self._choose(scores, y[pool], size - len(members), proba, rng)]
+        added = pool[self._choose(scores, y[pool], size - len(members), proba, rng,
+                                  self._selector_inputs(results, pool))]
         self.step_added_[dropped] = -1
         self._record_step(added, dropped, start, n_models=n_models + len(tasks),
                           pool_accuracy=_accuracy(proba, y[pool]),
@@ -479,7 +497,7 @@ class MultiStepUnseenPruner(BasePruner):
             )
         return scores.mean(axis=0), proba.mean(axis=0)
 
-    def _choose(self, scores, y, n_select, proba, rng):
+    def _choose(self, scores, y, n_select, proba, rng, inputs=None):
         """Positions of the ``n_select`` candidates the selection rule keeps."""
         class_weights = None
         if self.class_budget == "difficulty":
@@ -490,7 +508,7 @@ class MultiStepUnseenPruner(BasePruner):
         return select(
             scores, y, n_select, selector=self.selector, class_budget=self.class_budget,
             class_weights=class_weights, random_state=rng.randint(_MAX_SEED),
-            selector_params=self.selector_params,
+            selector_params=self.selector_params, sample_inputs=inputs,
         )
 
     def _record_step(self, added, dropped, start, *, n_models, pool_accuracy,

@@ -44,9 +44,13 @@ What this guarantees, for the same ``random_state`` and the same data:
   module's ``forward``, random dataset transforms run in the main process
   (``num_workers=0``) or a callback drawing random numbers, is reproducible
   with process-based backends only;
-* on CUDA, results are as deterministic as the kernels are: cuDNN and
-  atomics-based kernels may differ from run to run unless
-  ``torch.use_deterministic_algorithms(True)`` is set.
+* "the same" is bit for bit as far as the arithmetic is: a task given
+  fewer torch threads (``n_jobs > 1`` shares the cores) may round large
+  reductions differently, and on CUDA, cuDNN and atomics-based kernels may
+  differ from run to run unless ``torch.use_deterministic_algorithms(True)``
+  is set. Such last-bit differences can move a sample across a selection
+  boundary; fix the thread count (``OMP_NUM_THREADS``) for bit-identical
+  scores across ``n_jobs``.
 
 The caller's own torch random state is restored when the tasks are done.
 """

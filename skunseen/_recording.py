@@ -15,11 +15,29 @@ import time
 import numpy as np
 import torch
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 from skorch.net import NeuralNet
+from skorch.utils import to_tensor
 from sklearn.base import clone
 
-from ._data import as_net_input, take_rows
-from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
+from ._data import fold_view, take_rows
+from ._parallel import (
+    LockedSection,
+    device_params,
+    initialize_seeded,
+    seed_params,
+    seeded_training,
+    task_seeds,
+)
+from .scores import (
+    EPOCH_STATISTICS,
+    ScoringRecords,
+    epoch_statistics,
+    grad_norm_batches,
+    last_layer_grad_norms,
+    last_linear,
+)
+from .scores._registry import _epoch_window
 
 
 def is_skorch_net(estimator):
@@ -30,14 +48,65 @@ def describe(estimator):
     return f"estimator {type(estimator).__name__}"
 
 
+#: Extras :class:`HeldOutRecorder` can record, with their options' defaults.
+RECORDABLE_EXTRAS = {
+    "embedding": {},
+    "grad_norm": {"last_layer": False, "epochs": None},
+}
+
+
+def check_extra_requests(extras):
+    """Normalise an ``extras`` request to ``{name: options}``, defaults filled in.
+
+    Parameters
+    ----------
+    extras : iterable of str or dict of str to dict
+        Names from :data:`RECORDABLE_EXTRAS`, or names mapped to options.
+
+    Returns
+    -------
+    requests : dict of str to dict
+
+    Examples
+    --------
+    >>> from skunseen._recording import check_extra_requests
+    >>> check_extra_requests(("embedding",))
+    {'embedding': {}}
+    >>> check_extra_requests({"grad_norm": {"last_layer": True}})
+    {'grad_norm': {'last_layer': True, 'epochs': None}}
+    """
+    if isinstance(extras, str):
+        extras = (extras,)
+    items = extras.items() if isinstance(extras, dict) else ((name, {}) for name in extras)
+    requests = {}
+    for name, options in items:
+        if name not in RECORDABLE_EXTRAS:
+            raise ValueError(
+                f"Unknown extra {name!r} to record; HeldOutRecorder records "
+                f"{sorted(RECORDABLE_EXTRAS)}."
+            )
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(RECORDABLE_EXTRAS[name]))
+        if unknown:
+            raise ValueError(
+                f"Unknown option(s) {unknown} for extra {name!r}; valid options: "
+                f"{sorted(RECORDABLE_EXTRAS[name])}."
+            )
+        requests[name] = {**RECORDABLE_EXTRAS[name], **options}
+    return requests
+
+
 class HeldOutRecorder(Callback):
     """skorch callback recording a net's outputs on given rows at every epoch.
 
     At the end of every epoch the net predicts ``X`` (eval mode, no gradient,
     the net's own ``iterator_valid``) and the recorder keeps the reduced
     per-sample statistics of :data:`skunseen.scores.EPOCH_STATISTICS`; at the
-    end of training it keeps the final class probabilities. State lives in
-    trailing-underscore attributes that are reset when training begins.
+    end of training it keeps the final class probabilities, and the
+    ``extras`` asked for. State lives in trailing-underscore attributes that
+    are reset when training begins. Nothing kept grows with the number of
+    classes times the number of epochs: per-epoch records are one value per
+    sample, extras one array per sample.
 
     Parameters
     ----------
@@ -47,7 +116,32 @@ class HeldOutRecorder(Callback):
         Their encoded labels.
     every_epoch : bool, default=True
         Record per-epoch statistics (training dynamics). ``False`` records only
-        the final probabilities.
+        the final probabilities (and the extras).
+    extras : tuple of str or dict of str to dict, default=()
+        Further per-sample outputs, stored in ``extras_`` under their name;
+        give names, or a dict mapping names to options:
+
+        ``"embedding"``
+            Penultimate-layer embeddings of the final model, float32 array of
+            shape (n_samples, n_features): the input of the module's last
+            ``torch.nn.Linear`` (:func:`skunseen.scores.last_linear`), taken
+            with a forward hook during the final prediction pass. A module
+            with a method ``embed(X)`` gets that called on every batch
+            instead, for architectures whose embedding is not the head's
+            input.
+        ``"grad_norm"``
+            Per-sample gradient norm of the loss (GraNd), shape (n_samples,),
+            averaged over the chosen epochs. Options: ``last_layer`` (default
+            ``False``): w.r.t. the last ``Linear`` layer's weight and bias
+            only; ``epochs`` (default ``None``, the end of training): an int,
+            ``(start, stop)`` or slice of 0-based epoch positions, resolved
+            against ``max_epochs``, at whose end the norms are computed.
+            Gradients come from :func:`skunseen.scores.grad_norm_batches`
+            (``torch.func``, eval mode: BatchNorm running statistics, no
+            dropout). With ``last_layer=True`` and a head whose output is the
+            logits of a softmax net, the closed form
+            :func:`skunseen.scores.last_layer_grad_norms` of the prediction
+            pass is used, which costs no backward pass.
 
     Attributes
     ----------
@@ -55,6 +149,8 @@ class HeldOutRecorder(Callback):
         One array of shape (n_samples,) per epoch for every statistic.
     proba_ : ndarray of shape (n_samples, n_classes)
         Final class probabilities, set when training ends.
+    extras_ : dict of str to ndarray
+        The requested extras, set when training ends.
     seconds_ : float
         Time spent recording.
 
@@ -69,53 +165,160 @@ class HeldOutRecorder(Callback):
     >>> from skunseen import HeldOutRecorder
     >>> X = np.random.RandomState(0).randn(40, 3).astype(np.float32)
     >>> y = (X[:, 0] > 0).astype(np.int64)
-    >>> recorder = HeldOutRecorder(X[30:], y[30:])
-    >>> net = NeuralNetClassifier(torch.nn.Linear(3, 2), max_epochs=4,
+    >>> recorder = HeldOutRecorder(X[30:], y[30:], extras=("embedding", "grad_norm"))
+    >>> module = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(),
+    ...                              torch.nn.Linear(5, 2))
+    >>> net = NeuralNetClassifier(module, max_epochs=4,
     ...                           criterion=torch.nn.CrossEntropyLoss,
     ...                           train_split=None, verbose=0,
     ...                           callbacks=[("recorder", recorder)])
     >>> _ = net.fit(X[:30], y[:30])
     >>> len(recorder.epochs_["correct"]), recorder.proba_.shape
     (4, (10, 2))
+    >>> recorder.extras_["embedding"].shape, recorder.extras_["grad_norm"].shape
+    ((10, 5), (10,))
     """
 
-    def __init__(self, X, y, every_epoch=True):
+    def __init__(self, X, y, every_epoch=True, extras=()):
         self.X = X
         self.y = y
         self.every_epoch = every_epoch
+        self.extras = extras
 
     def on_train_begin(self, net, **kwargs):
+        self._requests = check_extra_requests(self.extras)
+        self._grad_epochs = None
+        grad = self._requests.get("grad_norm")
+        if grad is not None and grad["epochs"] is not None:
+            try:
+                self._grad_epochs = set(_epoch_window(grad["epochs"], net.max_epochs))
+            except ValueError as exc:
+                raise ValueError(f"grad_norm epochs: {exc}") from exc
         self.epochs_ = {name: [] for name in EPOCH_STATISTICS}
         self.proba_ = None
+        self.extras_ = {}
         self.seconds_ = 0.0
         self._previous_log_proba = None
+        self._epoch = 0
+        self._grad_sum = None
+        self._grad_count = 0
 
     def on_epoch_end(self, net, **kwargs):
-        if not self.every_epoch:
+        epoch, self._epoch = self._epoch, self._epoch + 1
+        grad_now = self._grad_epochs is not None and epoch in self._grad_epochs
+        # The closed-form last-layer norm reads the prediction pass; the
+        # full-network norm needs its own pass, so no prediction is made for
+        # it when dynamics are off.
+        closed_form = grad_now and self._requests["grad_norm"]["last_layer"]
+        if not (self.every_epoch or closed_form):
+            if grad_now:
+                self._add_grad_norms(net)
             return
-        log_proba = self._log_proba(net)
-        labels = torch.as_tensor(np.asarray(self.y), device=log_proba.device)
-        stats = epoch_statistics(log_proba, labels, self._previous_log_proba)
-        self._previous_log_proba = log_proba
-        for name, values in stats.items():
-            self.epochs_[name].append(values.cpu().numpy())
+        log_proba, embedding, head_is_logits = self._predict(net, embed=closed_form)
+        if self.every_epoch:
+            labels = torch.as_tensor(np.asarray(self.y), device=log_proba.device)
+            stats = epoch_statistics(log_proba, labels, self._previous_log_proba)
+            self._previous_log_proba = log_proba
+            for name, values in stats.items():
+                self.epochs_[name].append(values.cpu().numpy())
+        if grad_now:
+            self._add_grad_norms(net, log_proba, embedding, head_is_logits)
 
     def on_train_end(self, net, **kwargs):
         # A second pass rather than the last epoch's outputs: callbacks such as
         # checkpoint restoring may have changed the weights after that epoch.
-        self.proba_ = self._log_proba(net).exp().cpu().numpy()
+        grad = self._requests.get("grad_norm")
+        grad_at_end = grad is not None and grad["epochs"] is None
+        embed = "embedding" in self._requests or (grad_at_end and grad["last_layer"])
+        log_proba, embedding, head_is_logits = self._predict(net, embed=embed)
+        self.proba_ = log_proba.exp().cpu().numpy()
         self._previous_log_proba = None
+        if "embedding" in self._requests:
+            self.extras_["embedding"] = embedding.numpy()
+        if grad_at_end:
+            self._add_grad_norms(net, log_proba, embedding, head_is_logits)
+        if grad is not None:
+            if self._grad_count == 0:
+                raise ValueError(
+                    f"grad_norm epochs={grad['epochs']!r} selects no epoch of the "
+                    f"{self._epoch} trained (training stopped early); choose earlier "
+                    "epochs or epochs=None (the end of training)."
+                )
+            self.extras_["grad_norm"] = self._grad_sum / self._grad_count
 
-    def _log_proba(self, net):
+    def _predict(self, net, embed=False):
+        """One eval pass over X: log-probabilities, embeddings (or None), and
+        whether the last Linear layer's output is the net's output."""
         start = time.perf_counter()
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            outputs = [
-                out[0] if isinstance(out, tuple) else out
-                for out in net.forward_iter(self.X, training=False, device=net.device)
-            ]
-            log_proba = _to_log_proba(net, torch.cat(outputs).float())
+        module = net.module_
+        custom_embed = callable(getattr(module, "embed", None))
+        head = _find_last_linear(module) if embed else None
+        if embed and head is None and not custom_embed:
+            last_linear(module)  # raises the explanatory error
+        calls = []
+        hook = None if head is None else head.register_forward_hook(
+            lambda layer, args, out: calls.append((args[0], out)))
+        outputs, embeddings, head_is_logits = [], [], head is not None
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                for batch in net.get_iterator(net.get_dataset(self.X), training=False):
+                    calls.clear()
+                    out = net.evaluation_step(batch, training=False)
+                    out = (out[0] if isinstance(out, tuple) else out).float()
+                    outputs.append(out)
+                    if not embed:
+                        continue
+                    if not calls and not custom_embed:
+                        raise ValueError(
+                            f"The last Linear layer of {type(module).__name__} is not "
+                            "called in its forward pass, so its input is no embedding; "
+                            "give the module an `embed(X)` method."
+                        )
+                    head_is_logits = (head_is_logits and bool(calls)
+                                      and torch.equal(calls[-1][1].float(), out))
+                    if custom_embed:
+                        inputs = to_tensor(unpack_data(batch)[0], device=net.device)
+                        features = module.embed(inputs)
+                    else:
+                        features = calls[-1][0]
+                    embeddings.append(features.reshape(len(features), -1).float().cpu())
+            log_proba = _to_log_proba(net, torch.cat(outputs))
+        finally:
+            if hook is not None:
+                hook.remove()
         self.seconds_ += time.perf_counter() - start
-        return log_proba
+        embedding = torch.cat(embeddings) if embed else None
+        return log_proba, embedding, head_is_logits and _softmax_outputs(net)
+
+    def _add_grad_norms(self, net, log_proba=None, embedding=None, head_is_logits=False):
+        start = time.perf_counter()
+        last_layer = self._requests["grad_norm"]["last_layer"]
+        if last_layer and embedding is not None and head_is_logits:
+            norms = last_layer_grad_norms(
+                embedding.numpy(), log_proba.exp().cpu().numpy(), np.asarray(self.y),
+                bias=_find_last_linear(net.module_).bias is not None)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                norms = grad_norm_batches(net.module_, self._batches(net),
+                                          last_layer=last_layer,
+                                          log_proba=functools.partial(_to_log_proba, net))
+        self._grad_sum = norms if self._grad_sum is None else self._grad_sum + norms
+        self._grad_count += 1
+        self.seconds_ += time.perf_counter() - start
+
+    def _batches(self, net):
+        """``(inputs, labels)`` tensors of X in the eval iterator's order."""
+        labels = torch.as_tensor(np.asarray(self.y), dtype=torch.long, device=net.device)
+        offset = 0
+        for batch in net.get_iterator(net.get_dataset(self.X), training=False):
+            inputs = to_tensor(unpack_data(batch)[0], device=net.device)
+            if not torch.is_tensor(inputs):
+                raise TypeError(
+                    "Per-sample gradients need tensor inputs; the net's batches are "
+                    f"{type(inputs).__name__}."
+                )
+            yield inputs, labels[offset:offset + len(inputs)]
+            offset += len(inputs)
 
     def records(self, indices, model="the scoring model"):
         """The recorded outputs as :class:`~skunseen.scores.ScoringRecords`."""
@@ -127,19 +330,31 @@ class HeldOutRecorder(Callback):
             y=np.asarray(self.y, dtype=np.int64),
             proba=self.proba_,
             epochs=epochs,
+            extras=dict(self.extras_),
             model=model,
         )
 
 
-def _to_log_proba(net, outputs):
+def _find_last_linear(module):
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    return layers[-1] if layers else None
+
+
+def _softmax_outputs(net):
+    """Whether the net's probabilities are the softmax of the module's outputs."""
     nonlinearity = net._get_predict_nonlinearity()
-    if isinstance(nonlinearity, functools.partial) and nonlinearity.func is torch.softmax:
+    return isinstance(nonlinearity, functools.partial) and nonlinearity.func is torch.softmax
+
+
+def _to_log_proba(net, outputs):
+    if _softmax_outputs(net):
         return torch.log_softmax(outputs, dim=-1)
+    nonlinearity = net._get_predict_nonlinearity()
     return torch.log(nonlinearity(outputs).clamp_min(torch.finfo(torch.float32).tiny))
 
 
 def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, seed,
-                   record_dynamics, device=None):
+                   record_dynamics, device=None, extras=()):
     """Clone and train ``estimator`` on ``train_indices``; record ``score_indices``.
 
     Parameters
@@ -147,7 +362,10 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     estimator : skorch NeuralNet or scikit-learn classifier with predict_proba
         The unfitted scoring model (it is cloned).
     X : array-like, tensor, DataFrame or Dataset
-        All rows of the caller's data.
+        All rows of the caller's data. A net reads its rows through
+        :func:`skunseen._data.fold_view`: arrays and tensors are not copied
+        unless they are float64 (cast them once with
+        :func:`skunseen._data.as_net_input` before calling this per fold).
     y : ndarray of int
         Encoded labels of all rows.
     n_classes : int
@@ -155,11 +373,21 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     train_indices, score_indices : ndarray of int
         Rows the clone trains on, and rows whose outputs it records.
     seed : int
-        Seed of this model's randomness (initialisation, shuffling).
+        Seed of this model's randomness: a classifier's ``random_state``; a
+        skorch net's initialisation, data order and training draws (see
+        :mod:`skunseen._parallel` for what is reproducible with threads). A
+        net's own ``random_state`` is replaced. torch's global generator is
+        seeded, not forked: callers that need their state back wrap the call
+        in :func:`torch.random.fork_rng`, as the pruners do.
     record_dynamics : bool
         Record per-epoch statistics (skorch nets only).
+    extras : tuple of str or dict of str to dict, default=()
+        Extras to record (skorch nets only), passed to
+        :class:`HeldOutRecorder`; ignored for other classifiers, whose records
+        then lack them (a scorer reading them says so).
     device : str or None
-        Overrides a skorch net's ``device`` when given.
+        Overrides a skorch net's ``device`` (and its device-resident
+        iterators' ``device``) when given.
 
     Returns
     -------
@@ -167,32 +395,73 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
         Rows ``score_indices`` with the model's outputs on them.
     info : dict
         ``seconds`` spent and ``n_epochs`` trained (0 without dynamics).
+
+    Raises
+    ------
+    TrainingDiverged
+        When a net's training loss stops being finite.
     """
     start = time.perf_counter()
     model = clone(estimator)
-    X_train, X_score = take_rows(X, train_indices), take_rows(X, score_indices)
     y_train, y_score = y[train_indices], y[score_indices]
     if is_skorch_net(model):
-        X_train, X_score = as_net_input(X_train), as_net_input(X_score)
+        # Index views, not copies: K folds of an image array cost no K copies.
+        X_train, X_score = fold_view(X, y, train_indices), fold_view(X, None, score_indices)
         records, n_epochs = _fit_net(model, X_train, y_train, X_score, y_score, score_indices,
                                      n_classes=n_classes, seed=seed,
-                                     record_dynamics=record_dynamics, device=device)
+                                     record_dynamics=record_dynamics, device=device,
+                                     extras=extras)
     else:
+        X_train, X_score = take_rows(X, train_indices), take_rows(X, score_indices)
         records, n_epochs = _fit_classifier(model, X_train, y_train, X_score, y_score,
                                             score_indices, seed=seed, n_classes=n_classes)
     return records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs}
 
 
+class TrainingDiverged(FloatingPointError):
+    """A scoring net's training loss became NaN or infinite."""
+
+
+class _StopWhenDiverged(Callback):
+    """Stops a net as soon as its training loss is not finite.
+
+    The remaining epochs could only produce NaN outputs, so training stops
+    there and the pruner reports the task instead of scoring with them.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and not np.isfinite(loss):
+            raise TrainingDiverged(
+                f"its training loss became {loss} in epoch {len(net.history)}"
+            )
+
+
 def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classes, seed,
-             record_dynamics, device):
-    recorder = HeldOutRecorder(X_score, y_score, every_epoch=record_dynamics)
+             record_dynamics, device, extras=()):
+    recorder = HeldOutRecorder(X_score, y_score, every_epoch=record_dynamics, extras=extras)
+    section = LockedSection()
     callbacks = net.callbacks if isinstance(net.callbacks, list) else []
-    params = {"callbacks": [*callbacks, ("skunseen_recorder", recorder)]}
+    init_seed, order_seed, train_seed = task_seeds(seed)
+    params = {
+        "callbacks": [
+            *callbacks,
+            ("skunseen_divergence", _StopWhenDiverged()),
+            *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
+        ],
+        # fit must not initialise again: initialize_seeded below did it.
+        "warm_start": True,
+        **seed_params(net, order_seed),
+    }
     if device is not None:
-        params["device"] = device
+        params.update(device_params(net, device))
     net.set_params(**params)
-    torch.manual_seed(seed)
-    net.fit(X_train, y_train.astype(np.int64))
+    initialize_seeded(net, init_seed)
+    try:
+        with seeded_training(net, train_seed):
+            net.fit(X_train, y_train.astype(np.int64))
+    finally:
+        section.release()
     records = recorder.records(score_indices, model=describe(net))
     if records.proba.shape[1] != n_classes:
         raise ValueError(

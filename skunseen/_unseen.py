@@ -57,15 +57,28 @@ class UnseenPruner(BasePruner):
         Device of the scoring nets. ``"auto"`` uses CUDA for the default net
         when present and leaves a given net's own ``device`` untouched; any
         other value (``"cpu"``, ``"cuda"``, ``"cuda:1"``) is applied to every
-        scoring net.
+        scoring net. A bare ``"cuda"`` (given here or as the net's device)
+        with several visible GPUs spreads the folds over them: fold ``k`` of
+        the task list trains on ``cuda:{k % n_gpus}``. ``"cuda"`` without a
+        GPU raises; ``"auto"`` falls back to the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the scoring models and the selection. The same
-        value gives the same coreset.
+        value gives the same coreset, for every joblib backend (see Notes).
     n_jobs : int, default=None
-        Number of folds trained in parallel (joblib; honours
-        ``joblib.parallel_config``).
+        Number of folds trained in parallel through joblib (honours
+        :func:`joblib.parallel_config`: ``"loky"``, ``"threading"``,
+        ``"dask"``, ...). With threads, each fold gets an equal share of
+        torch's intra-op threads. On one GPU, ``n_jobs > 1`` with the
+        threading backend trains several small nets on it at once.
+    checkpoint_dir : str or path-like, default=None
+        Directory where every finished fold is saved (atomically). A rerun
+        with the same data and parameters reads finished folds back instead
+        of training them again, e.g. after the process was killed; changed
+        data, estimator, folds or seeds never reuse them. ``scorer``,
+        ``selector``, ``keep`` and ``class_budget`` act after scoring, so
+        changing them reuses every fold. ``None`` saves nothing.
     verbose : int, default=0
-        Show progress bars when positive.
+        Show progress bars, and how many folds were resumed, when positive.
 
     Attributes
     ----------
@@ -86,7 +99,10 @@ class UnseenPruner(BasePruner):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X is a DataFrame with string column names.
     task_info_ : list of dict
-        Per scoring model: its name, training seconds and epochs.
+        Per scoring model: its name, training seconds and epochs, and
+        whether it was ``resumed`` from ``checkpoint_dir``.
+    n_tasks_resumed_ : int
+        Number of scoring models read back from ``checkpoint_dir``.
 
     See Also
     --------
@@ -94,6 +110,20 @@ class UnseenPruner(BasePruner):
         the samples they score.
     MultiStepUnseenPruner : incremental "evaluate and refill" selection.
     PrunedClassifier : train a classifier on the coreset inside a Pipeline.
+
+    Notes
+    -----
+    Every fold's model has its own seed, drawn from ``random_state`` before
+    any is trained, so the coreset does not depend on the backend or on the
+    order in which folds finish. Process-based backends (``loky``, dask
+    workers with one thread) reproduce ``n_jobs=1`` exactly. With threads,
+    a net's initialisation, data order and torch dropout layers are
+    reproduced too (nets with dropout then train one at a time; a warning
+    says so), but randomness the pruner cannot see, such as ``torch.rand``
+    in a module's ``forward``, is not. Arithmetic may still differ in the
+    last bits: tasks sharing the cores get fewer torch threads, which can
+    round large reductions differently, and CUDA kernels may vary from run
+    to run unless ``torch.use_deterministic_algorithms(True)`` is set.
 
     Examples
     --------
@@ -119,11 +149,12 @@ class UnseenPruner(BasePruner):
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 verbose=0):
+                 checkpoint_dir=None, verbose=0):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
-            device=device, random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+            device=device, random_state=random_state, n_jobs=n_jobs,
+            checkpoint_dir=checkpoint_dir, verbose=verbose,
         )
         self.cv = cv
         self.n_repeats = n_repeats

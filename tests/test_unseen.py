@@ -74,12 +74,11 @@ def test_skorch_recording_never_sees_training_rows(small_digits):
     logged = []
 
     class OneFold(UnseenPruner):
-        def _run_tasks(self, estimator, X, y, tasks, *, record_dynamics):
+        def _run_tasks(self, estimator, X, y, tasks, **recording):
             results = []
             for task in tasks:
                 IdLoggingMLP.seen = {"train": set(), "eval": set()}
-                results += super()._run_tasks(estimator, X, y, [task],
-                                              record_dynamics=record_dynamics)
+                results += super()._run_tasks(estimator, X, y, [task], **recording)
                 logged.append((task, dict(IdLoggingMLP.seen)))
             return results
 

@@ -110,7 +110,13 @@ class ArrayIndexView(Dataset):
 
     def __getitem__(self, i):
         j = int(self.indices[i])
-        Xi = torch.as_tensor(np.asarray(self.X[j])) if not torch.is_tensor(self.X) else self.X[j]
+        if torch.is_tensor(self.X):
+            Xi = self.X[j]
+        else:
+            row = np.asarray(self.X[j])
+            # joblib hands process workers read-only memmaps, which torch
+            # warns about; one row's copy is cheap next to the batch collate.
+            Xi = torch.from_numpy(row if row.flags.writeable else row.copy())
         # Same placeholder skorch's Dataset uses when there are no labels.
         yi = torch.Tensor([0]) if self.y is None else torch.as_tensor(np.asarray(self.y[j]))
         return Xi, yi
@@ -132,15 +138,22 @@ def clear_device_cache():
 
 
 def _as_tensor(array):
-    if torch.is_tensor(array):
-        return array
-    array = np.asarray(array)
-    if not array.flags.c_contiguous or array.strides and min(array.strides) < 0:
-        array = np.ascontiguousarray(array)
-    with warnings.catch_warnings():
-        # read-only arrays (e.g. np.load(mmap_mode="r")) are never written here
-        warnings.filterwarnings("ignore", message=".*not writable.*")
-        return torch.from_numpy(array)
+    if not torch.is_tensor(array):
+        array = np.asarray(array)
+        if not array.flags.c_contiguous or array.strides and min(array.strides) < 0:
+            array = np.ascontiguousarray(array)
+        with warnings.catch_warnings():
+            # read-only arrays (e.g. np.load(mmap_mode="r")) are never written here
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            array = torch.from_numpy(array)
+    if array.is_contiguous():
+        # Size-1 axes can carry any stride (numpy's X[:, None] does), and torch
+        # reads some of them as channels-last, which switches CPU convolutions
+        # to other kernels with other rounding. A flat view gives the standard
+        # strides without a copy, so batches are the same whichever array
+        # (full data or a fold's copy) they are gathered from.
+        array = array.view(-1).view(array.shape)
+    return array
 
 
 def _on_device(array, device):

@@ -8,14 +8,30 @@ Two layers are public:
 
 - array functions (:func:`el2n`, :func:`loss`, :func:`entropy`,
   :func:`margin`, :func:`forgetting`, :func:`aum`, :func:`dyn_unc`,
-  :func:`tdds`, :func:`dual`) for users who bring their own predictions;
+  :func:`tdds`, :func:`dual`, :func:`median_distance`, :func:`grad_norms`,
+  :func:`last_layer_grad_norms`) for users who bring their own predictions,
+  embeddings or networks;
 - the scorer registry (:class:`Scorer`, :func:`get_scorer`,
   :func:`register_scorer`, :func:`available_scorers`) used by the pruners,
   whose scorers read :class:`ScoringRecords`.
+
+Two registered scorers read ``records.extras``, which the pruners have the
+recorder produce only for them:
+
+- ``grand`` (GraNd): the per-sample gradient norm ``"grad_norm"``; its
+  parameters ``last_layer=False`` (gradient w.r.t. the last ``Linear`` layer
+  only) and ``epochs=None`` (epoch positions to average over, as for
+  ``el2n``; ``None`` is the end of training) select what is recorded, so the
+  records already hold the averaged norm;
+- ``moderate`` (Moderate-DS): the penultimate-layer ``"embedding"``, scored
+  with :func:`median_distance` per scoring model (embeddings of different
+  models are not comparable).
 """
 
 from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
+from ._features import median_distance
 from ._final import LOG_EPS, el2n, entropy, loss, margin
+from ._gradients import grad_norm_batches, grad_norms, last_layer_grad_norms, last_linear
 from ._records import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
 from ._registry import Scorer, available_scorers, get_scorer, register_scorer
 
@@ -33,8 +49,13 @@ __all__ = [
     "epoch_statistics",
     "forgetting",
     "get_scorer",
+    "grad_norm_batches",
+    "grad_norms",
+    "last_layer_grad_norms",
+    "last_linear",
     "loss",
     "margin",
+    "median_distance",
     "register_scorer",
     "tdds",
 ]

@@ -12,7 +12,9 @@ from typing import Callable
 import numpy as np
 
 from ._dynamics import _is_int, aum, dual, dyn_unc, forgetting, tdds
+from ._features import median_distance
 from ._final import el2n, entropy, loss, margin
+from ._gradients import grad_norms
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,13 @@ class Scorer:
         that callers can tell early that a plain scikit-learn model will not do.
     extras : tuple of str, default=()
         Names of ``records.extras`` that ``func`` reads; checked before the
-        call so that a missing one gives a clear error.
+        call so that a missing one gives a clear error. The pruners ask the
+        recorder (:class:`~skunseen.HeldOutRecorder`) for exactly these.
+    record : callable, default=None
+        ``record(**params) -> dict``: how the extras are to be recorded for
+        the given scorer parameters, ``{extra name: options}`` (see
+        :meth:`requests`); it receives the parameters it names. ``None``
+        records every extra with its default options.
 
     Examples
     --------
@@ -55,6 +63,7 @@ class Scorer:
     func: Callable
     needs_dynamics: bool = False
     extras: tuple = ()
+    record: Callable = None
 
     @property
     def params(self):
@@ -75,7 +84,7 @@ class Scorer:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         )
 
-    def __call__(self, records, **params):
+    def _check_params(self, params):
         valid = self.params
         if valid is not None:
             unknown = sorted(set(params) - set(valid))
@@ -84,6 +93,42 @@ class Scorer:
                     f"Scorer {self.name!r} got unexpected parameter(s) {unknown}; "
                     f"valid parameters: {list(valid)}."
                 )
+
+    def requests(self, params=None):
+        """What to record for this scorer: ``{extra name: options}``.
+
+        The pruners pass this to :class:`~skunseen.HeldOutRecorder` as its
+        ``extras``, so that only what the scorer reads is recorded (gradients
+        and embeddings cost a pass over the scored rows).
+
+        Parameters
+        ----------
+        params : dict, default=None
+            The scorer parameters (``scorer_params``); unknown names raise a
+            ``TypeError`` here, before any model trains.
+
+        Returns
+        -------
+        requests : dict of str to dict
+
+        Examples
+        --------
+        >>> from skunseen.scores import get_scorer
+        >>> get_scorer("moderate").requests()
+        {'embedding': {}}
+        >>> get_scorer("grand").requests({"last_layer": True})
+        {'grad_norm': {'last_layer': True, 'epochs': None}}
+        """
+        params = dict(params or {})
+        self._check_params(params)
+        requests = {name: {} for name in self.extras}
+        if self.record is not None:
+            accepted = inspect.signature(self.record).parameters
+            requests.update(self.record(**{k: v for k, v in params.items() if k in accepted}))
+        return requests
+
+    def __call__(self, records, **params):
+        self._check_params(params)
         for name in self.extras:
             records.extra(name)
         scores = np.asarray(self.func(records, **params), dtype=np.float64)
@@ -100,7 +145,8 @@ class Scorer:
 _SCORERS = {}
 
 
-def register_scorer(name, func, *, needs_dynamics=False, extras=(), overwrite=False):
+def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
+                    overwrite=False):
     """Register ``func`` under ``name`` so that pruners accept ``scorer=name``.
 
     Parameters
@@ -113,7 +159,12 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), overwrite=Fa
     needs_dynamics : bool, default=False
         Whether ``func`` reads per-epoch records.
     extras : tuple of str, default=()
-        Names of ``records.extras`` that ``func`` reads.
+        Names of ``records.extras`` that ``func`` reads: ``"embedding"``
+        (penultimate-layer embeddings) and ``"grad_norm"`` (per-sample
+        gradient norms) are recorded by :class:`~skunseen.HeldOutRecorder`.
+    record : callable, default=None
+        ``record(**params) -> {extra name: options}``, recording options that
+        depend on the scorer's parameters (see :class:`Scorer`).
     overwrite : bool, default=False
         Replace an existing scorer of that name instead of raising.
 
@@ -143,7 +194,7 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), overwrite=Fa
             "to replace it."
         )
     scorer = Scorer(
-        name, func, needs_dynamics=bool(needs_dynamics), extras=tuple(extras)
+        name, func, needs_dynamics=bool(needs_dynamics), extras=tuple(extras), record=record
     )
     _SCORERS[name] = scorer
     return scorer
@@ -274,6 +325,20 @@ def _dual_records(records, window=10):
     return dual(records.epoch("target_proba"), window=window)
 
 
+def _grand_records(records, last_layer=False, epochs=None):
+    # The parameters act on the recording (see _grand_recording): the records
+    # hold the norms already averaged over the chosen epochs.
+    return records.extra("grad_norm")
+
+
+def _grand_recording(last_layer=False, epochs=None):
+    return {"grad_norm": {"last_layer": bool(last_layer), "epochs": epochs}}
+
+
+def _moderate_records(records, normalize=True):
+    return median_distance(records.extra("embedding"), records.y, normalize=normalize)
+
+
 _ARRAY_FUNCTIONS = {
     "el2n": el2n,
     "loss": loss,
@@ -284,6 +349,8 @@ _ARRAY_FUNCTIONS = {
     "dyn_unc": dyn_unc,
     "tdds": tdds,
     "dual": dual,
+    "grand": grad_norms,
+    "moderate": median_distance,
 }
 
 register_scorer("el2n", _el2n_records)
@@ -295,3 +362,5 @@ register_scorer("aum", _aum_records, needs_dynamics=True)
 register_scorer("dyn_unc", _dyn_unc_records, needs_dynamics=True)
 register_scorer("tdds", _tdds_records, needs_dynamics=True)
 register_scorer("dual", _dual_records, needs_dynamics=True)
+register_scorer("grand", _grand_records, extras=("grad_norm",), record=_grand_recording)
+register_scorer("moderate", _moderate_records, extras=("embedding",))

@@ -2,11 +2,22 @@
 
 :func:`select` is the entry point: it shares the budget among classes
 (:func:`class_budgets`) and runs a selection rule (``hard``, ``easy``,
-``random``, ``moderate``, ``ccs`` or a registered one) inside each class.
-Scores follow the package convention: higher = harder / more informative.
+``random``, ``moderate``, ``ccs``, ``d2``, ``dual`` or a registered one)
+inside each class. Scores follow the package convention: higher = harder /
+more informative.
+
+Some rules read per-sample inputs besides the scores, named in their
+``needs`` attribute and passed to :func:`select` as ``sample_inputs``:
+``d2`` reads ``features`` (embeddings) and optionally ``groups`` (which
+embedding space each row is in), ``dual`` reads ``target_proba`` (mean
+probability of the label). The pruners fill them from the scoring models'
+records (:data:`PRUNER_INPUTS`).
 """
 
 from ._budgets import CLASS_BUDGETS, class_budgets
+from ._d2 import d2, knn_graph
+from ._dual import beta_sampling, dual_sampling_weights
+from ._inputs import PRUNER_INPUTS, rule_needs, selector_extras, selector_inputs
 from ._registry import available_selectors, get_selector, register_selector
 from ._select import select
 from ._selectors import (
@@ -22,15 +33,23 @@ from ._selectors import (
 __all__ = [
     "CCS_AUTO_CUTOFF",
     "CLASS_BUDGETS",
+    "PRUNER_INPUTS",
     "available_selectors",
+    "beta_sampling",
     "ccs",
     "ccs_auto_cutoff",
     "class_budgets",
+    "d2",
+    "dual_sampling_weights",
     "easy",
     "get_selector",
     "hard",
+    "knn_graph",
     "moderate",
     "register_selector",
+    "rule_needs",
     "select",
+    "selector_extras",
+    "selector_inputs",
     "uniform",
 ]

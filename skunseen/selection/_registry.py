@@ -1,5 +1,7 @@
 """Named selection rules, so that pruners accept ``selector="ccs"``."""
 
+from ._d2 import d2
+from ._dual import beta_sampling
 from ._selectors import ccs, easy, hard, moderate, uniform
 
 _SELECTORS = {}
@@ -15,7 +17,9 @@ def register_selector(name, func, overwrite=False):
     func : callable
         ``func(scores, n_select, rng, **params) -> positions``: exactly
         ``n_select`` distinct int positions into ``scores`` (higher scores
-        are harder); ``rng`` is a :class:`numpy.random.RandomState`.
+        are harder); ``rng`` is a :class:`numpy.random.RandomState`. A rule
+        that reads per-sample inputs besides the scores names them in a
+        ``needs`` attribute (see :func:`select`).
     overwrite : bool, default=False
         Replace an existing rule of that name instead of raising.
 
@@ -102,3 +106,5 @@ register_selector("easy", easy)
 register_selector("random", uniform)
 register_selector("moderate", moderate)
 register_selector("ccs", ccs)
+register_selector("d2", d2)
+register_selector("dual", beta_sampling)

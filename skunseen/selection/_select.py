@@ -4,12 +4,44 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._budgets import _check_n_select, class_budgets
+from ._inputs import required_need, rule_needs
 from ._registry import get_selector
 
 
-def _apply_rule(rule, scores, n_select, rng, params):
-    positions = np.asarray(rule(scores, n_select, rng, **params))
-    name = getattr(rule, "__name__", type(rule).__name__)
+def _rule_name(rule):
+    return getattr(rule, "__name__", type(rule).__name__)
+
+
+def _check_inputs(rule, sample_inputs, params, n_samples):
+    """The inputs ``rule`` reads, as arrays with one row per sample."""
+    inputs = {}
+    for name in rule_needs(rule):
+        if name in params:
+            raise ValueError(
+                f"{name!r} is a per-sample input of selector {_rule_name(rule)!r}; pass "
+                "it in sample_inputs (rows aligned with the scores), not in "
+                "selector_params."
+            )
+        if name not in sample_inputs:
+            if required_need(rule, name):
+                raise ValueError(
+                    f"Selector {_rule_name(rule)!r} needs the per-sample input {name!r}; "
+                    f"pass sample_inputs={{{name!r}: ...}} with one row per score."
+                )
+            continue
+        values = np.asarray(sample_inputs[name])
+        if values.ndim < 1 or len(values) != n_samples:
+            raise ValueError(
+                f"sample_inputs[{name!r}] must have one row per score ({n_samples}); "
+                f"got shape {values.shape}."
+            )
+        inputs[name] = values
+    return inputs
+
+
+def _apply_rule(rule, scores, n_select, rng, params, inputs=None):
+    positions = np.asarray(rule(scores, n_select, rng, **params, **(inputs or {})))
+    name = _rule_name(rule)
     if (
         positions.shape != (n_select,)
         or (positions.size and not np.issubdtype(positions.dtype, np.integer))
@@ -33,6 +65,7 @@ def select(
     class_weights=None,
     random_state=None,
     selector_params=None,
+    sample_inputs=None,
 ):
     """Choose ``n_select`` samples from their importance scores.
 
@@ -64,6 +97,13 @@ def select(
     selector_params : dict, default=None
         Keyword parameters of the rule, for example ``{"cutoff": 0.1}`` for
         ``ccs``.
+    sample_inputs : dict of str to array-like, default=None
+        Per-sample inputs besides the scores, rows aligned with ``scores``,
+        for rules that name them in their ``needs`` attribute:
+        ``{"features": embeddings}`` (and optionally ``"groups"``) for
+        ``d2``, ``{"target_proba": mean_label_proba}`` for ``dual``. Each
+        rule gets the rows of the group it selects from; rules without
+        ``needs`` get none.
 
     Returns
     -------
@@ -80,6 +120,10 @@ def select(
     [0, 2, 3, 5]
     >>> select(scores, y, 2, selector="hard", class_budget=None).tolist()
     [0, 3]
+    >>> features = np.array([[0.0], [0.1], [5.0], [0.0], [0.1], [5.0]])
+    >>> select(scores, y, 4, selector="d2", sample_inputs={"features": features},
+    ...        selector_params={"n_neighbors": 1, "gamma_reverse": 0.0}).tolist()
+    [0, 2, 3, 5]
     """
     scores = np.asarray(scores, dtype=np.float64)
     y = np.asarray(y)
@@ -96,6 +140,7 @@ def select(
         )
     rule = get_selector(selector)
     params = dict(selector_params or {})
+    inputs = _check_inputs(rule, sample_inputs or {}, params, len(scores))
     rng = check_random_state(random_state)
 
     if class_budget is None:
@@ -103,7 +148,7 @@ def select(
             raise ValueError(
                 "class_weights is only used with class_budget='difficulty'."
             )
-        return np.sort(_apply_rule(rule, scores, n_select, rng, params))
+        return np.sort(_apply_rule(rule, scores, n_select, rng, params, inputs))
 
     budgets = class_budgets(y, n_select, class_budget, class_weights)
     _, class_of = np.unique(y, return_inverse=True)
@@ -112,6 +157,7 @@ def select(
         if budget == 0:
             continue
         members = np.flatnonzero(class_of == k)
-        kept = _apply_rule(rule, scores[members], int(budget), rng, params)
+        kept = _apply_rule(rule, scores[members], int(budget), rng, params,
+                           {name: values[members] for name, values in inputs.items()})
         chosen.append(members[kept])
     return np.sort(np.concatenate(chosen))

@@ -1,0 +1,206 @@
+"""Training throughput: the fast path vs a standard torchvision DataLoader.
+
+Both variants train the same skorch net from :func:`skunseen.models.make_net`
+(same module, optimizer, learning rate, batch size, seed) on the same CIFAR
+images with the same augmentation (random crop with 4-pixel padding,
+horizontal flip) and normalisation (mean 0.5, std 0.25):
+
+``fast path``
+    ``make_net(model, fast_path=True)`` fitted on the uint8 (n, 3, 32, 32)
+    array: the data stay on the training device, batches are gathered with a
+    device-side permutation and augmented on the device.
+``DataLoader``
+    ``make_net(model, fast_path=False)`` fitted on a Dataset written like
+    ``torchvision.datasets.CIFAR10``: one PIL image per item through
+    ``transforms.Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(),
+    ToTensor(), Normalize(...)])`` and a ``DataLoader`` (``--workers``
+    processes, ``pin_memory`` on CUDA).
+
+Throughput is training images per second: images per epoch divided by the
+median epoch time (skorch's ``dur``) over every epoch but the first of each
+fit (warm-up: lazy imports, allocator, cuDNN autotuning). Variants alternate
+within a round, and rounds rotate the order, so that the slow phases of a
+shared machine hit both alike. CUDA rows run when a GPU is visible (the card
+is named in the header); otherwise they print "skipped: no CUDA".
+
+Usage (from the repository root)::
+
+    python benchmarks/throughput.py                   # CPU (and CUDA when present)
+    python benchmarks/throughput.py --quick           # a smoke run, ~1 min on CPU
+    python benchmarks/throughput.py --devices cuda --models cnn --rounds 3
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, machine_description, markdown_table, set_threads  # noqa: E402
+
+from skunseen.models import make_net  # noqa: E402
+
+DEFAULT_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+# Images per epoch: enough for several hundred optimizer steps on CUDA and
+# epochs of a few seconds on a small CPU.
+IMAGES = {("cpu", "cnn"): 2048, ("cpu", "resnet18"): 256,
+          ("cuda", "cnn"): 20000, ("cuda", "resnet18"): 10000}
+QUICK_IMAGES = {("cpu", "cnn"): 512, ("cpu", "resnet18"): 128,
+                ("cuda", "cnn"): 5000, ("cuda", "resnet18"): 2500}
+# The fast path's default normalisation of uint8 images, used by both sides.
+MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+class TorchvisionStyleCIFAR(Dataset):
+    """CIFAR images served the way ``torchvision.datasets.CIFAR10`` serves them.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n, 3, H, W)
+        Images, stored HWC inside as torchvision does.
+    labels : ndarray of int
+        Labels.
+    transform : callable
+        Applied to every PIL image.
+    """
+
+    def __init__(self, images, labels, transform):
+        self.data = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+        self.targets = labels.tolist()
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[index])), self.targets[index]
+
+
+def standard_transform():
+    from torchvision import transforms
+
+    return transforms.Compose([
+        transforms.RandomCrop(32, padding=4),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize(MEAN, STD),
+    ])
+
+
+def load_images(path, n):
+    """``n`` CIFAR-10 training images (stratified) and labels; random ones without data."""
+    if path is not None and Path(path).exists():
+        from skunseen.datasets import load_image_archive
+
+        X, y, _, _ = load_image_archive(path, limit=n, test_limit=0)
+        return X, y, f"CIFAR-10 training images from {path}"
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
+    return X, rng.randint(0, 10, size=n), "random uint8 images (no CIFAR data found)"
+
+
+def epoch_seconds(net, X, y):
+    """Durations of every epoch but the first of one fit."""
+    net.fit(X, y)
+    return [row["dur"] for row in net.history[1:]]
+
+
+def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
+    """Images per second of the fast path and the DataLoader for one model."""
+    common = dict(input_shape=X.shape[1:], n_classes=10, device=device, max_epochs=epochs,
+                  batch_size=batch_size, random_state=0)
+    loader = dict(iterator_train__num_workers=workers,
+                  iterator_train__pin_memory=device == "cuda")
+    variants = {
+        "fast path": lambda: epoch_seconds(make_net(model, fast_path=True, **common), X, y),
+        "DataLoader": lambda: epoch_seconds(
+            make_net(model, fast_path=False, **common, **loader),
+            TorchvisionStyleCIFAR(X, y, standard_transform()), y),
+    }
+    durations = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            durations[name] += variants[name]()
+            print(f"  {device} {model} round {r + 1}/{rounds} {name}: "
+                  f"{len(X) / statistics.median(durations[name]):,.0f} images/s so far",
+                  flush=True)
+    return {name: len(X) / statistics.median(values) for name, values in durations.items()}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", default="cpu,cuda",
+                        help="comma-separated devices (default cpu,cuda; cuda only when present)")
+    parser.add_argument("--models", default="cnn,resnet18", help="comma-separated models")
+    parser.add_argument("--data", type=Path, default=DEFAULT_ARCHIVE,
+                        help="ImageFolder archive of CIFAR-10 (default: the shared archive)")
+    parser.add_argument("--images", type=int, default=None,
+                        help="images per epoch for every row (default: per device and model)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per fit; the first is warm-up (default 3)")
+    parser.add_argument("--rounds", type=int, default=1, help="fits per variant (default 1)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="torch threads (default: the CPUs this process may use)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="DataLoader workers (default: 0 on CPU, where workers compete "
+                             "with training for the same cores; min(8, CPUs) on CUDA)")
+    parser.add_argument("--quick", action="store_true", help="fewer images, 2 epochs")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_threads(args.threads)
+    if args.quick:
+        args.epochs = min(args.epochs, 2)
+    sizes = QUICK_IMAGES if args.quick else IMAGES
+    models = args.models.split(",")
+    rows, notes = [], []
+    start = time.perf_counter()
+    for device in args.devices.split(","):
+        if device == "cuda" and not torch.cuda.is_available():
+            print("cuda: skipped: no CUDA")
+            notes.append("cuda: skipped: no CUDA device visible")
+            continue
+        workers = args.workers if args.workers is not None else (
+            0 if device == "cpu" else min(8, len(os.sched_getaffinity(0))))
+        for model in models:
+            n = args.images or sizes[(device, model)]
+            X, y, source = load_images(args.data, n)
+            speeds = measure(device, model, X, y, epochs=args.epochs, rounds=args.rounds,
+                             workers=workers, batch_size=args.batch_size)
+            card = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
+            rows.append([device, card, model, len(X), args.batch_size, workers,
+                         f"{speeds['fast path']:,.0f}", f"{speeds['DataLoader']:,.0f}",
+                         f"{speeds['fast path'] / speeds['DataLoader']:.2f}x"])
+    print()
+    print(machine_description())
+    print(f"- torch threads {args.threads}; the machine may be shared with other jobs, "
+          "so absolute numbers vary between runs: compare the ratio column")
+    print(f"- data: {source if rows else 'n/a'}; {args.epochs} epochs per fit "
+          f"(first one untimed), {args.rounds} round(s); "
+          f"total {time.perf_counter() - start:.0f} s")
+    for note in notes:
+        print(f"- {note}")
+    print()
+    print(markdown_table(
+        ["device", "card", "model", "images/epoch", "batch", "workers",
+         "fast path img/s", "DataLoader img/s", "ratio"], rows,
+        align=["---", "---", "---"] + ["---:"] * 6))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

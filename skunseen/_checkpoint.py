@@ -1,0 +1,228 @@
+"""Resumable runs: every finished scoring task is kept on disk.
+
+With ``checkpoint_dir`` set, a pruner writes the records of every scoring
+task (fold, repeat, multi-step model) as soon as it finishes, and reads them
+back instead of training again when it is rerun on the same problem. A file
+is found by a key that hashes everything its records depend on: the data
+and labels, the estimator's class and parameters, the task (name, seed,
+training and scored rows), what is recorded and the device type. Any change
+there gives another key, so stale work is never reused; parameters that act
+after scoring (``scorer``, ``selector``, ``keep``, ``class_budget``) are not
+in the key, so changing them reuses every finished task.
+
+Files are ``.npz`` archives (no pickle: loading a checkpoint never runs
+code), written to a temporary file in the same directory, flushed to disk
+and moved into place with :func:`os.replace`, so a file either holds a
+whole task or does not exist, even if the process is killed mid-write.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import pickle
+import re
+import tempfile
+import warnings
+
+import joblib
+import numpy as np
+import torch
+
+from .scores import ScoringRecords
+
+#: Bumped whenever the meaning of a checkpoint file changes, which
+#: invalidates older files.
+FORMAT_VERSION = 1
+
+
+def estimator_fingerprint(estimator):
+    """A digest of an estimator's class and parameters, stable across processes.
+
+    Parameters
+    ----------
+    estimator : object
+        An unfitted estimator with ``get_params``.
+
+    Returns
+    -------
+    digest : str
+
+    Raises
+    ------
+    TypeError
+        If a parameter cannot be hashed (e.g. a lambda).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skunseen._checkpoint import estimator_fingerprint
+    >>> a = estimator_fingerprint(LogisticRegression(C=1.0))
+    >>> a == estimator_fingerprint(LogisticRegression(C=1.0))
+    True
+    >>> a == estimator_fingerprint(LogisticRegression(C=2.0))
+    False
+    """
+    cls = type(estimator)
+    try:
+        # joblib.hash orders dict and set items, unlike plain pickle, so the
+        # digest does not depend on the process's hash seed.
+        return joblib.hash((cls.__module__, cls.__qualname__, estimator.get_params(deep=False)))
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(
+            f"The parameters of {cls.__name__} cannot be fingerprinted ({exc}), so "
+            "checkpoints could not tell them apart from changed ones."
+        ) from exc
+
+
+def task_key(*, data, labels, estimator, task, recording, device):
+    """The key of one task's checkpoint: a digest of all its records depend on.
+
+    Parameters
+    ----------
+    data : str
+        Fingerprint of X (:func:`skunseen._data.fingerprint`).
+    labels : str
+        Digest of the encoded labels and the number of classes.
+    estimator : str
+        :func:`estimator_fingerprint` of the scoring model.
+    task : ScoringTask
+        Its name, seed, training and scored rows enter the key.
+    recording : dict
+        Every option that changes what is recorded (JSON-compatible values).
+    device : str or None
+        The task's device; only its type (cpu, cuda, mps) enters the key.
+
+    Returns
+    -------
+    key : str
+    """
+    # Imported here: the package's __init__ imports this module before it
+    # defines __version__.
+    from . import __version__
+
+    device_type = None if device is None else torch.device(device).type
+    return joblib.hash((
+        FORMAT_VERSION, __version__, data, labels, estimator, task.name, task.seed,
+        task.train_indices, task.score_indices, sorted(recording.items()), device_type,
+    ))
+
+
+class CheckpointStore:
+    """A directory of finished tasks' records.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Created if missing.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from skunseen._base import ScoringTask
+    >>> from skunseen._checkpoint import CheckpointStore
+    >>> from skunseen.scores import ScoringRecords
+    >>> store = CheckpointStore(tempfile.mkdtemp())
+    >>> task = ScoringTask("fold 0", 0, [1, 2], [0], seed=3)
+    >>> records = ScoringRecords(indices=np.array([0]), y=np.array([1]),
+    ...                          proba=np.array([[0.2, 0.8]]))
+    >>> store.save("abc", task, records, {"seconds": 0.5, "n_epochs": 0})
+    >>> loaded, info = store.load("abc", task)
+    >>> loaded.proba.tolist(), info["seconds"]
+    ([[0.2, 0.8]], 0.5)
+    """
+
+    def __init__(self, directory):
+        self.directory = os.fspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+
+    def path(self, key, task):
+        """File of a task: its readable name, then the key."""
+        name = re.sub(r"[^A-Za-z0-9]+", "-", task.name).strip("-").lower()[:60]
+        return os.path.join(self.directory, f"{name}-{key}.npz")
+
+    def load(self, key, task):
+        """The task's ``(records, info)``, or ``None`` when it has not finished.
+
+        An unreadable file (another format version, or damaged on disk) is
+        reported with a warning and treated as missing, so the task trains
+        again and overwrites it.
+        """
+        path = self.path(key, task)
+        if not os.path.exists(path):
+            return None
+        try:
+            # An open file object, closed here: np.load leaks its own handle
+            # when the archive is damaged.
+            with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                if meta["format"] != FORMAT_VERSION or meta["key"] != key:
+                    raise ValueError("it belongs to another format or key")
+                return _decode(meta, archive), meta["info"]
+        except Exception as exc:  # noqa: BLE001 - any damage means "train again"
+            warnings.warn(
+                f"Ignoring unreadable checkpoint {path} ({type(exc).__name__}: {exc}); "
+                f"{task.name} is trained again.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+
+    def save(self, key, task, records, info):
+        """Write the task's records atomically (temporary file, then ``os.replace``)."""
+        meta, arrays = _encode(records)
+        meta.update(format=FORMAT_VERSION, key=key, task=task.name, info=info)
+        arrays["meta"] = np.array(json.dumps(meta, default=_plain))
+        fd, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                np.savez(file, **arrays)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path(key, task))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _encode(records):
+    """Split records into JSON metadata and plain (non-object) arrays."""
+    meta = {"arrays": {}, "dicts": {}, "values": {}}
+    arrays = {}
+
+    def add(value, where):
+        value = np.asarray(value)
+        if value.dtype.hasobject:
+            raise TypeError(f"records field {where} holds Python objects")
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return name
+
+    for field in dataclasses.fields(records):
+        value = getattr(records, field.name)
+        if isinstance(value, np.ndarray):
+            meta["arrays"][field.name] = add(value, field.name)
+        elif isinstance(value, dict):
+            meta["dicts"][field.name] = {
+                str(k): add(v, f"{field.name}[{k!r}]") for k, v in value.items()
+            }
+        else:
+            meta["values"][field.name] = value
+    return meta, arrays
+
+
+def _decode(meta, archive):
+    fields = dict(meta["values"])
+    fields.update({name: archive[key] for name, key in meta["arrays"].items()})
+    fields.update({
+        name: {k: archive[key] for k, key in entries.items()}
+        for name, entries in meta["dicts"].items()
+    })
+    return ScoringRecords(**fields)

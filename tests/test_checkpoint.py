@@ -1,0 +1,142 @@
+"""Resumable runs: finished tasks survive a killed process and are never reused stale."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+from sklearn.linear_model import LogisticRegression
+
+from conftest import tiny_net
+from skunseen import FittingPruner, UnseenPruner
+
+TESTS = Path(__file__).resolve().parent
+
+
+class Pause(Callback):
+    """Sleeps after every epoch when SKUNSEEN_TEST_PAUSE is set.
+
+    The pause is read from the environment, not a parameter, so a slowed-down
+    run and a normal one share their checkpoint keys.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        time.sleep(float(os.environ.get("SKUNSEEN_TEST_PAUSE", 0)))
+
+
+def killable_pruner(checkpoint_dir=None):
+    return UnseenPruner(tiny_net(max_epochs=2, callbacks=[("pause", Pause())]),
+                        scorer="forgetting", cv=4, random_state=0,
+                        checkpoint_dir=checkpoint_dir)
+
+
+def checkpoints(directory):
+    return sorted(path for path in Path(directory).glob("*.npz")
+                  if not path.name.startswith("."))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_coreset(small_digits, tmp_path):
+    X, y = small_digits
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    directory = tmp_path / "checkpoints"
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        sys.path.insert(0, {str(TESTS)!r})
+        from test_checkpoint import killable_pruner
+        X, y = np.load({str(tmp_path / "X.npy")!r}), np.load({str(tmp_path / "y.npy")!r})
+        killable_pruner({str(directory)!r}).fit(X, y)
+        print("finished")
+    """)
+    env = {**os.environ, "SKUNSEEN_TEST_PAUSE": "0.5"}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoints(directory):
+            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint was written"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    assert 1 <= len(checkpoints(directory)) < 4
+
+    resumed = killable_pruner(directory).fit(X, y)
+    uninterrupted = killable_pruner().fit(X, y)
+    assert 1 <= resumed.n_tasks_resumed_ < 4
+    assert [info["resumed"] for info in resumed.task_info_].count(True) == \
+        resumed.n_tasks_resumed_
+    np.testing.assert_array_equal(resumed.sample_indices_, uninterrupted.sample_indices_)
+    np.testing.assert_allclose(resumed.scores_, uninterrupted.scores_, rtol=1e-6)
+    assert len(checkpoints(directory)) == 4
+
+
+def lr_pruner(directory, **params):
+    return UnseenPruner(**{"estimator": LogisticRegression(max_iter=100), "cv": 3,
+                           "random_state": 0, "checkpoint_dir": directory, **params})
+
+
+def test_only_unchanged_work_is_reused(small_digits, tmp_path, capsys):
+    X, y = small_digits
+    first = lr_pruner(tmp_path).fit(X, y)
+    assert first.n_tasks_resumed_ == 0 and len(checkpoints(tmp_path)) == 3
+
+    again = lr_pruner(tmp_path, verbose=1).fit(X, y)
+    assert again.n_tasks_resumed_ == 3
+    assert "Resumed 3 of 3 scoring models" in capsys.readouterr().out
+    np.testing.assert_array_equal(again.sample_indices_, first.sample_indices_)
+    np.testing.assert_array_equal(again.scores_, first.scores_)
+    # Selection acts after scoring: the folds are reused for another budget.
+    assert lr_pruner(tmp_path, keep=0.2, selector="hard").fit(X, y).n_tasks_resumed_ == 3
+
+    changed_X = X.copy()
+    changed_X[0, 0] += 0.5
+    changed_y = y.copy()
+    changed_y[0] = (y[0] + 1) % 10
+    for pruner, data in [
+        (lr_pruner(tmp_path), (changed_X, y)),
+        (lr_pruner(tmp_path), (X, changed_y)),
+        (lr_pruner(tmp_path, random_state=1), (X, y)),
+        (lr_pruner(tmp_path, cv=4), (X, y)),
+        (lr_pruner(tmp_path, estimator=LogisticRegression(max_iter=100, C=0.5)), (X, y)),
+        (FittingPruner(LogisticRegression(max_iter=100), random_state=0,
+                       checkpoint_dir=tmp_path), (X, y)),
+    ]:
+        assert pruner.fit(*data).n_tasks_resumed_ == 0, pruner
+
+
+def test_damaged_checkpoints_are_trained_again(small_digits, tmp_path):
+    X, y = small_digits
+    first = lr_pruner(tmp_path).fit(X, y)
+    damaged = checkpoints(tmp_path)[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    # What a kill during a write leaves behind is never read.
+    (tmp_path / ".partial-x.tmp").write_bytes(b"half a file")
+    with pytest.warns(UserWarning, match="Ignoring unreadable checkpoint.*trained again"):
+        again = lr_pruner(tmp_path).fit(X, y)
+    assert again.n_tasks_resumed_ == 2
+    np.testing.assert_array_equal(again.scores_, first.scores_)
+    assert lr_pruner(tmp_path).fit(X, y).n_tasks_resumed_ == 3
+
+
+def test_unfingerprintable_estimator_fits_without_checkpoints(small_digits, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.pipeline import make_pipeline
+
+    X, y = small_digits
+    model = make_pipeline(FunctionTransformer(lambda Z: Z * 2), LogisticRegression(max_iter=100))
+    with pytest.warns(UserWarning, match="cannot be fingerprinted.*checkpoint_dir is ignored"):
+        pruner = lr_pruner(tmp_path, estimator=model).fit(X, y)
+    assert len(pruner.sample_indices_) == 150 and not checkpoints(tmp_path)

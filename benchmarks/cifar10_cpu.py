@@ -18,7 +18,13 @@ Protocol (every number below is a command-line option):
 
 Single-step scores do not depend on keep or the selector, so each (method,
 scorer) is fitted once and its coresets are drawn with the public functional
-core :func:`skunseen.selection.select`, exactly as the pruner would.
+core :func:`skunseen.selection.select`, exactly as the pruner would. Both
+scorers read the same per-epoch records: ``el2n`` is taken at the last epoch
+(``scorer_params={"epochs": (E - 1, E)}``, the final model's EL2N), so the
+second scorer of each method reuses the scoring models from
+``checkpoint_dir`` instead of training them again; multi-step runs of
+different keep ratios and selectors share their first (out-of-fold) step the
+same way.
 
 Run ``python benchmarks/cifar10_cpu.py`` (about an hour on an idle 2-core
 machine; ``--smoke`` for a one-minute check). Writes
@@ -67,11 +73,13 @@ def parse_args(argv=None):
     parser.add_argument("--smoke", action="store_true",
                         help="tiny pool, 1 epoch, 1 seed: checks the script runs")
     args = parser.parse_args(argv)
+    args.checkpoints = args.cache_dir / "cifar10_cpu_checkpoints"
     if args.smoke:
         args.pool, args.test_limit, args.seeds = 500, 500, [0]
         args.score_epochs, args.eval_epochs, args.folds = 1, 1, 3
         args.keeps = [0.5, 0.1]
-        args.out = args.out / "smoke"
+        args.out = REPO / ".cache" / "smoke"
+        args.checkpoints = args.cache_dir / "cifar10_cpu_smoke_checkpoints"
     return args
 
 
@@ -81,6 +89,10 @@ def cnn(args, *, epochs, seed):
                     random_state=seed, device="cpu", module__widths=(width, 2 * width, 4 * width))
 
 
+def scorer_params(args, scorer):
+    return {"epochs": (args.score_epochs - 1, args.score_epochs)} if scorer == "el2n" else None
+
+
 def score_single_step(args, X, y):
     """Scores of single-step UNSEEN and of the fitting baseline, per scorer."""
     scores, seconds = {}, {}
@@ -88,12 +100,13 @@ def score_single_step(args, X, y):
         for method in ("unseen", "fitting"):
             if method not in args.methods:
                 continue
+            common = dict(scorer=scorer, scorer_params=scorer_params(args, scorer),
+                          random_state=0, checkpoint_dir=args.checkpoints, verbose=1)
             net = cnn(args, epochs=args.score_epochs, seed=0)
             if method == "unseen":
-                pruner = UnseenPruner(net, scorer=scorer, cv=args.folds, random_state=0,
-                                      verbose=1)
+                pruner = UnseenPruner(net, cv=args.folds, **common)
             else:
-                pruner = FittingPruner(net, scorer=scorer, random_state=0, verbose=1)
+                pruner = FittingPruner(net, **common)
             start = time.perf_counter()
             scores[method, scorer] = pruner.fit(X, y).scores_
             seconds[f"score {method} {scorer}"] = time.perf_counter() - start
@@ -114,9 +127,9 @@ def coresets(args, X, y, scores):
                 for selector in args.selectors:
                     pruner = MultiStepUnseenPruner(
                         cnn(args, epochs=args.score_epochs, seed=0), scorer=scorer,
-                        selector=selector, keep=keep, cv=args.folds, n_steps=args.steps,
-                        random_state=0, checkpoint_dir=args.cache_dir / "multistep_steps",
-                        verbose=1)
+                        scorer_params=scorer_params(args, scorer), selector=selector,
+                        keep=keep, cv=args.folds, n_steps=args.steps, random_state=0,
+                        checkpoint_dir=args.checkpoints, verbose=1)
                     start = time.perf_counter()
                     chosen["multistep", scorer, selector, keep] = pruner.fit(X, y).sample_indices_
                     seconds[f"multistep {scorer} {selector} keep {keep}"] = (

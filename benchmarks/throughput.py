@@ -16,9 +16,10 @@ horizontal flip) and normalisation (mean 0.5, std 0.25):
     ToTensor(), Normalize(...)])`` and a ``DataLoader`` (``--workers``
     processes, ``pin_memory`` on CUDA).
 
-Throughput is training images per second: images per epoch divided by the
-median epoch time (skorch's ``dur``) over every epoch but the first of each
-fit (warm-up: lazy imports, allocator, cuDNN autotuning). Variants alternate
+Throughput is training images per second of an epoch: images per epoch
+divided by the epoch's time (skorch's ``dur``), for every epoch but the first
+of each fit (warm-up: lazy imports, allocator, cuDNN autotuning); the table
+gives the median and the range over those epochs. Variants alternate
 within a round, and rounds rotate the order, so that the slow phases of a
 shared machine hit both alike. CUDA rows run when a GPU is visible (the card
 is named in the header); otherwise they print "skipped: no CUDA".
@@ -115,7 +116,7 @@ def epoch_seconds(net, X, y):
 
 
 def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
-    """Images per second of the fast path and the DataLoader for one model."""
+    """Images per second of every timed epoch, per variant, for one model."""
     common = dict(input_shape=X.shape[1:], n_classes=10, device=device, max_epochs=epochs,
                   batch_size=batch_size, random_state=0)
     loader = dict(iterator_train__num_workers=workers,
@@ -135,7 +136,11 @@ def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
             print(f"  {device} {model} round {r + 1}/{rounds} {name}: "
                   f"{len(X) / statistics.median(durations[name]):,.0f} images/s so far",
                   flush=True)
-    return {name: len(X) / statistics.median(values) for name, values in durations.items()}
+    return {name: len(X) / np.asarray(values) for name, values in durations.items()}
+
+
+def _median_range(speeds):
+    return f"{np.median(speeds):,.0f} ({speeds.min():,.0f}–{speeds.max():,.0f})"
 
 
 def parse_args(argv=None):
@@ -182,9 +187,10 @@ def main(argv=None):
             speeds = measure(device, model, X, y, epochs=args.epochs, rounds=args.rounds,
                              workers=workers, batch_size=args.batch_size)
             card = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
+            fast, loader = speeds["fast path"], speeds["DataLoader"]
             rows.append([device, card, model, len(X), args.batch_size, workers,
-                         f"{speeds['fast path']:,.0f}", f"{speeds['DataLoader']:,.0f}",
-                         f"{speeds['fast path'] / speeds['DataLoader']:.2f}x"])
+                         _median_range(fast), _median_range(loader),
+                         f"{np.median(fast) / np.median(loader):.2f}x"])
     print()
     print(machine_description())
     print(f"- torch threads {args.threads}; the machine may be shared with other jobs, "
@@ -197,7 +203,8 @@ def main(argv=None):
     print()
     print(markdown_table(
         ["device", "card", "model", "images/epoch", "batch", "workers",
-         "fast path img/s", "DataLoader img/s", "ratio"], rows,
+         "fast path img/s (min–max)", "DataLoader img/s (min–max)", "ratio of medians"],
+        rows,
         align=["---", "---", "---"] + ["---:"] * 6))
     return 0
 

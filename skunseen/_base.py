@@ -81,10 +81,113 @@ class ScoringTask:
 class BasePruner(TransformerMixin, BaseEstimator):
     """Base class of the pruners; not meant to be used directly.
 
-    Subclasses implement :meth:`_scoring_tasks`. Fitted attributes shared by
-    every pruner: ``scores_``, ``sample_indices_``, ``classes_``,
-    ``n_samples_fit_``, ``n_features_in_`` (array input), ``task_info_``,
-    ``n_tasks_resumed_``.
+    Subclasses implement :meth:`_scoring_tasks`: which models train on which
+    rows and score which rows. Everything else is shared: input validation,
+    training the scoring models (in parallel, with checkpoints), combining
+    their scores and selecting the coreset, and the transformer API
+    (``fit``, ``transform``, ``fit_transform``, ``fit_resample``,
+    ``get_support``).
+
+    Parameters
+    ----------
+    estimator : skorch NeuralNet or classifier with ``predict_proba``, default=None
+        The scoring model, cloned for every scoring task. ``None`` builds a
+        small skorch net from the shape of X with
+        :func:`skunseen.models.make_net`. A plain scikit-learn classifier
+        supports the final-output scorers only.
+    scorer : str or callable, default="el2n"
+        Name of a registered scorer (see
+        :func:`skunseen.scores.available_scorers`) or a callable
+        ``scorer(records, **params) -> importance`` (higher = harder).
+    scorer_params : dict, default=None
+        Keyword arguments of the scorer.
+    selector : str or callable, default="ccs"
+        Selection rule (see :func:`skunseen.selection.available_selectors`)
+        or a callable ``selector(scores, n_select, rng, **params)``.
+    selector_params : dict, default=None
+        Keyword arguments of the selector.
+    keep : float in (0, 1] or int, default=0.5
+        Fraction of the samples to keep, or their number.
+    class_budget : {"proportional", "balanced", "difficulty"} or None, \
+            default="proportional"
+        How the budget is shared among classes: keep class proportions, equal
+        shares, shares proportional to the scoring models' per-class error,
+        or one global ranking (``None``).
+    device : str, default="auto"
+        Device of the scoring nets. ``"auto"`` uses CUDA for the default net
+        when present and leaves a given net's own ``device`` untouched; any
+        other value is applied to every scoring net.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the scoring tasks and the selection.
+    n_jobs : int, default=None
+        Number of scoring models trained in parallel through joblib.
+    checkpoint_dir : str or path-like, default=None
+        Directory where every finished scoring model's records are saved,
+        and read back by a rerun on the same data and parameters. ``None``
+        saves nothing.
+    verbose : int, default=0
+        Show progress bars, and how many models were resumed, when positive.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_samples,)
+        Importance of every sample (higher = harder), averaged over the
+        groups (repeats) of scoring tasks.
+    sample_indices_ : ndarray of shape (n_selected,)
+        Sorted rows of the data passed to ``fit`` that form the coreset.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_samples_fit_ : int
+        Number of rows seen in ``fit``.
+    n_features_in_ : int
+        Number of features (second axis) of array input.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X is a DataFrame with string column names.
+    task_info_ : list of dict
+        Per scoring model: its name, training seconds and epochs, and
+        whether it was ``resumed`` from ``checkpoint_dir``.
+    n_tasks_resumed_ : int
+        Number of scoring models read back from ``checkpoint_dir``.
+
+    See Also
+    --------
+    UnseenPruner : out-of-fold (UNSEEN) scores.
+    MultiStepUnseenPruner : incremental "evaluate and refill" selection.
+    FittingPruner : scores from models trained on the samples they score.
+
+    Notes
+    -----
+    ``_scoring_tasks(X, y, rng)`` returns a list of ``ScoringTask(name,
+    group, train_indices, score_indices, seed)`` (from ``skunseen._base``).
+    Each task trains a clone of ``estimator`` on ``train_indices`` and scores
+    ``score_indices``; the tasks of one group must together score every
+    sample exactly once, and scores are averaged over groups. Draw seeds from
+    ``rng`` so that ``random_state`` fixes the coreset. A subclass that adds
+    constructor parameters extends ``_parameter_constraints``.
+
+    Examples
+    --------
+    A pruner with two models, each scoring the half of the rows it did not
+    train on:
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skunseen import BasePruner
+    >>> from skunseen._base import ScoringTask
+    >>> class HalvesPruner(BasePruner):
+    ...     def _scoring_tasks(self, X, y, rng):
+    ...         rows = rng.permutation(len(y))
+    ...         first, second = np.sort(rows[::2]), np.sort(rows[1::2])
+    ...         return [ScoringTask("half 0", 0, first, second, seed=0),
+    ...                 ScoringTask("half 1", 0, second, first, seed=1)]
+    >>> X, y = load_iris(return_X_y=True)
+    >>> pruner = HalvesPruner(LogisticRegression(max_iter=500), keep=0.4,
+    ...                       random_state=0)
+    >>> pruner.fit_transform(X, y).shape
+    (60, 4)
+    >>> pruner.scores_.shape, [info["task"] for info in pruner.task_info_]
+    ((150,), ['half 0', 'half 1'])
     """
 
     _parameter_constraints = {
@@ -237,7 +340,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
     def _fit(self, X, y, estimator, scorer, rng):
         """Score every sample with the subclass's tasks, then select."""
         tasks = self._scoring_tasks(X, y, rng)
-        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics,
+        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                   extras=self._extra_requests(scorer))
         self.scores_, proba = self._combine(results, scorer)
         self._store_proba(proba)
@@ -480,7 +583,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
             from .models import resolve_device
 
             resolve_device(self.device)
-        if scorer.needs_dynamics and not is_skorch_net(self.estimator):
+        if scorer.reads_dynamics(self.scorer_params) and not is_skorch_net(self.estimator):
             raise ValueError(
                 f"scorer={scorer.name!r} reads training dynamics (per-epoch records), "
                 f"which {describe(self.estimator)} does not have. Use a skorch "

@@ -389,7 +389,7 @@ class MultiStepUnseenPruner(BasePruner):
             for task in tasks:
                 task.name = f"step 1, {task.name}"
             results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.needs_dynamics,
+                                      record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                       extras=self._extra_requests(scorer))
             self.scores_, proba = self._combine(results, scorer)
             members = self._choose(self.scores_, y, size, proba, rng,
@@ -414,7 +414,7 @@ class MultiStepUnseenPruner(BasePruner):
         if n_drop > 0:
             tasks = self._coreset_tasks(y, members, step, rng)
             results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.needs_dynamics,
+                                      record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                       extras=self._extra_requests(scorer))
             scores, proba = self._combine_rows(results, scorer, members)
             self.scores_[members] = scores
@@ -437,7 +437,7 @@ class MultiStepUnseenPruner(BasePruner):
             ScoringTask(f"step {step}, model {repeat}", repeat, members, pool, seed)
             for repeat, seed in enumerate(draw_seeds(rng, self.n_repeats))
         ]
-        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.needs_dynamics,
+        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                   extras=self._extra_requests(scorer))
         scores, proba = self._combine_rows(results, scorer, pool)
         self.scores_[pool] = scores

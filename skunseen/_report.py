@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_plots import plot_histograms
 
 
 def read_runs(folders):
@@ -90,6 +89,8 @@ def write_report(folders, out):
     paths : dict of str to Path
         The files written.
     """
+    from ._cli import plot_histograms
+
     runs = read_runs(folders)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -269,3 +269,14 @@ def test_difficulty_budget_favours_hard_classes(small_digits):
     kept_prop = np.bincount(y[proportional.fit(X, y).sample_indices_], minlength=10)
     assert kept_hard.sum() == kept_prop.sum() == 90
     assert kept_hard[5] + kept_hard[8] > kept_prop[5] + kept_prop[8]
+
+
+def test_el2n_epoch_window_records_dynamics(small_digits):
+    X, y = small_digits
+    window = UnseenPruner(tiny_net(max_epochs=3), scorer_params={"epochs": (2, 3)}, cv=3,
+                          random_state=0).fit(X, y)
+    final = UnseenPruner(tiny_net(max_epochs=3), cv=3, random_state=0).fit(X, y)
+    # The last epoch's per-epoch el2n is the final model's el2n.
+    np.testing.assert_allclose(window.scores_, final.scores_, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="training dynamics"):
+        UnseenPruner(lr(), scorer_params={"epochs": (0, 2)}).fit(X, y)

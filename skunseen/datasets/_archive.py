@@ -282,6 +282,11 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         ``(X_train, y_train, X_test, y_test)``; X uint8 of shape
         (n, 3, H, W), y int64; ``classes`` holds the names.
 
+    See Also
+    --------
+    load_image_folder : stream a folder from disk instead of decoding it into memory.
+    load_cifar10 : CIFAR-10 from torchvision's files.
+
     Examples
     --------
     >>> import tempfile, pathlib

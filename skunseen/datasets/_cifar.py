@@ -66,6 +66,11 @@ def load_cifar10(root, *, download=False, limit=None, test_limit=None, classes=N
         If the files are missing and ``download`` is False; the message says
         where they are expected.
 
+    See Also
+    --------
+    load_cifar100 : the 100-class variant.
+    load_image_archive : CIFAR-10 from an ImageFolder-layout JPEG archive.
+
     Examples
     --------
     >>> from skunseen.datasets import load_cifar10
@@ -113,6 +118,11 @@ def load_cifar100(root, *, download=False, limit=None, test_limit=None, classes=
     ------
     FileNotFoundError
         If the files are missing and ``download`` is False.
+
+    See Also
+    --------
+    load_cifar10 : the 10-class variant.
+    load_image_archive : images from an ImageFolder-layout archive.
 
     Examples
     --------

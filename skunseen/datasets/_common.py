@@ -16,10 +16,28 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
     always a numpy int64 array (for streamed data, the labels of the
     dataset's items in order).
 
+    Parameters
+    ----------
+    X_train : ndarray or torch Dataset
+        Training inputs.
+    y_train : ndarray of shape (n_train,)
+        Training labels.
+    X_test : ndarray or torch Dataset
+        Test inputs.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
+    classes : sequence of str, default=None
+        Class names, stored as a list (``None`` when unknown).
+
     Attributes
     ----------
     classes : list of str
         Class names; label ``i`` is ``classes[i]``.
+
+    See Also
+    --------
+    load_digits_images : a loader that returns this type.
+    stratified_subset : how the loaders' ``limit`` subsets are drawn.
 
     Examples
     --------
@@ -62,6 +80,11 @@ def stratified_subset(y, size, random_state=0):
     -------
     numpy.ndarray of int64
         Sorted row indices.
+
+    See Also
+    --------
+    load_digits_images : a loader whose ``limit=`` draws such a subset.
+    skunseen.selection.class_budgets : per-class shares of a coreset budget.
 
     Examples
     --------

@@ -38,6 +38,11 @@ def load_digits_images(*, test_size=0.25, split_seed=0, limit=None, test_limit=N
     TrainTestData
         ``(X_train, y_train, X_test, y_test)`` with ``classes`` names.
 
+    See Also
+    --------
+    load_image_archive : decode an ImageFolder-layout archive into arrays.
+    stratified_subset : how ``limit`` subsets are drawn.
+
     Examples
     --------
     >>> from skunseen.datasets import load_digits_images

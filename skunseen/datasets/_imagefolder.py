@@ -81,6 +81,11 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
         ``(X_train, y_train, X_test, y_test)`` with torch Datasets as X and
         int64 arrays as y; ``classes`` holds the names.
 
+    See Also
+    --------
+    load_image_archive : decode a folder or archive into in-memory arrays.
+    TrainTestData : the returned type.
+
     Examples
     --------
     >>> import tempfile, pathlib

@@ -25,6 +25,11 @@ def resolve_device(device):
         If the string is not a device, or names CUDA/MPS on a machine
         without it.
 
+    See Also
+    --------
+    make_net : builds a net on the resolved device.
+    clear_device_cache : releases the fast path's device copies of the data.
+
     Examples
     --------
     >>> from skunseen.models import resolve_device

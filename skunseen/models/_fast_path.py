@@ -22,6 +22,7 @@ same arguments, so they are safe to set on any net.
 """
 
 import math
+import threading
 import warnings
 import weakref
 from collections import OrderedDict
@@ -47,6 +48,8 @@ _UINT8_STD = 0.25
 # when callers pass per-fold copies instead of ArrayIndexView.
 _CACHE_SIZE = 4
 _DEVICE_CACHE = OrderedDict()
+# Folds trained in threads (n_jobs with the threading backend) share the cache.
+_CACHE_LOCK = threading.Lock()
 
 
 class ArrayIndexView(Dataset):
@@ -74,6 +77,11 @@ class ArrayIndexView(Dataset):
     ----------
     targets : numpy.ndarray or None
         Labels of the selected rows, ``y[indices]``.
+
+    See Also
+    --------
+    DeviceTrainIterator : serves such views from device memory.
+    DeviceEvalIterator : predicts such views in row order.
 
     Examples
     --------
@@ -129,12 +137,22 @@ def clear_device_cache():
     entries on its own; call this to release device memory at once, e.g.
     between experiments in a notebook.
 
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> from skunseen.models import clear_device_cache
     >>> clear_device_cache()
+
+    See Also
+    --------
+    DeviceTrainIterator : the iterator whose device copies this drops.
+    skunseen.models.resolve_device : which device the copies live on.
     """
-    _DEVICE_CACHE.clear()
+    with _CACHE_LOCK:
+        _DEVICE_CACHE.clear()
 
 
 def _as_tensor(array):
@@ -158,6 +176,11 @@ def _as_tensor(array):
 
 def _on_device(array, device):
     """Device copy of ``array``, uploaded once while ``array`` is alive."""
+    with _CACHE_LOCK:
+        return _cached_on_device(array, device)
+
+
+def _cached_on_device(array, device):
     key = (id(array), str(device))
     entry = _DEVICE_CACHE.get(key)
     if entry is not None and entry[0]() is array:
@@ -212,7 +235,7 @@ class _DeviceIterator:
 
     def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
                  device="auto", augment=False, mean=None, std=None,
-                 channels_last="auto", **loader_kwargs):
+                 channels_last="auto", generator=None, **loader_kwargs):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size}")
         self.dataset = dataset
@@ -224,11 +247,13 @@ class _DeviceIterator:
         self.mean = mean
         self.std = std
         self.channels_last = (self.device.type == "cuda") if channels_last == "auto" else channels_last
+        self.generator = generator
         source = _resolve_source(dataset)
         self._fallback = None
         if source is None:
             self._fallback = DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                                        drop_last=drop_last, **loader_kwargs)
+                                        drop_last=drop_last, generator=generator,
+                                        **loader_kwargs)
             return
         # loader_kwargs (num_workers, pin_memory, ...) only concern the
         # fallback; accepting them lets one net config serve both kinds of data
@@ -299,9 +324,11 @@ class _DeviceIterator:
         generator = None
         augment = self._augment_enabled(self._X)
         if self.shuffle or augment:
-            # Draw from torch's global CPU RNG so that a seeded fit (see
-            # FastNetClassifier.random_state) reproduces every epoch.
-            seed = int(torch.randint(0, 2**62, (1,)).item())
+            # The epoch's seed comes from the given CPU generator (skorch
+            # passes the same one every epoch, so epochs differ but repeat),
+            # else from torch's global RNG, which a seeded fit (see
+            # FastNetClassifier.random_state) makes reproducible too.
+            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator).item())
             generator = torch.Generator(device=self.device).manual_seed(seed)
         order = self._indices
         if self.shuffle:
@@ -359,9 +386,20 @@ class DeviceTrainIterator(_DeviceIterator):
     channels_last : bool or "auto", default="auto"
         Return 4-D batches in channels-last memory format (``"auto"``: on
         CUDA only, where convolutions are faster that way).
+    generator : torch.Generator, default=None
+        CPU generator the per-epoch shuffling and augmentation seed is drawn
+        from (``iterator_train__generator``); ``None`` draws from torch's
+        global generator. The pruners pass a per-task one, so folds trained
+        in threads do not share a random stream.
     **loader_kwargs
         Passed to the fallback ``DataLoader`` (e.g. ``num_workers``); ignored
         for array-backed data.
+
+    See Also
+    --------
+    DeviceEvalIterator : the matching ``iterator_valid``.
+    ArrayIndexView : row views that folds pass without copying.
+    skunseen.models.make_net : builds nets that use these iterators.
 
     Examples
     --------
@@ -376,11 +414,11 @@ class DeviceTrainIterator(_DeviceIterator):
 
     def __init__(self, dataset, batch_size=128, shuffle=True, drop_last=False,
                  device="auto", augment="auto", mean=None, std=None,
-                 channels_last="auto", **loader_kwargs):
+                 channels_last="auto", generator=None, **loader_kwargs):
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle,
                          drop_last=drop_last, device=device, augment=augment,
                          mean=mean, std=std, channels_last=channels_last,
-                         **loader_kwargs)
+                         generator=generator, **loader_kwargs)
 
 
 class DeviceEvalIterator(_DeviceIterator):
@@ -408,6 +446,11 @@ class DeviceEvalIterator(_DeviceIterator):
         As for :class:`DeviceTrainIterator`.
     **loader_kwargs
         Passed to the fallback ``DataLoader``.
+
+    See Also
+    --------
+    DeviceTrainIterator : the matching ``iterator_train``.
+    ArrayIndexView : row views that folds pass without copying.
 
     Examples
     --------

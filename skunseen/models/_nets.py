@@ -26,6 +26,11 @@ class MLP(nn.Module):
     dropout : float, default=0.0
         Dropout probability after the hidden activation.
 
+    See Also
+    --------
+    SmallCNN : the default module for image inputs.
+    make_net : builds a skorch net around this module (``model="mlp"``).
+
     Examples
     --------
     >>> import torch
@@ -74,6 +79,12 @@ class SmallCNN(nn.Module):
     widths : tuple of int, default=(32, 64, 128)
         Output channels of the conv blocks.
 
+    See Also
+    --------
+    MLP : the default module for tabular inputs.
+    cifar_resnet18 : a larger image model.
+    make_net : builds a skorch net around this module (``model="cnn"``).
+
     Examples
     --------
     >>> import torch
@@ -118,6 +129,11 @@ def cifar_resnet18(n_classes, in_channels=3):
     Returns
     -------
     torchvision.models.ResNet
+
+    See Also
+    --------
+    SmallCNN : a small, fast image model.
+    make_net : builds a skorch net around this model (``model="resnet18"``).
 
     Examples
     --------

@@ -87,6 +87,11 @@ def forgetting(correct):
         Float64 number of forgetting events, or ``n_epochs`` for samples never
         learned.
 
+    See Also
+    --------
+    epoch_statistics : records the per-epoch ``correct`` statistic.
+    aum : another training-dynamics score of the label's margin.
+
     Examples
     --------
     >>> import numpy as np
@@ -121,6 +126,11 @@ def aum(logit_margin):
     importance : ndarray of shape (n_samples,)
         Float64 ``-mean(logit_margin)`` over epochs; higher is harder.
 
+    See Also
+    --------
+    margin : the final-output probability margin.
+    forgetting : forgetting events over the same epochs.
+
     Examples
     --------
     >>> import numpy as np
@@ -153,6 +163,11 @@ def dyn_unc(target_proba, window=10):
     -------
     importance : ndarray of shape (n_samples,)
         Float64 mean windowed standard deviation of ``p_y``, in ``[0, 0.5]``.
+
+    See Also
+    --------
+    dual : windowed uncertainty weighted by difficulty.
+    tdds : windowed variance of the prediction change.
 
     Examples
     --------
@@ -204,6 +219,11 @@ def tdds(change, window=10, beta=0.9, horizon=None):
     -------
     importance : ndarray of shape (n_samples,)
         Float64 TDDS score, non-negative; higher is more informative.
+
+    See Also
+    --------
+    epoch_statistics : records the per-epoch ``change`` statistic.
+    dyn_unc : windowed standard deviation of the label's probability.
 
     Examples
     --------
@@ -260,6 +280,11 @@ def dual(target_proba, window=10):
     -------
     importance : ndarray of shape (n_samples,)
         Float64 Dual score, non-negative; higher is harder.
+
+    See Also
+    --------
+    dyn_unc : the uncertainty term alone.
+    skunseen.selection.beta_sampling : DUAL's selection rule for this score.
 
     Examples
     --------

@@ -37,6 +37,11 @@ def median_distance(embedding, y, normalize=True):
         Float64 distance (or distance relative to the class median),
         non-negative; higher is harder.
 
+    See Also
+    --------
+    skunseen.selection.moderate : the selection rule this score is paired with.
+    last_layer_grad_norms : another score computed from penultimate-layer embeddings.
+
     Examples
     --------
     >>> import numpy as np

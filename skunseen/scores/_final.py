@@ -73,6 +73,12 @@ def el2n(proba, y):
     importance : ndarray of shape (n_samples,)
         Float64 EL2N, in ``[0, sqrt(2)]``; higher is harder.
 
+    See Also
+    --------
+    loss : cross-entropy of the label, another final-output score.
+    margin : negative probability margin of the label.
+    grad_norms : GraNd, the gradient-norm score of the same paper.
+
     Examples
     --------
     >>> import numpy as np
@@ -106,6 +112,11 @@ def loss(proba, y):
     -------
     importance : ndarray of shape (n_samples,)
         Float64 loss, non-negative; higher is harder.
+
+    See Also
+    --------
+    el2n : distance between the predicted distribution and the label.
+    entropy : uncertainty of the prediction, without the label.
 
     Examples
     --------
@@ -141,6 +152,11 @@ def entropy(proba, y=None):
     importance : ndarray of shape (n_samples,)
         Float64 entropy in nats, in ``[0, log(n_classes)]``; higher is harder.
 
+    See Also
+    --------
+    loss : cross-entropy of the label instead of the whole distribution.
+    margin : negative probability margin of the label.
+
     Examples
     --------
     >>> import numpy as np
@@ -175,6 +191,11 @@ def margin(proba, y):
     -------
     importance : ndarray of shape (n_samples,)
         Float64 negative margin in ``[-1, 1]``; higher is harder.
+
+    See Also
+    --------
+    aum : the logit margin averaged over training epochs.
+    el2n : distance between the predicted distribution and the label.
 
     Examples
     --------

@@ -45,6 +45,11 @@ def last_linear(module):
     ValueError
         When ``module`` has no ``Linear`` layer.
 
+    See Also
+    --------
+    grad_norms : per-sample gradient norms, of the last layer with ``last_layer=True``.
+    last_layer_grad_norms : closed-form gradient norm w.r.t. a linear head.
+
     Examples
     --------
     >>> import torch
@@ -104,6 +109,28 @@ def grad_norm_batches(module, batches, *, last_layer=False, log_proba=None):
     -------
     norms : ndarray of float64 of shape (n_samples,)
         In the order of the batches.
+
+    See Also
+    --------
+    grad_norms : the same norms for one tensor of inputs.
+    last_layer_grad_norms : closed-form norm w.r.t. a linear head, without autograd.
+    last_linear : the layer used with ``last_layer=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skunseen.scores import grad_norm_batches, last_layer_grad_norms
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Linear(4, 3)
+    >>> X, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> norms = grad_norm_batches(net, [(X[:4], y[:4]), (X[4:], y[4:])])
+    >>> norms.shape
+    (6,)
+    >>> proba = torch.softmax(net(X), dim=1).detach().numpy()
+    >>> bool(np.allclose(norms, last_layer_grad_norms(X.numpy(), proba, y.numpy()),
+    ...                  rtol=1e-4))
+    True
     """
     log_proba = _log_softmax if log_proba is None else log_proba
     names = set(_parameter_names(module, last_layer))
@@ -167,6 +194,12 @@ def grad_norms(module, X, y, *, last_layer=False, log_proba=None, batch_size=256
     -------
     norms : ndarray of float64 of shape (n_samples,)
 
+    See Also
+    --------
+    grad_norm_batches : the same norms over an iterable of batches.
+    last_layer_grad_norms : closed-form norm w.r.t. a linear head, without autograd.
+    el2n : the error-norm score of the same paper.
+
     Examples
     --------
     >>> import torch
@@ -210,6 +243,11 @@ def last_layer_grad_norms(embedding, proba, y, *, bias=True):
     Returns
     -------
     norms : ndarray of float64 of shape (n_samples,)
+
+    See Also
+    --------
+    grad_norms : the same norm by autograd, optionally over all parameters.
+    el2n : the factor ``||p - e_y||`` of this norm.
 
     Examples
     --------

@@ -43,6 +43,11 @@ def epoch_statistics(log_proba, y, previous_log_proba=None):
     statistics : dict of str to torch.Tensor of shape (n_samples,)
         One entry per name in :data:`EPOCH_STATISTICS`.
 
+    See Also
+    --------
+    ScoringRecords : holds these statistics, one column per epoch.
+    skunseen.HeldOutRecorder : the skorch callback that records them.
+
     Examples
     --------
     >>> import torch
@@ -94,6 +99,12 @@ class ScoringRecords:
         ``indices``.
     model : str
         A short description of the scoring model, used in error messages.
+
+    See Also
+    --------
+    Scorer : turns records into one importance per sample.
+    epoch_statistics : the per-epoch statistics held in ``epochs``.
+    skunseen.HeldOutRecorder : the skorch callback that records them.
 
     Examples
     --------

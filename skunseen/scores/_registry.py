@@ -31,9 +31,12 @@ class Scorer:
         Name used in messages and in the registry.
     func : callable
         ``func(records, **params) -> ndarray of shape (n_samples,)``.
-    needs_dynamics : bool, default=False
+    needs_dynamics : bool or callable, default=False
         Whether ``func`` reads per-epoch records (``records.epoch(...)``), so
-        that callers can tell early that a plain scikit-learn model will not do.
+        that callers record them and can tell early that a plain
+        scikit-learn model will not do; or ``needs_dynamics(params) -> bool``
+        when that depends on the scorer parameters (``el2n`` with an
+        ``epochs`` window). Ask with :meth:`reads_dynamics`.
     extras : tuple of str, default=()
         Names of ``records.extras`` that ``func`` reads; checked before the
         call so that a missing one gives a clear error. The pruners ask the
@@ -43,6 +46,12 @@ class Scorer:
         the given scorer parameters, ``{extra name: options}`` (see
         :meth:`requests`); it receives the parameters it names. ``None``
         records every extra with its default options.
+
+    See Also
+    --------
+    register_scorer : register a scorer under a name.
+    get_scorer : resolve a name or callable into a Scorer.
+    ScoringRecords : what a scorer reads.
 
     Examples
     --------
@@ -61,9 +70,23 @@ class Scorer:
 
     name: str
     func: Callable
-    needs_dynamics: bool = False
+    needs_dynamics: object = False
     extras: tuple = ()
     record: Callable = None
+
+    def reads_dynamics(self, params=None):
+        """Whether, with these scorer parameters, ``func`` reads per-epoch records.
+
+        Examples
+        --------
+        >>> from skunseen.scores import get_scorer
+        >>> get_scorer("el2n").reads_dynamics(), get_scorer("el2n").reads_dynamics(
+        ...     {"epochs": (2, 5)})
+        (False, True)
+        """
+        if callable(self.needs_dynamics):
+            return bool(self.needs_dynamics(dict(params or {})))
+        return bool(self.needs_dynamics)
 
     @property
     def params(self):
@@ -156,8 +179,9 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
     func : callable
         ``func(records, **params) -> ndarray of shape (n_samples,)``, higher
         meaning harder / more informative.
-    needs_dynamics : bool, default=False
-        Whether ``func`` reads per-epoch records.
+    needs_dynamics : bool or callable, default=False
+        Whether ``func`` reads per-epoch records, or a function of the scorer
+        parameters saying so (see :class:`Scorer`).
     extras : tuple of str, default=()
         Names of ``records.extras`` that ``func`` reads: ``"embedding"``
         (penultimate-layer embeddings) and ``"grad_norm"`` (per-sample
@@ -172,6 +196,12 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
     -------
     scorer : Scorer
         The registered scorer.
+
+    See Also
+    --------
+    get_scorer : resolve a name or callable into a Scorer.
+    available_scorers : names of the registered scorers.
+    skunseen.selection.register_selector : the same for selection rules.
 
     Examples
     --------
@@ -194,7 +224,8 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
             "to replace it."
         )
     scorer = Scorer(
-        name, func, needs_dynamics=bool(needs_dynamics), extras=tuple(extras), record=record
+        name, func, needs_dynamics=needs_dynamics if callable(needs_dynamics) else bool(needs_dynamics),
+        extras=tuple(extras), record=record
     )
     _SCORERS[name] = scorer
     return scorer
@@ -206,6 +237,12 @@ def available_scorers():
     Returns
     -------
     names : list of str
+
+    See Also
+    --------
+    get_scorer : resolve one of these names.
+    register_scorer : add a name.
+    skunseen.selection.available_selectors : names of the selection rules.
 
     Examples
     --------
@@ -231,6 +268,12 @@ def get_scorer(scorer):
     Returns
     -------
     scorer : Scorer
+
+    See Also
+    --------
+    available_scorers : the registered names.
+    register_scorer : add a named scorer.
+    Scorer : what is returned.
 
     Examples
     --------
@@ -353,7 +396,11 @@ _ARRAY_FUNCTIONS = {
     "moderate": median_distance,
 }
 
-register_scorer("el2n", _el2n_records)
+def _el2n_window_given(params):
+    return params.get("epochs") is not None
+
+
+register_scorer("el2n", _el2n_records, needs_dynamics=_el2n_window_given)
 register_scorer("loss", _loss_records)
 register_scorer("entropy", _entropy_records)
 register_scorer("margin", _margin_records)

@@ -89,6 +89,11 @@ def class_budgets(y, n_select, class_budget="proportional", class_weights=None):
         Samples kept per class, aligned with ``np.unique(y)``; never more than
         a class has, summing to ``n_select``.
 
+    See Also
+    --------
+    select : runs a selection rule within each class's budget.
+    skunseen.datasets.stratified_subset : a class-stratified random subset.
+
     Examples
     --------
     >>> import numpy as np

@@ -58,6 +58,10 @@ def knn_graph(features, n_neighbors, groups=None):
     distances : ndarray of float64
         The matching Euclidean distances.
 
+    See Also
+    --------
+    d2 : the selection rule that passes messages over this graph.
+
     Examples
     --------
     >>> import numpy as np
@@ -155,6 +159,12 @@ def d2(scores, n_select, rng, features, groups=None, n_neighbors=5, gamma_forwar
     -------
     positions : ndarray of int64 of shape (n_select,)
         Positions into ``scores``, in the order they were selected.
+
+    See Also
+    --------
+    knn_graph : the neighbour graph the messages pass over.
+    ccs : coverage-centric selection from the scores alone.
+    select : passes ``features`` and ``groups`` as ``sample_inputs``.
 
     Examples
     --------

@@ -38,6 +38,11 @@ def dual_sampling_weights(scores, target_proba, prune_rate, c_d=4.0, n_anchor=10
     weights : ndarray of float64 of shape (n_samples,)
         Non-negative.
 
+    See Also
+    --------
+    beta_sampling : the selection rule that samples with these weights.
+    skunseen.scores.dual : the Dual score.
+
     Examples
     --------
     >>> import numpy as np
@@ -108,6 +113,11 @@ def beta_sampling(scores, n_select, rng, target_proba, c_d=4.0, n_anchor=10,
     -------
     positions : ndarray of int64 of shape (n_select,)
         Distinct positions into ``scores``, in the order drawn.
+
+    See Also
+    --------
+    dual_sampling_weights : the sampling weights.
+    skunseen.scores.dual : the Dual score this rule is paired with.
 
     Examples
     --------

@@ -46,6 +46,12 @@ def rule_needs(rule):
     needs : tuple of str
         The rule's ``needs`` attribute; ``()`` when it has none.
 
+    See Also
+    --------
+    selector_inputs : builds these inputs from the scoring models' records.
+    selector_extras : what the recorder must record for them.
+    select : passes each rule the inputs it needs.
+
     Examples
     --------
     >>> from skunseen.selection import d2, hard, rule_needs
@@ -76,6 +82,12 @@ def selector_extras(rule):
     requests : dict of str to dict
         For :class:`~skunseen.HeldOutRecorder`'s ``extras``.
 
+    See Also
+    --------
+    rule_needs : the inputs a rule names.
+    selector_inputs : builds the inputs from what was recorded.
+    skunseen.HeldOutRecorder : the skorch callback that records the extras.
+
     Examples
     --------
     >>> from skunseen.selection import d2, selector_extras
@@ -102,6 +114,12 @@ def selector_inputs(rule, results, rows):
     inputs : dict of str to ndarray
         One entry per name in ``rule_needs(rule)``, rows aligned with
         ``rows`` (see :data:`PRUNER_INPUTS`).
+
+    See Also
+    --------
+    rule_needs : the inputs a rule names.
+    selector_extras : what the recorder must record for them.
+    select : takes these inputs as ``sample_inputs``.
 
     Examples
     --------

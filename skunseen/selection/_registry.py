@@ -28,6 +28,13 @@ def register_selector(name, func, overwrite=False):
     func : callable
         The registered rule, unchanged.
 
+    See Also
+    --------
+    get_selector : resolve a name into a rule.
+    available_selectors : names of the registered rules.
+    rule_needs : the per-sample inputs a rule names in ``needs``.
+    skunseen.scores.register_scorer : the same for scorers.
+
     Examples
     --------
     >>> import numpy as np
@@ -58,6 +65,12 @@ def available_selectors():
     -------
     names : list of str
 
+    See Also
+    --------
+    get_selector : resolve one of these names.
+    register_selector : add a name.
+    skunseen.scores.available_scorers : names of the scorers.
+
     Examples
     --------
     >>> from skunseen.selection import available_selectors
@@ -79,6 +92,12 @@ def get_selector(selector):
     Returns
     -------
     func : callable
+
+    See Also
+    --------
+    available_selectors : the registered names.
+    register_selector : add a named rule.
+    select : applies the rule class by class.
 
     Examples
     --------

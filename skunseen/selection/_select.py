@@ -110,6 +110,12 @@ def select(
     positions : ndarray of int64 of shape (n_select,)
         Sorted positions into ``scores`` of the kept samples.
 
+    See Also
+    --------
+    class_budgets : how the budget is shared among classes.
+    available_selectors : the registered selection rules.
+    skunseen.UnseenPruner : scores the samples and calls this function.
+
     Examples
     --------
     >>> import numpy as np

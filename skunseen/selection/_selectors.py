@@ -45,6 +45,11 @@ def hard(scores, n_select, rng=None):
     positions : ndarray of int64 of shape (n_select,)
         Positions into ``scores``, most important first.
 
+    See Also
+    --------
+    easy : keep the lowest-importance samples instead.
+    ccs : cover the whole score range rather than its top.
+
     Examples
     --------
     >>> from skunseen.selection import hard
@@ -71,6 +76,11 @@ def easy(scores, n_select, rng=None):
     -------
     positions : ndarray of int64 of shape (n_select,)
         Positions into ``scores``, easiest first.
+
+    See Also
+    --------
+    hard : keep the highest-importance samples instead.
+    moderate : keep the samples around the median score.
 
     Examples
     --------
@@ -100,6 +110,11 @@ def uniform(scores, n_select, rng):
     -------
     positions : ndarray of int64 of shape (n_select,)
         Distinct positions into ``scores``, in random order.
+
+    See Also
+    --------
+    ccs : random sampling stratified by score.
+    hard : keep the highest-importance samples.
 
     Examples
     --------
@@ -132,6 +147,11 @@ def moderate(scores, n_select, rng=None):
     -------
     positions : ndarray of int64 of shape (n_select,)
         Positions into ``scores``, closest to the median first.
+
+    See Also
+    --------
+    skunseen.scores.median_distance : the Moderate-DS score this rule is paired with.
+    ccs : cover the whole score range instead of a band.
 
     Examples
     --------
@@ -170,6 +190,10 @@ def ccs_auto_cutoff(pruning_rate):
     -------
     cutoff : float
         Fraction of the hardest samples to drop before stratified sampling.
+
+    See Also
+    --------
+    ccs : the rule that uses this cutoff with ``cutoff="auto"``.
 
     Examples
     --------
@@ -229,6 +253,12 @@ def ccs(scores, n_select, rng, cutoff="auto", n_strata=50):
     -------
     positions : ndarray of int64 of shape (n_select,)
         Distinct positions into ``scores``, grouped by stratum.
+
+    See Also
+    --------
+    ccs_auto_cutoff : the cutoff used with ``cutoff="auto"``.
+    d2 : another rule balancing difficulty and diversity.
+    uniform : random sampling that ignores the scores.
 
     Examples
     --------

@@ -36,7 +36,7 @@ def test_mlp_flattens_inputs():
 @pytest.mark.parametrize(
     "model, shape, module, epochs, fast",
     [
-        ("auto", (10,), MLP, 20, False),
+        ("auto", (10,), MLP, 20, True),
         ("auto", (1, 8, 8), SmallCNN, 15, True),
         ("resnet18", (3, 32, 32), cifar_resnet18, 30, True),
     ],
@@ -155,7 +155,7 @@ def test_resolve_device_cuda_without_gpu_explains(monkeypatch):
 
 def test_fast_path_only_options_need_fast_path():
     with pytest.raises(ValueError, match="fast_path"):
-        make_net("mlp", input_shape=(4,), n_classes=2, device="cpu", mean=0.5)
+        make_net("mlp", input_shape=(4,), n_classes=2, device="cpu", fast_path=False, mean=0.5)
 
 
 def test_fast_net_classifier_params_round_trip():

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from skunseen import FittingPruner, UnseenPruner
-from skunseen._cli import summarize
+from skunseen._report import summarize
 from skunseen.datasets import load_image_archive
 from skunseen.models import ArrayIndexView, make_net
 from skunseen.selection import select

@@ -7,7 +7,8 @@ from them train better models. This script measures both on scikit-learn's
 digits with a fixed stratified train/test split (1,347 / 450 rows,
 ``skunseen.datasets.load_digits_images(split_seed=0)``).
 
-Tables (``--tables``, default: all, in this order):
+Tables (``--tables``; default ``spread,accuracy``, in this order; ``multistep``
+and ``scorers`` are long and run only when named):
 
 ``spread``
     For the same scorer (``--scorer``, default ``el2n``) and scoring net:
@@ -20,6 +21,19 @@ Tables (``--tables``, default: all, in this order):
     by fitting scores and at random, at each ``--keeps`` fraction, with
     the ``--selectors`` rules (default ``ccs``; ``hard`` on request), mean ±
     std over the seeds, with the paired differences.
+``multistep``
+    Coreset test accuracy of ``MultiStepUnseenPruner`` (``--ms-steps``, default
+    3, linear schedule; ``ccs``) against single-step UNSEEN, fitting and random
+    at each ``--ms-keeps`` fraction (default 0.1,0.3,0.5), with the training
+    cost of the multi-step fit (scoring models, summed ``task_info_`` seconds)
+    relative to the single-step fit. The multi-step pruner is fitted per keep
+    and seed; its step-1 models are shared between keeps through a temporary
+    ``checkpoint_dir``.
+``scorers``
+    For every registered scorer (``--scorers`` to choose; ``*_doc`` names are
+    skipped): std ratio UNSEEN / fitting and the coreset test accuracy of
+    UNSEEN and fitting at keep 0.3 (``ccs``), over ``--scorer-seeds`` seeds
+    (default ``--seeds``).
 
 Protocol, per seed s (the same for every method, so comparisons are paired):
 
@@ -49,6 +63,7 @@ Usage (from the repository root)::
     python benchmarks/premise.py --quick            # smoke run, < 1 min
     python benchmarks/premise.py --tables spread --seeds 5
     python benchmarks/premise.py --selectors ccs,hard
+    python benchmarks/premise.py --tables multistep,scorers --scorer-seeds 2
 """
 
 import argparse
@@ -70,22 +85,28 @@ from _common import (  # noqa: E402
     set_threads,
 )
 
-from skunseen import FittingPruner, UnseenPruner  # noqa: E402
-from skunseen._cli import summarize  # noqa: E402
+from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
+from skunseen._report import summarize  # noqa: E402
 from skunseen.datasets import load_digits_images  # noqa: E402
 from skunseen.models import make_net  # noqa: E402
+from skunseen.scores import available_scorers  # noqa: E402
 from skunseen.selection import select  # noqa: E402
 
 #: name -> function(ctx) returning a markdown section; filled by @table.
 TABLES = {}
+#: the tables run without --tables (the long opt-in ones are left out).
+DEFAULT_TABLES = []
 
 PRUNERS = {"unseen": UnseenPruner, "fitting": FittingPruner}
 
 
-def table(name):
-    """Register a table function under ``name`` (selectable with --tables)."""
+def table(name, default=True):
+    """Register a table function under ``name`` (selectable with --tables);
+    ``default=False`` runs it only when --tables names it."""
     def register(func):
         TABLES[name] = func
+        if default:
+            DEFAULT_TABLES.append(name)
         return func
     return register
 
@@ -110,6 +131,8 @@ class Context:
         self.n_classes = len(np.unique(self.y_train))
         self._pruners = {}
         self._accuracies = {}
+        #: pruner cache key -> wall seconds of its fit
+        self.fit_seconds = {}
 
     def scoring_net(self, **params):
         """A fresh, unfitted scoring net (``--model``, ``--score-epochs``)."""
@@ -134,8 +157,9 @@ class Context:
                 kwargs.setdefault("cv", self.args.folds)
             start = time.perf_counter()
             pruner = PRUNERS[method](self.scoring_net(), **kwargs).fit(self.X_train, self.y_train)
+            self.fit_seconds[key] = time.perf_counter() - start
             self.log(f"  scored: {method} {scorer} seed {seed} "
-                     f"({time.perf_counter() - start:.1f} s)")
+                     f"({self.fit_seconds[key]:.1f} s)")
             self._pruners[key] = pruner
         return self._pruners[key]
 
@@ -314,6 +338,142 @@ def accuracy_table(ctx):
     ])
 
 
+@table("multistep", default=False)
+def multistep_table(ctx):
+    """Coreset test accuracy of multi-step UNSEEN vs single-step, fitting, random."""
+    seeds, keeps = ctx.args.seeds, ctx.args.ms_keeps
+    n_steps, schedule, selector = ctx.args.ms_steps, "linear", "ccs"
+    methods = ["random", "fitting", "unseen", "multistep"]
+    acc = {(m, k): [] for m in methods for k in keeps}
+    cost = {k: [] for k in keeps}          # multi-step / single-step training seconds
+    models = {k: [] for k in keeps}        # (multi-step, single-step) numbers of models
+    wall = {k: [] for k in keeps}          # multi-step / single-step fit wall time
+    # One checkpoint folder per run: step 1 (the 5 fold models on all rows, the
+    # same for every keep of a seed) is trained once per seed and read back for
+    # the other keeps. A resumed model keeps the training seconds it was saved
+    # with, so the task_info_ sums below are the cost of a cold fit.
+    checkpoints = tempfile.TemporaryDirectory(prefix="premise_multistep_")
+    for seed in seeds:
+        single = ctx.pruner("unseen", seed)
+        single_seconds = sum(info["seconds"] for info in single.task_info_)
+        single_wall = ctx.fit_seconds[("unseen", seed, ctx.args.scorer, ())]
+        for keep in keeps:
+            start = time.perf_counter()
+            multi = MultiStepUnseenPruner(
+                ctx.scoring_net(), scorer=ctx.args.scorer, selector=selector, keep=keep,
+                cv=ctx.args.folds, n_steps=n_steps, schedule=schedule,
+                class_budget="proportional", random_state=seed,
+                checkpoint_dir=checkpoints.name).fit(ctx.X_train, ctx.y_train)
+            seconds = time.perf_counter() - start
+            resumed = [i for i in multi.task_info_ if i["resumed"]]
+            ctx.log(f"  multistep keep {keep} seed {seed}: sizes "
+                    f"{[s['size'] for s in multi.steps_]}, {len(multi.task_info_)} models "
+                    f"({len(resumed)} resumed), {seconds:.1f} s")
+            multi_seconds = sum(info["seconds"] for info in multi.task_info_)
+            step1_seconds = sum(info["seconds"] for info in multi.task_info_
+                                if info["task"].startswith("step 1,"))
+            cost[keep].append((multi_seconds / single_seconds, multi_seconds / step1_seconds))
+            models[keep].append((len(multi.task_info_), len(single.task_info_)))
+            if not resumed:   # wall time only means something for a cold fit
+                wall[keep].append(seconds / single_wall)
+            acc["multistep", keep].append(ctx.test_accuracy(multi.sample_indices_, seed))
+            for method in ("random", "fitting", "unseen"):
+                acc[method, keep].append(
+                    ctx.test_accuracy(ctx.coreset(method, keep, seed, selector=selector), seed))
+            ctx.log(f"  keep {keep} seed {seed}: "
+                    + ", ".join(f"{m} {100 * acc[m, keep][-1]:.1f}" for m in methods))
+    checkpoints.cleanup()
+    header = ["keep", "rows", "random", f"fitting {selector}", f"UNSEEN {selector}",
+              f"multi-step UNSEEN {selector} (T={n_steps}, {schedule})",
+              "Δ multi−single", "Δ multi−fitting", "Δ multi−random",
+              "models multi / single", "training s multi / single",
+              "training s multi / its step 1"]
+    rows = []
+    for keep in keeps:
+        a = {m: np.array(acc[m, keep]) * 100 for m in methods}
+        best = max(v.mean() for v in a.values())
+        cells = [f"**{mean_std(a[m])}**" if a[m].mean() == best else mean_std(a[m])
+                 for m in methods]
+        n_multi = sorted({m for m, _ in models[keep]})
+        n_single = sorted({s for _, s in models[keep]})
+        rows.append([f"{keep:g}", int(round(keep * len(ctx.y_train)))] + cells + [
+            _signed(a["multistep"] - a["unseen"]), _signed(a["multistep"] - a["fitting"]),
+            _signed(a["multistep"] - a["random"]),
+            f"{'/'.join(map(str, n_multi))} / {'/'.join(map(str, n_single))}",
+            mean_std([c for c, _ in cost[keep]], "{:.2f}") + "×",
+            mean_std([c for _, c in cost[keep]], "{:.2f}") + "×"])
+    walls = [w for k in keeps for w in wall[k]]
+    wall_text = (f"Wall-time ratio of the cold multi-step fits (first keep of each seed) to "
+                 f"the single-step fit: {mean_std(walls, '{:.2f}')}×. " if walls else "")
+    return "\n".join([
+        f"### Multi-step vs single-step UNSEEN, coreset test accuracy (%): "
+        f"{ctx.args.scorer} scores, {selector}, {ctx.args.model}, {len(seeds)} seed(s), "
+        "mean ± std",
+        "",
+        markdown_table(header, rows),
+        "",
+        f"`MultiStepUnseenPruner(n_steps={n_steps}, schedule=\"{schedule}\", "
+        f"selector=\"{selector}\", cv={ctx.args.folds})` fitted once per keep and seed "
+        "(its coreset depends on the budget); the other columns are the single pruner "
+        "fits of the accuracy table with the same selection call. Evaluation as in the "
+        "accuracy table (same seeds, same optimizer-step budget). \"models\": scoring "
+        "models trained by one fit; \"training s\": sum of `task_info_[i][\"seconds\"]` "
+        "of the multi-step fit / of the single-step `UnseenPruner` fit of the same seed "
+        "(step-1 models read back from a checkpoint count with the seconds they were "
+        "trained in); \"its step 1\": the same sum over the multi-step fit's own step-1 "
+        "models (the single-step fold models, timed in the same fit, so the ratio is "
+        f"less exposed to load changes between fits). {wall_text}"
+        "Δ: paired differences (same seed).",
+    ])
+
+
+def _table_scorers():
+    """Registered scorers, without names registered by the docs or tests (``*_doc``)."""
+    return [name for name in available_scorers() if not name.endswith("_doc")]
+
+
+@table("scorers", default=False)
+def scorers_table(ctx):
+    """For every registered scorer: UNSEEN vs fitting spread and keep-0.3 coreset accuracy."""
+    seeds, keep, selector = ctx.args.scorer_seeds, 0.3, "ccs"
+    rows = []
+    for scorer in ctx.args.scorers or _table_scorers():
+        ratios, acc = [], {"unseen": [], "fitting": []}
+        try:
+            for seed in seeds:
+                stds = {m: np.std(ctx.pruner(m, seed, scorer=scorer).scores_) for m in acc}
+                ratios.append(stds["unseen"] / stds["fitting"] if stds["fitting"] > 0
+                              else np.inf)
+                for method in acc:
+                    acc[method].append(100 * ctx.test_accuracy(
+                        ctx.coreset(method, keep, seed, selector=selector, scorer=scorer), seed))
+        except Exception as exc:  # a scorer that cannot run here gets a row saying why
+            ctx.log(f"  scorer {scorer} failed: {type(exc).__name__}: {exc}")
+            rows.append([f"`{scorer}`", f"failed: {type(exc).__name__}: {exc}"[:120],
+                         "", "", "", ""])
+            continue
+        ratio, u, f = np.array(ratios), np.array(acc["unseen"]), np.array(acc["fitting"])
+        ctx.log(f"  scorer {scorer}: ratio {ratio.round(2)}, unseen {u.round(1)}, "
+                f"fitting {f.round(1)}")
+        rows.append([f"`{scorer}`", mean_std(ratio, "{:.2f}"), mean_std(u), mean_std(f),
+                     _signed(u - f), ", ".join(f"{v:.2f}" for v in ratio)])
+    random = np.array([ctx.test_accuracy(ctx.coreset("random", keep, seed), seed)
+                       for seed in seeds]) * 100
+    return "\n".join([
+        f"### Scorers: UNSEEN vs fitting spread and coreset test accuracy (%) at keep "
+        f"{keep:g} ({selector}), {ctx.args.model}, {len(seeds)} seed(s), mean ± std",
+        "",
+        markdown_table(["scorer", "std ratio UNSEEN / fitting",
+                        f"UNSEEN {selector} acc.", f"fitting {selector} acc.",
+                        "Δ UNSEEN−fitting", "ratio per seed"], rows),
+        "",
+        f"Random coreset at keep {keep:g} ({int(round(keep * len(ctx.y_train)))} rows), "
+        f"same seeds: {mean_std(random)} %. Every scorer with its default parameters; "
+        "scoring nets as in the spread table (`--score-epochs`), evaluation as in the "
+        "accuracy table. Δ: paired difference (same seed).",
+    ])
+
+
 def _shown(path):
     try:
         return str(path.resolve().relative_to(RESULTS_DIR.parents[1]))
@@ -337,7 +497,8 @@ def _names(text):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tables", type=_names, default=None,
-                        help=f"comma-separated subset of {list(TABLES)} (default: all)")
+                        help=f"comma-separated subset of {list(TABLES)} "
+                             f"(default: {','.join(DEFAULT_TABLES)})")
     parser.add_argument("--model", choices=["cnn", "mlp"], default="cnn",
                         help="scoring and evaluation net (default cnn: SmallCNN on 1x8x8 "
                              "images; mlp: skunseen.models.MLP)")
@@ -363,6 +524,15 @@ def build_parser():
                         help="histogram path (default benchmarks/results/premise_scores.png; "
                              "with --quick a file in the temporary folder, so that a smoke "
                              "run does not replace the committed figure)")
+    parser.add_argument("--ms-keeps", type=_floats, default=[0.1, 0.3, 0.5],
+                        help="kept fractions of the multistep table (default 0.1,0.3,0.5)")
+    parser.add_argument("--ms-steps", type=int, default=3,
+                        help="steps T of the multistep table (default 3, linear schedule)")
+    parser.add_argument("--scorers", type=_names, default=None,
+                        help="scorers of the scorers table (default: every registered "
+                             "scorer except *_doc names)")
+    parser.add_argument("--scorer-seeds", type=int, default=None,
+                        help="seeds of the scorers table (default: --seeds)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -375,8 +545,13 @@ def main(argv=None):
     if args.figure is None:
         args.figure = (Path(tempfile.gettempdir()) / "premise_scores_quick.png" if args.quick
                        else RESULTS_DIR / "premise_scores.png")
+    if args.quick:
+        args.ms_keeps = [0.1, 0.5]
+        args.scorer_seeds = 1 if args.scorer_seeds is None else args.scorer_seeds
+    args.scorer_seeds = list(range(args.seeds if args.scorer_seeds is None
+                                   else args.scorer_seeds))
     args.seeds = list(range(args.seeds))
-    names = args.tables or list(TABLES)
+    names = args.tables or list(DEFAULT_TABLES)
     unknown = sorted(set(names) - set(TABLES))
     if unknown:
         raise SystemExit(f"unknown table(s) {unknown}; choose from {list(TABLES)}")

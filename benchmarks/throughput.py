@@ -156,8 +156,9 @@ def parse_args(argv=None):
                         help="epochs per fit; the first is warm-up (default 3)")
     parser.add_argument("--rounds", type=int, default=1, help="fits per variant (default 1)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="torch threads (default: the CPUs this process may use)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: stable on a shared machine, where "
+                             "OpenMP threads stall each other once the CPUs are busy)")
     parser.add_argument("--workers", type=int, default=None,
                         help="DataLoader workers (default: 0 on CPU, where workers compete "
                              "with training for the same cores; min(8, CPUs) on CUDA)")

@@ -215,8 +215,11 @@ def _benchmark_pages():
     target.mkdir(parents=True)
     figures = ROOT / "benchmarks" / "results"
     if figures.is_dir():
+        # Figures only: the tables are already in RESULTS.md, and a stray
+        # markdown file would be a page outside every toctree.
         shutil.copytree(figures, target / "results",
-                        ignore=shutil.ignore_patterns("*.npy", "*.npz", "*.pt"))
+                        ignore=shutil.ignore_patterns("*.npy", "*.npz", "*.pt", "*.md",
+                                                      "*.json"))
     if source.is_file():
         text = source.read_text()
     else:

@@ -1,11 +1,11 @@
-"""The ``skunseen`` command line: prune a dataset, evaluate a coreset.
+"""The ``skunseen`` command line: prune a dataset, evaluate a coreset, report.
 
 ``skunseen prune`` scores a training pool and writes the coreset's row
 indices; ``skunseen evaluate`` trains a fresh model on those rows of the same
 pool and writes its test accuracy. Both read the pool from the same dataset
 options (``--dataset --data --limit --classes --pool-seed``), which do not
 depend on ``--seed``, so the indices written by one line up with the rows read
-by the other.
+by the other. ``skunseen report`` puts several runs side by side.
 """
 
 import argparse
@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ._report import plot_histograms, summarize, write_report
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
@@ -80,6 +82,18 @@ def build_parser():
     evaluate.add_argument("--out", type=Path, required=True, help="output directory")
     _verbosity_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
+
+    report = commands.add_parser(
+        "report", help="compare prune / evaluate runs on one page",
+        description="Read the output folders of `skunseen prune` and `skunseen evaluate` "
+                    "and write report.md, report.html and scores.png into --out: one table "
+                    "row per prune run (method, scorer, selector, kept, score spread, mean "
+                    "test accuracy of the evaluations of its coreset, seconds) and the "
+                    "score histograms side by side.",
+    )
+    report.add_argument("runs", type=Path, nargs="+", help="prune and evaluate output folders")
+    report.add_argument("--out", type=Path, required=True, help="output directory")
+    report.set_defaults(run=run_report)
     return parser
 
 
@@ -373,6 +387,12 @@ def run_evaluate(args):
     return 0
 
 
+def run_report(args):
+    paths = write_report(args.runs, args.out)
+    print(f"wrote {paths['markdown']}, {paths['html']} and {paths['figure']}")
+    return 0
+
+
 def read_coreset(path, args, y):
     """Coreset row indices from ``path`` (all rows when None), checked against the pool.
 
@@ -406,40 +426,6 @@ def read_coreset(path, args, y):
 def _parameters(args):
     return {key: (str(value) if isinstance(value, Path) else value)
             for key, value in vars(args).items() if key != "run"}
-
-
-def summarize(values):
-    """Summary statistics of a score distribution, JSON-ready."""
-    values = np.asarray(values, dtype=float)
-    span = values.max() - values.min()
-    quantiles = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
-    return {
-        "mean": float(values.mean()), "std": float(values.std()),
-        "min": float(values.min()), "max": float(values.max()),
-        "quantiles_5_25_50_75_95": [float(q) for q in quantiles],
-        # The pile-up that fitting scores show: how many sit at the very bottom.
-        "fraction_within_1pct_of_min": float(np.mean(values <= values.min() + 0.01 * span))
-        if span > 0 else 1.0,
-    }
-
-
-def plot_histograms(histograms, path, *, scorer):
-    """One histogram panel per method, sharing the x axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(histograms), figsize=(5 * len(histograms), 3.5),
-                             sharex=True, squeeze=False)
-    for ax, (name, values) in zip(axes[0], histograms.items()):
-        ax.hist(values, bins=50, color="tab:blue" if name != "fitting" else "tab:orange")
-        ax.set_title(f"{name}: std {np.std(values):.3f}")
-        ax.set_xlabel(f"{scorer} importance")
-        ax.set_ylabel("samples")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv=None):

@@ -8,6 +8,40 @@ from pathlib import Path
 import numpy as np
 
 
+def summarize(values):
+    """Summary statistics of a score distribution, JSON-ready."""
+    values = np.asarray(values, dtype=float)
+    span = values.max() - values.min()
+    quantiles = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
+    return {
+        "mean": float(values.mean()), "std": float(values.std()),
+        "min": float(values.min()), "max": float(values.max()),
+        "quantiles_5_25_50_75_95": [float(q) for q in quantiles],
+        # The pile-up that fitting scores show: how many sit at the very bottom.
+        "fraction_within_1pct_of_min": float(np.mean(values <= values.min() + 0.01 * span))
+        if span > 0 else 1.0,
+    }
+
+
+def plot_histograms(histograms, path, *, scorer):
+    """One histogram panel per method, sharing the x axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(histograms), figsize=(5 * len(histograms), 3.5),
+                             sharex=True, squeeze=False)
+    for ax, (name, values) in zip(axes[0], histograms.items()):
+        ax.hist(values, bins=50, color="tab:blue" if name != "fitting" else "tab:orange")
+        ax.set_title(f"{name}: std {np.std(values):.3f}")
+        ax.set_xlabel(f"{scorer} importance")
+        ax.set_ylabel("samples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 
 def read_runs(folders):
     """Collect prune runs and attach the evaluations of their coresets.
@@ -89,8 +123,6 @@ def write_report(folders, out):
     paths : dict of str to Path
         The files written.
     """
-    from ._cli import plot_histograms
-
     runs = read_runs(folders)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

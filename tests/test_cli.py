@@ -50,3 +50,29 @@ def test_console_script_is_installed():
     result = subprocess.run([executable, "prune", "--help"], capture_output=True, text=True,
                             check=True)
     assert "--keep" in result.stdout
+
+
+def test_report_puts_runs_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = ["--keep", "0.3", "--epochs", "2", "--folds", "3", "-q"]
+    assert main(["prune", *common, "--out", "unseen"]) == 0
+    assert main(["prune", *common, "--method", "fitting", "--out", "fitting"]) == 0
+    for seed in (0, 1):
+        assert main(["evaluate", "--coreset", "unseen/coreset.npy", "--epochs", "2",
+                     "--seed", str(seed), "--out", f"eval{seed}", "-q"]) == 0
+    assert main(["report", "unseen", "fitting", "eval0", "eval1", "--out", "report"]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("| unseen")
+            or line.startswith("| fitting")]
+    assert len(rows) == 2
+    accuracies = [json.loads((tmp_path / f"eval{s}" / "eval.json").read_text())["test_accuracy"]
+                  for s in (0, 1)]
+    assert f"{100 * np.mean(accuracies):.2f} ± {100 * np.std(accuracies):.2f} (n=2)" in rows[0]
+    assert rows[1].split("|")[8].strip() == ""  # the fitting coreset was not evaluated
+    assert "<table>" in (tmp_path / "report" / "report.html").read_text()
+    assert (tmp_path / "report" / "scores.png").stat().st_size > 1000
+
+
+def test_report_rejects_unknown_folders(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "neither report.json" in capsys.readouterr().err

@@ -73,10 +73,12 @@ def test_builtin_names_and_flags():
     for name in BUILTIN:
         scorer = get_scorer(name)
         assert isinstance(scorer, Scorer) and scorer.name == name
-        assert scorer.needs_dynamics == (
+        assert scorer.reads_dynamics() == (
             name in {"forgetting", "aum", "dyn_unc", "tdds", "dual"}
         )
         assert scorer.extras == ()
+    # An epoch window makes el2n read the per-epoch records.
+    assert get_scorer("el2n").reads_dynamics({"epochs": (0, 3)})
 
 
 def test_final_output_scorers_read_final_proba():

@@ -4,43 +4,51 @@ The target: peak resident memory stays under ``fixed overhead + 2 x`` the
 decoded uint8 array (50,000 x 3 x 32 x 32 = 153.6 MB), i.e. the folds cost
 no copies of the data. Each measurement runs in a fresh subprocess:
 
-1. import torch, skorch and skunseen and fit the scoring net once on 1,024
-   random images, so that lazily loaded code (torch imports parts of itself
-   when the first optimizer is built) and the memory of a training batch
-   count as overhead; the resident set size (RSS) then is the **fixed
-   overhead**;
+1. import torch, skorch and skunseen and run the same pruner on 2,560
+   random images (four training batches per fold). The peak resident set
+   size (``VmHWM``) so far is the **fixed overhead**: imports, lazily loaded
+   code (torch loads parts of itself when the first optimizer is built), the
+   working memory of a training step and a held-out pass (activations,
+   gradients, optimizer state, kernel scratch space) and the heap that
+   glibc's malloc keeps around them, none of which grows with the number of
+   images. The RSS after the warm-up is reported as well: it is lower
+   because large buffers are returned to the system when freed;
 2. load the decoded training set from the ``.npy`` cache of
    :func:`skunseen.datasets.load_image_archive` (written by the parent
    process before any measurement, so decoding is not measured);
 3. reset the kernel's peak-RSS mark (``/proc/self/clear_refs``), so that
    the transient arrays of loading (the test split, and the full arrays that
-   ``--limit`` subsets) do not count;
+   ``--limits`` subsets) do not count;
 4. ``UnseenPruner(net, cv=K, keep=0.5).fit(X, y)`` with a deliberately tiny
-   scoring net (one 3x3 convolution, 1 epoch) to keep CPU time small; the
-   data path (fast-path iterators on index views) is the one every net uses;
+   scoring net (one 3x3 convolution, ``--epochs`` epochs) to keep CPU time
+   small; the data path (fast-path iterators on index views) is the one
+   every net uses;
 5. report the peak RSS during the fit (``VmHWM`` of ``/proc/self/status``;
    where the mark cannot be reset, the process's peak, loading included).
 
-Two rows by default, both with index views: glibc's malloc as configured by
-default, and with ``MALLOC_MMAP_THRESHOLD_=131072``. By default glibc raises
+With several ``--limits`` the script also fits peak RSS against the array
+size: the slope is the marginal memory per byte of data, 1 when the data are
+held once and K/(K-1) + 1 more when every fold copies its rows.
+
+``--with-copies`` adds the run with the folds copied as before (each fold's
+rows taken with ``take_rows``), for comparison. ``--with-fixed-threshold``
+adds a run with ``MALLOC_MMAP_THRESHOLD_=131072``: by default glibc raises
 its mmap threshold after large blocks are freed, so later batch-sized
-buffers come from the heap, and freed heap memory stays resident when a live
-allocation sits above it: that retention grows with the number of training
-steps, not with copies of the data. A fixed threshold returns every block
-over 128 kB to the system on free, which isolates what the pruner itself
-holds. ``--with-copies`` adds the run with the folds copied as before (each
-fold's rows taken with ``take_rows``), for comparison.
+buffers come from the heap, where freed memory can stay resident; a fixed
+threshold returns every block over 128 kB to the system on free, which
+isolates what the pruner itself holds.
 
 Usage (from the repository root)::
 
-    python benchmarks/memory.py                   # all 50,000 images, 5 folds
-    python benchmarks/memory.py --with-copies     # + the copying path
-    python benchmarks/memory.py --limit 10000     # a stratified 10,000-image pool
+    python benchmarks/memory.py                          # all 50,000 images, 5 folds
+    python benchmarks/memory.py --limits 10000 25000 50000 --with-copies
+    python benchmarks/memory.py --epochs 3               # retention over more steps
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -53,9 +61,10 @@ from _common import ROOT, machine_description, markdown_table, set_threads  # no
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 DEFAULT_CACHE = ROOT / ".cache" / "datasets"
 MB = 1e6
-# Two full training batches: the warm-up fit then also allocates what one
-# batch's activations and gradients take, which does not grow with the data.
-WARM_UP_IMAGES = 1024
+# Four training batches per fold: enough steps for the heap to reach the
+# size that training and held-out passes keep reusing, which does not grow
+# with the data.
+WARM_UP_IMAGES = 2560
 
 
 def _rss_bytes():
@@ -80,11 +89,11 @@ def _reset_peak_rss():
     return True
 
 
-def _tiny_net(n_classes):
+def _tiny_net(n_classes, epochs):
     from skunseen.models import make_net
 
     return make_net("cnn", input_shape=(3, 32, 32), n_classes=n_classes, device="cpu",
-                    max_epochs=1, batch_size=512, module__widths=(8,))
+                    max_epochs=epochs, batch_size=512, module__widths=(8,))
 
 
 def child(args):
@@ -102,25 +111,24 @@ def child(args):
         recording.fold_view = lambda X, y, indices: as_net_input(take_rows(X, indices))
     rng = np.random.RandomState(0)
     warm_X = rng.randint(0, 256, size=(WARM_UP_IMAGES, 3, 32, 32), dtype=np.uint8)
-    _tiny_net(10).fit(warm_X, np.arange(WARM_UP_IMAGES) % 10)
+    UnseenPruner(_tiny_net(10, args.epochs), cv=args.folds, keep=0.5,
+                 random_state=0).fit(warm_X, np.arange(WARM_UP_IMAGES) % 10)
     del warm_X
-    overhead = _rss_bytes()
+    overhead = _peak_rss_bytes()
+    after_warm_up = _rss_bytes()
 
     X, y, X_test, _ = load_image_archive(args.data, cache_dir=args.cache_dir,
                                          limit=args.limit)
     del X_test  # the test split is not part of pruning
-    load_peak = _peak_rss_bytes()
     reset = _reset_peak_rss()
-    loaded = _rss_bytes()
     start = time.perf_counter()
-    pruner = UnseenPruner(_tiny_net(len(np.unique(y))), cv=args.folds, keep=0.5,
-                          random_state=0).fit(X, y)
+    pruner = UnseenPruner(_tiny_net(len(np.unique(y)), args.epochs), cv=args.folds,
+                          keep=0.5, random_state=0).fit(X, y)
     print(json.dumps({
         "overhead": overhead,
+        "after_warm_up": after_warm_up,
         "array": X.nbytes,
-        "shape": list(X.shape),
-        "load_peak": load_peak,
-        "loaded": loaded,
+        "n": len(X),
         "peak": _peak_rss_bytes(),
         "peak_includes_loading": not reset,
         "seconds": time.perf_counter() - start,
@@ -128,12 +136,12 @@ def child(args):
     }))
 
 
-def measure(args, copies, env):
+def measure(args, limit, copies, env):
     command = [sys.executable, __file__, "--child", "--data", str(args.data),
                "--cache-dir", str(args.cache_dir), "--folds", str(args.folds),
-               "--threads", str(args.threads)]
-    if args.limit:
-        command += ["--limit", str(args.limit)]
+               "--threads", str(args.threads), "--epochs", str(args.epochs)]
+    if limit:
+        command += ["--limit", str(limit)]
     if copies:
         command.append("--copies")
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
@@ -143,18 +151,36 @@ def measure(args, copies, env):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def marginal_peak(measurements):
+    """Least-squares slope of peak RSS against the array size (bytes per byte)."""
+    import numpy as np
+
+    sizes = np.array([m["array"] for m in measurements], dtype=float)
+    peaks = np.array([m["peak"] for m in measurements], dtype=float)
+    return float(np.polyfit(sizes, peaks, 1)[0])
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_ARCHIVE,
                         help="CIFAR-10 ImageFolder archive (default: the shared archive)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help="decoded-array cache (default .cache/datasets, git-ignored)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="stratified pool of this many training images (default: all)")
+    parser.add_argument("--limits", type=int, nargs="+", default=[50_000],
+                        help="stratified pools of these many training images "
+                             "(default: all 50,000)")
+    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folds", type=int, default=5, help="K (default 5)")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="epochs of every scoring net (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fresh processes per row (default 3): glibc's heap "
+                             "retention varies from run to run")
     parser.add_argument("--with-copies", action="store_true",
                         help="also measure the path that copies every fold")
+    parser.add_argument("--with-fixed-threshold", action="store_true",
+                        help="also measure with MALLOC_MMAP_THRESHOLD_=131072")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--copies", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -174,38 +200,54 @@ def main(argv=None):
     load_image_archive(args.data, cache_dir=args.cache_dir)  # decodes once, then cached
     print(f"decoded-array cache ready in {time.perf_counter() - start:.0f} s "
           f"({args.cache_dir})", flush=True)
-    rows = []
-    fixed_threshold = {"MALLOC_MMAP_THRESHOLD_": "131072"}
-    variants = [("index views (current), glibc default", False, {}),
-                ("index views (current), MALLOC_MMAP_THRESHOLD_=131072", False,
-                 fixed_threshold)]
+    largest = max(args.limits)
+    variants = [("index views, glibc default", limit, False, {})
+                for limit in sorted(args.limits)]
+    if args.with_fixed_threshold:
+        variants.append(("index views, MALLOC_MMAP_THRESHOLD_=131072", largest, False,
+                         {"MALLOC_MMAP_THRESHOLD_": "131072"}))
     if args.with_copies:
-        variants.append(("per-fold copies (before), glibc default", True, {}))
-    for label, copies, env in variants:
-        m = measure(args, copies, env)
-        bound = m["overhead"] + 2 * m["array"]
+        variants.append(("per-fold copies (before), glibc default", largest, True, {}))
+    rows, default_runs = [], []
+    for label, limit, copies, env in variants:
+        runs = [measure(args, limit, copies, env) for _ in range(args.repeats)]
+        if not copies and not env:
+            default_runs.extend(runs)
+        first = runs[0]
+        array = first["array"]
+        overhead = statistics.median(m["overhead"] for m in runs)
+        peaks = [m["peak"] for m in runs]
+        under = sum(m["peak"] < m["overhead"] + 2 * m["array"] for m in runs)
+        ratios = [(m["peak"] - m["overhead"]) / m["array"] for m in runs]
         rows.append([
-            label, "x".join(map(str, m["shape"])), f"{m['array'] / MB:.1f}",
-            f"{m['overhead'] / MB:.0f}", f"{m['load_peak'] / MB:.0f}",
-            f"{m['loaded'] / MB:.0f}",
-            f"{m['peak'] / MB:.0f}" + (" (incl. loading)" if m["peak_includes_loading"] else ""),
-            f"{(m['peak'] - m['overhead']) / m['array']:.2f}", f"{bound / MB:.0f}",
-            "yes" if m["peak"] < bound else "NO", f"{m['seconds']:.0f}",
+            label, first["n"], f"{array / MB:.1f}", f"{overhead / MB:.0f}",
+            f"{statistics.median(m['after_warm_up'] for m in runs) / MB:.0f}",
+            f"{statistics.median(peaks) / MB:.0f} ({min(peaks) / MB:.0f}–{max(peaks) / MB:.0f})"
+            + (" incl. loading" if first["peak_includes_loading"] else ""),
+            f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})",
+            f"{(overhead + 2 * array) / MB:.0f}", f"{under}/{len(runs)}",
+            f"{statistics.median(m['seconds'] for m in runs):.0f}",
         ])
-        print(f"  {label}: peak {m['peak'] / MB:.0f} MB", flush=True)
+        print(f"  {label}, {first['n']} images: peaks "
+              + ", ".join(f"{peak / MB:.0f}" for peak in peaks) + " MB", flush=True)
     print()
     print(machine_description())
     print(f"- UnseenPruner(cv={args.folds}, keep=0.5), scoring net: make_net('cnn', "
-          "module__widths=(8,), max_epochs=1, batch_size=512) on CPU; each row in a fresh "
-          "process")
-    print(f"- fixed overhead = RSS after imports and one warm-up fit on {WARM_UP_IMAGES} "
-          "random images, before the data are loaded")
+          f"module__widths=(8,), max_epochs={args.epochs}, batch_size=512) on CPU; "
+          "each row in a fresh process")
+    print(f"- fixed overhead = peak RSS of imports and the same pruner fitted on "
+          f"{WARM_UP_IMAGES} random images, before the data are loaded")
     print()
     print(markdown_table(
-        ["path", "X (uint8)", "X MB", "overhead MB", "loading peak MB",
-         "RSS with X MB", "peak RSS in fit MB",
-         "(peak - overhead) / X", "bound: overhead + 2 X, MB", "under bound", "fit s"],
+        ["path", "images", "X MB", "fixed overhead MB", "RSS after warm-up MB",
+         "peak RSS in fit MB, median (min–max)", "(peak - overhead) / X",
+         "bound: overhead + 2 X, MB", "runs under bound", "fit s"],
         rows))
+    if len({m["array"] for m in default_runs}) > 1:
+        print()
+        print(f"Marginal peak RSS per byte of data (least squares over the "
+              f"{len(default_runs)} index-view runs, glibc default): "
+              f"{marginal_peak(default_runs):.2f}")
     return 0
 
 

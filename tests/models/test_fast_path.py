@@ -125,6 +125,42 @@ def test_auto_augmentation_only_for_natural_rgb_uint8(X, expected):
     assert it._augment_enabled(it._X) is expected
 
 
+@pytest.mark.parametrize(
+    "shape, channels_last, expected",
+    [
+        ((4, 3, 32, 32), "auto", True),  # colour images: faster CPU convolutions
+        ((4, 1, 8, 8), "auto", False),  # grey images, e.g. digits
+        ((4, 3, 32, 32), False, False),
+        ((4, 1, 8, 8), True, True),
+    ],
+)
+def test_channels_last_batches_on_cpu(shape, channels_last, expected):
+    X = np.random.RandomState(0).randint(0, 256, size=shape).astype(np.uint8)
+    it = DeviceEvalIterator(SkorchDataset(X, np.arange(4)), batch_size=4, device="cpu",
+                            channels_last=channels_last)
+    xb = next(iter(it))[0]
+    # single-channel tensors satisfy both layouts; the strides tell them apart
+    if expected:
+        assert xb.is_contiguous(memory_format=torch.channels_last)
+        assert xb.stride(1) == 1
+    else:
+        assert xb.is_contiguous() and xb.stride(-1) == 1
+    expected_values = (torch.from_numpy(X).float() / 255 - 0.5) / 0.25
+    torch.testing.assert_close(xb, expected_values)
+
+
+def test_normalisation_leaves_float_source_data_untouched():
+    X = np.random.RandomState(0).rand(6, 3, 4, 4).astype(np.float32)
+    original = X.copy()
+    it = DeviceEvalIterator(SkorchDataset(X, np.arange(6)), batch_size=6, device="cpu",
+                            mean=(0.1, 0.2, 0.3), std=2.0)
+    for _ in range(2):  # a second epoch would see any in-place change
+        xb = next(iter(it))[0]
+        mean = torch.tensor([0.1, 0.2, 0.3]).reshape(1, 3, 1, 1)
+        torch.testing.assert_close(xb, (torch.from_numpy(original) - mean) / 2.0)
+    np.testing.assert_array_equal(X, original)
+
+
 def test_device_copy_is_reused_across_epochs_and_folds():
     clear_device_cache()
     X, y = _indexed_data()

@@ -31,6 +31,16 @@ def tiny_net(max_epochs=3, n_features=64, n_classes=10, **params):
         max_epochs=max_epochs, batch_size=64, train_split=None, verbose=0, **params)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_registries(monkeypatch):
+    """Scorers and selectors a test registers must not leak into other tests."""
+    from skunseen.scores import _registry as scorers
+    from skunseen.selection import _registry as selectors
+
+    monkeypatch.setattr(scorers, "_SCORERS", dict(scorers._SCORERS))
+    monkeypatch.setattr(selectors, "_SELECTORS", dict(selectors._SELECTORS))
+
+
 @pytest.fixture(scope="session")
 def digits():
     X, y = load_digits(return_X_y=True)

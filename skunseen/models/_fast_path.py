@@ -312,27 +312,35 @@ class _DeviceIterator:
         out = padded[batch, :, rows[:, :, None], cols[:, None, :]]
         return out.permute(0, 3, 1, 2)
 
-    def _normalise(self, xb, channels_last):
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        if xb.dtype == torch.uint8:
-            # A fresh float batch, converted to the memory format in the same
-            # copy, which the in-place steps below may overwrite.
-            xb = xb.to(torch.float32, memory_format=memory_format).div_(255.0)
+    def _scaling(self, X):
+        """Per-channel ``(mean, std)`` tensors (or None), built once per epoch."""
+        if X.dtype == torch.uint8:
             mean = _UINT8_MEAN if self.mean is None else self.mean
             std = _UINT8_STD if self.std is None else self.std
-            fresh = True
         else:
-            # May alias the device copy of the data: never written to.
-            xb = xb.to(torch.float32, memory_format=memory_format)
             mean, std = self.mean, self.std
-            fresh = False
-        shape = (1, -1) + (1,) * (xb.ndim - 2)
+        shape = (1, -1) + (1,) * (X.ndim - 2)
+        return tuple(
+            None if value is None
+            else torch.as_tensor(value, dtype=torch.float32, device=self.device).reshape(shape)
+            for value in (mean, std)
+        )
+
+    @staticmethod
+    def _normalise(xb, channels_last, mean, std):
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # A uint8 batch becomes a fresh float batch (converted to the memory
+        # format in the same copy) that the in-place steps may overwrite; a
+        # float batch may alias the device copy of the data and is never
+        # written to.
+        fresh = xb.dtype == torch.uint8
+        xb = xb.to(torch.float32, memory_format=memory_format)
+        if fresh:
+            xb = xb.div_(255.0)
         if mean is not None:
-            mean = torch.as_tensor(mean, dtype=xb.dtype, device=xb.device).reshape(shape)
             xb = xb.sub_(mean) if fresh else xb - mean
             fresh = True
         if std is not None:
-            std = torch.as_tensor(std, dtype=xb.dtype, device=xb.device).reshape(shape)
             xb = xb.div_(std) if fresh else xb / std
         return xb
 
@@ -343,6 +351,7 @@ class _DeviceIterator:
         generator = None
         augment = self._augment_enabled(self._X)
         channels_last = self._channels_last_enabled(self._X)
+        mean, std = self._scaling(self._X)
         if self.shuffle or augment:
             # The epoch's seed comes from the given CPU generator (skorch
             # passes the same one every epoch, so epochs differ but repeat),
@@ -366,7 +375,7 @@ class _DeviceIterator:
                 yb = None if self._y is None else self._y[rows]
             if augment:
                 xb = self._crop_flip(xb, generator)
-            xb = self._normalise(xb, channels_last)
+            xb = self._normalise(xb, channels_last, mean, std)
             if yb is None:
                 yb = torch.zeros(len(xb), device=self.device)
             yield xb, yb

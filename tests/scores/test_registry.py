@@ -22,17 +22,10 @@ from skunseen.scores import (
     register_scorer,
     tdds,
 )
-from skunseen.scores import _registry
 
 BUILTIN = [
     "aum", "dual", "dyn_unc", "el2n", "entropy", "forgetting", "loss", "margin", "tdds"
 ]
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry(monkeypatch):
-    # Custom registrations in a test must not leak into the others.
-    monkeypatch.setattr(_registry, "_SCORERS", dict(_registry._SCORERS))
 
 
 def _records_with_dynamics(n_samples=30, n_classes=4, n_epochs=6, seed=0):

@@ -8,18 +8,11 @@ from sklearn.linear_model import LogisticRegression
 
 from conftest import tiny_net
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
-from skunseen.scores import _registry, available_scorers, register_scorer
-from skunseen.selection import _registry as _selectors
+from skunseen.scores import available_scorers, register_scorer
 from skunseen.selection import d2, register_selector
 
 # Collected at import, before any test registers its own scorer.
 REGISTERED = available_scorers()
-
-
-@pytest.fixture(autouse=True)
-def _restore_registries(monkeypatch):
-    monkeypatch.setattr(_registry, "_SCORERS", dict(_registry._SCORERS))
-    monkeypatch.setattr(_selectors, "_SELECTORS", dict(_selectors._SELECTORS))
 
 
 def pruner(**params):

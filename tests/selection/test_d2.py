@@ -13,12 +13,6 @@ from skunseen.selection import (
     knn_graph,
     select,
 )
-from skunseen.selection import _registry
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry(monkeypatch):
-    monkeypatch.setattr(_registry, "_SELECTORS", dict(_registry._SELECTORS))
 
 
 def brute_adjacency(features, groups, k):

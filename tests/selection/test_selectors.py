@@ -14,13 +14,7 @@ from skunseen.selection import (
     select,
     uniform,
 )
-from skunseen.selection import _registry
 from skunseen.selection._selectors import _stratum_budgets
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry(monkeypatch):
-    monkeypatch.setattr(_registry, "_SELECTORS", dict(_registry._SELECTORS))
 
 
 def _rng(seed=0):

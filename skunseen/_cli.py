@@ -22,7 +22,7 @@ from ._report import plot_histograms, summarize, write_report
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
 DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
-MODELS = ("auto", "cnn", "resnet18", "mlp")
+MODELS = ("auto", "cnn", "resnet18", "fastcifar", "mlp")
 # torchvision's extracted python versions of CIFAR, recognised under --data.
 _TORCHVISION_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 

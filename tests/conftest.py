@@ -1,5 +1,6 @@
 """Shared fixtures: small local data and tiny, fast scoring models."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,18 @@ from skorch import NeuralNetClassifier
 from sklearn.datasets import load_digits
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The CIFAR-10 JPEG archive; SKUNSEEN_CIFAR points elsewhere (the GPU suite does).
+CIFAR_ARCHIVE = Path(os.environ.get("SKUNSEEN_CIFAR", SHARED_DATA / "cifar10-jpeg.tar.gz"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` run only where a CUDA device is visible."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
 
 
 class TinyMLP(torch.nn.Module):

@@ -140,3 +140,25 @@ def test_unfingerprintable_estimator_fits_without_checkpoints(small_digits, tmp_
     with pytest.warns(UserWarning, match="cannot be fingerprinted.*checkpoint_dir is ignored"):
         pruner = lr_pruner(tmp_path, estimator=model).fit(X, y)
     assert len(pruner.sample_indices_) == 150 and not checkpoints(tmp_path)
+
+
+@pytest.mark.cuda
+def test_checkpoints_written_on_cuda_resume_to_the_same_coreset(tmp_path):
+    from skunseen.models import make_net
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(120, 3, 16, 16)).astype(np.uint8)
+    y = np.arange(120) % 3
+
+    def pruner():
+        net = make_net("fastcifar", input_shape=X.shape[1:], n_classes=3, device="cuda",
+                       max_epochs=2, batch_size=32, module__width=0.125)
+        return UnseenPruner(net, scorer="forgetting", cv=3, random_state=0,
+                            checkpoint_dir=tmp_path)
+
+    first = pruner().fit(X, y)
+    assert first.n_tasks_resumed_ == 0 and len(checkpoints(tmp_path)) == 3
+    second = pruner().fit(X, y)
+    assert second.n_tasks_resumed_ == 3
+    np.testing.assert_array_equal(first.scores_, second.scores_)
+    np.testing.assert_array_equal(first.sample_indices_, second.sample_indices_)

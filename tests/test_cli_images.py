@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED_DATA
+from conftest import CIFAR_ARCHIVE
 from skunseen._cli import main
-
-CIFAR_ARCHIVE = SHARED_DATA / "cifar10-jpeg.tar.gz"
 
 
 def _run(*args):
@@ -54,6 +52,30 @@ def test_digits_coreset_lines_up_across_models_and_seeds(tmp_path):
     assert a["test_accuracy"] == b["test_accuracy"] and a["model"] == "MLP"
     assert a["n_train"] == 90 and a["n_test"] == 450
     assert a["pool"] == _read(tmp_path / "prune" / "report.json")["pool"]
+
+
+def test_evaluate_with_the_fast_cifar_net(tmp_path):
+    pool = ["--dataset", "digits", "--limit", 200]
+    _run("prune", *pool, "--epochs", 1, "--folds", 2, "--keep", 0.5, "--out", tmp_path)
+    _run("evaluate", *pool, "--model", "fastcifar", "--coreset", tmp_path / "coreset.npy",
+         "--epochs", 2, "--out", tmp_path)
+    result = _read(tmp_path / "eval.json")
+    assert result["model"] == "FastCifarNet" and result["n_train"] == 100
+    assert 0 <= result["test_accuracy"] <= 1
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CIFAR_ARCHIVE.is_file(),
+                    reason=f"the shared CIFAR-10 archive is absent ({CIFAR_ARCHIVE})")
+def test_cifar10_prune_and_evaluate_fastcifar_on_cuda(tmp_path):
+    data = ["--dataset", "cifar10", "--data", CIFAR_ARCHIVE, "--limit", 2000,
+            "--model", "fastcifar", "--device", "cuda"]
+    _run("prune", *data, "--epochs", 2, "--folds", 3, "--keep", 0.5, "--out", tmp_path)
+    _run("evaluate", *data, "--test-limit", 1000, "--coreset", tmp_path / "coreset.npy",
+         "--epochs", 4, "--out", tmp_path)
+    result = _read(tmp_path / "eval.json")
+    assert result["model"] == "FastCifarNet" and result["n_train"] == 1000
+    assert result["test_accuracy"] > 0.3
 
 
 def test_evaluate_refuses_a_coreset_of_another_pool(tmp_path, capsys):

@@ -198,3 +198,18 @@ def test_threaded_tasks_share_the_torch_threads(monkeypatch, small_digits):
     calls.clear()
     UnseenPruner(tiny_net(), cv=4, random_state=0).fit(X, y)
     assert {call["threads"] for call in calls} == {before}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_threads_on_one_real_gpu_give_the_sequential_coreset(small_digits, model):
+    """Several folds train on one GPU at once; the coreset is the sequential one."""
+    X, y = small_digits
+    X = X.reshape(-1, 64) if model == "mlp" else X.reshape(-1, 1, 8, 8)
+    net = make_net(model, input_shape=X.shape[1:], n_classes=10, max_epochs=2, device="cuda")
+    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
+        sequential = fit(net, X, y)
+        threaded = fit(net, X, y, backend="threading")
+    assert all(info["n_epochs"] == 2 for info in threaded.task_info_)
+    np.testing.assert_array_equal(sequential.sample_indices_, threaded.sample_indices_)
+    np.testing.assert_allclose(sequential.scores_, threaded.scores_, atol=1e-6)

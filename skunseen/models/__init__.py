@@ -3,6 +3,7 @@ factories and the device-resident fast path for in-memory image data."""
 
 from ._device import resolve_device
 from ._factory import MODEL_NAMES, FastNetClassifier, make_net
+from ._fastcifar import FastCifarNet, TriangularLR
 from ._fast_path import (
     ArrayIndexView,
     DeviceEvalIterator,
@@ -16,9 +17,11 @@ __all__ = [
     "ArrayIndexView",
     "DeviceEvalIterator",
     "DeviceTrainIterator",
+    "FastCifarNet",
     "FastNetClassifier",
     "MLP",
     "SmallCNN",
+    "TriangularLR",
     "cifar_resnet18",
     "clear_device_cache",
     "make_net",

@@ -209,7 +209,7 @@ def test_index_view_validates_inputs_and_acts_as_plain_dataset():
     assert Xi[0, 0, 0] == 1 and yi == 3
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_cuda_iterator_covers_samples_and_returns_channels_last():
     X = np.random.RandomState(0).randint(0, 256, size=(50, 3, 32, 32)).astype(np.uint8)
     y = np.arange(50)

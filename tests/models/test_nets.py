@@ -165,7 +165,7 @@ def test_fast_net_classifier_params_round_trip():
     assert clone(net).random_state == 4
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_cuda_bf16_autocast_and_channels_last():
     X = (np.random.RandomState(0).rand(64, 3, 32, 32) * 255).astype(np.uint8)
     y = np.arange(64) % 4

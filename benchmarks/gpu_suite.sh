@@ -12,6 +12,7 @@
 #   SKUNSEEN_CIFAR           CIFAR-10 JPEG archive (default data/cifar10-jpeg.tar.gz)
 #   SKUNSEEN_SUITE_SECONDS   wall-clock budget of the whole suite (default 540)
 #   SKUNSEEN_SUITE_SMOKE=1   tiny sizes on the CPU: checks this script (the test suite runs it)
+#   SKUNSEEN_SUITE_ONLY      comma-separated step names to run, e.g. "protocol" for a rerun
 #   PYTHON                   interpreter (default python3)
 #
 # Every step runs under its own time limit; a failing step is reported and the
@@ -26,6 +27,7 @@ exec > >(tee -a "$LOGS/suite.log") 2>&1
 PY=${PYTHON:-python3}
 BUDGET=${SKUNSEEN_SUITE_SECONDS:-540}
 SMOKE=${SKUNSEEN_SUITE_SMOKE:-0}
+ONLY=${SKUNSEEN_SUITE_ONLY:-}
 export SKUNSEEN_CIFAR=${SKUNSEEN_CIFAR:-data/cifar10-jpeg.tar.gz}
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 START=$(date +%s)
@@ -36,6 +38,10 @@ left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 step() {  # step NAME LIMIT_S COMMAND...
   local name=$1 limit=$2 began rc
   shift 2
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]]; then
+    echo "=== $name: not run (SKUNSEEN_SUITE_ONLY=$ONLY)"
+    return 0
+  fi
   began=$(date +%s)
   echo
   echo "=== $name: start (limit ${limit} s, $(left) s of the suite left)"

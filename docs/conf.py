@@ -131,7 +131,8 @@ API = [
     ]),
     ("skunseen.models", "Models and the fast path", [
         ("Net factory", ["make_net", "FastNetClassifier", "resolve_device"]),
-        ("Modules", ["MLP", "SmallCNN", "cifar_resnet18"]),
+        ("Modules", ["MLP", "SmallCNN", "FastCifarNet", "cifar_resnet18"]),
+        ("Training schedules", ["TriangularLR"]),
         ("Fast path", ["DeviceTrainIterator", "DeviceEvalIterator", "ArrayIndexView",
                        "clear_device_cache"]),
     ]),

@@ -186,6 +186,16 @@ class MultiStepUnseenPruner(BasePruner):
         it reached. ``None`` saves nothing.
     verbose : int, default=0
         Show progress bars when positive.
+    fold_batching : bool or "auto", default="auto"
+        Train the scoring models of a round (the folds, or a multi-step
+        refill's repeats) at once, as one stacked module on one device (see
+        :ref:`fold batching <fold_batching>`): each model still trains on its
+        own rows only, with its own BatchNorm statistics, optimizer state and
+        learning-rate schedule. ``"auto"`` does so where it is measured to be
+        faster: for built-in nets with a fast-path iterator, on the CPU, when
+        the net is small (see the docs), with ``n_jobs`` unset or 1.
+        ``True`` always does for such nets and raises a ``ValueError`` saying
+        why for any other; ``False`` trains the models one by one.
     n_steps : int, default=3
         Number of steps T of a named ``schedule``; ignored when ``schedule``
         is an explicit sequence. ``n_steps=1`` is single-step UNSEEN.
@@ -255,8 +265,10 @@ class MultiStepUnseenPruner(BasePruner):
         Column names, when X is a DataFrame with string column names.
     task_info_ : list of dict
         Per scoring model, over all steps (a warm start appends): its name
-        (``"step 2, model 0"``, ...), training seconds and epochs, and
-        whether it was ``resumed`` from ``checkpoint_dir``.
+        (``"step 2, model 0"``, ...), training seconds and epochs, whether it
+        trained in a ``batched`` round (``fold_batching``; its seconds are then
+        the round's divided among its models) and whether it was ``resumed``
+        from ``checkpoint_dir``.
     n_tasks_resumed_ : int
         Number of scoring models of the last ``fit`` read back from
         ``checkpoint_dir``.
@@ -302,13 +314,13 @@ class MultiStepUnseenPruner(BasePruner):
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 checkpoint_dir=None, verbose=0, n_steps=3, schedule="linear", init="unseen",
-                 replace=0.0, warm_start=False):
+                 checkpoint_dir=None, verbose=0, fold_batching="auto", n_steps=3,
+                 schedule="linear", init="unseen", replace=0.0, warm_start=False):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
             device=device, random_state=random_state, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, verbose=verbose,
+            checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
         )
         self.cv = cv
         self.n_repeats = n_repeats

@@ -394,7 +394,8 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     records : ScoringRecords
         Rows ``score_indices`` with the model's outputs on them.
     info : dict
-        ``seconds`` spent and ``n_epochs`` trained (0 without dynamics).
+        ``seconds`` spent, ``n_epochs`` trained (0 without dynamics) and
+        ``batched`` (False).
 
     Raises
     ------
@@ -415,7 +416,8 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
         X_train, X_score = take_rows(X, train_indices), take_rows(X, score_indices)
         records, n_epochs = _fit_classifier(model, X_train, y_train, X_score, y_score,
                                             score_indices, seed=seed, n_classes=n_classes)
-    return records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs}
+    return records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs,
+                     "batched": False}
 
 
 class TrainingDiverged(FloatingPointError):

@@ -79,6 +79,16 @@ class UnseenPruner(BasePruner):
         changing them reuses every fold. ``None`` saves nothing.
     verbose : int, default=0
         Show progress bars, and how many folds were resumed, when positive.
+    fold_batching : bool or "auto", default="auto"
+        Train the scoring models of a round (the folds, or a multi-step
+        refill's repeats) at once, as one stacked module on one device (see
+        :ref:`fold batching <fold_batching>`): each model still trains on its
+        own rows only, with its own BatchNorm statistics, optimizer state and
+        learning-rate schedule. ``"auto"`` does so where it is measured to be
+        faster: for built-in nets with a fast-path iterator, on the CPU, when
+        the net is small (see the docs), with ``n_jobs`` unset or 1.
+        ``True`` always does for such nets and raises a ``ValueError`` saying
+        why for any other; ``False`` trains the models one by one.
 
     Attributes
     ----------
@@ -99,8 +109,10 @@ class UnseenPruner(BasePruner):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X is a DataFrame with string column names.
     task_info_ : list of dict
-        Per scoring model: its name, training seconds and epochs, and
-        whether it was ``resumed`` from ``checkpoint_dir``.
+        Per scoring model: its name, training seconds and epochs, whether it
+        trained in a ``batched`` round (``fold_batching``; its seconds are then
+        the round's divided among its models) and whether it was ``resumed``
+        from ``checkpoint_dir``.
     n_tasks_resumed_ : int
         Number of scoring models read back from ``checkpoint_dir``.
 
@@ -149,12 +161,12 @@ class UnseenPruner(BasePruner):
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 checkpoint_dir=None, verbose=0):
+                 checkpoint_dir=None, verbose=0, fold_batching="auto"):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
             device=device, random_state=random_state, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, verbose=verbose,
+            checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
         )
         self.cv = cv
         self.n_repeats = n_repeats

@@ -177,16 +177,8 @@ class FastCifarNet(nn.Module):
         X : torch.Tensor of shape (n, in_channels, H, W)
             Normalised training images.
         """
-        k = _WHITEN_KERNEL
-        per_image = (X.shape[-2] - k + 1) * (X.shape[-1] - k + 1)
-        images = X[: max(1, _WHITEN_MAX_PATCHES // per_image)].float()
-        patches = F.unfold(images, k).transpose(1, 2).reshape(-1, self.whiten_weight[0].numel())
-        # float64 on the CPU: a tiny eigenproblem, and no solver library start-up on the GPU
-        covariance = (patches.T @ patches / len(patches)).double().cpu()
-        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
-        filters = (eigenvectors / torch.sqrt(eigenvalues.clamp_min(0) + self.whiten_eps)).T
-        filters = filters.flip(0).reshape(-1, *self.whiten_weight.shape[1:])
-        self.whiten_weight.copy_(torch.cat([filters, -filters]).to(self.whiten_weight))
+        filters = whitening_filters(X, self.whiten_eps)
+        self.whiten_weight.copy_(filters.to(self.whiten_weight))
         self.whitened.fill_(True)
         self._whitened = True
 
@@ -215,6 +207,27 @@ class FastCifarNet(nn.Module):
 
     def _mirrored(self, X):
         return 0.5 * (self._logits(X) + self._logits(X.flip(-1)))
+
+
+@torch.no_grad()
+def whitening_filters(X, eps):
+    """Filters ``(2 d, C, 2, 2)`` whitening the 2x2 patches of the images ``X``.
+
+    The eigenvectors of the (uncentred) patch covariance, scaled by their
+    inverse square-root eigenvalues (largest first), and their negatives, so
+    that the GELU after the layer keeps both signs of every direction.
+    """
+    k = _WHITEN_KERNEL
+    per_image = (X.shape[-2] - k + 1) * (X.shape[-1] - k + 1)
+    images = X[: max(1, _WHITEN_MAX_PATCHES // per_image)].float()
+    n_channels = X.shape[1]
+    patches = F.unfold(images, k).transpose(1, 2).reshape(-1, n_channels * k * k)
+    # float64 on the CPU: a tiny eigenproblem, and no solver library start-up on the GPU
+    covariance = (patches.T @ patches / len(patches)).double().cpu()
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    filters = (eigenvectors / torch.sqrt(eigenvalues.clamp_min(0) + eps)).T
+    filters = filters.flip(0).reshape(-1, n_channels, k, k)
+    return torch.cat([filters, -filters]).to(X.device)
 
 
 def _read_whitened_flag(module, incompatible_keys):

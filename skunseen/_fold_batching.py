@@ -1,0 +1,448 @@
+"""Fold batching: the scoring models of one round trained at once, as one module.
+
+The K models of a round (UNSEEN's folds, the repeats of a multi-step refill)
+usually train one after another; for the built-in nets they can instead
+train as one :class:`~skunseen.models._stacked.StackedModule` holding the K
+models side by side. The rules that keep every score unseen and every model
+its own:
+
+* model k draws its batches only from its own training rows: each model has
+  its own copy of the net's training iterator (the fast path's
+  :class:`~skunseen.models.DeviceTrainIterator`, seeded from the task seed
+  exactly as in sequential training), and the K iterators are read in
+  lockstep, one batch per model per step;
+* no batch statistic mixes models: BatchNorm statistics are per model and
+  come from that model's own rows (shorter batches are padded and masked);
+  held-out rows are only ever predicted in eval mode;
+* per-model optimizer state and learning-rate schedule: one optimizer over
+  the stacked tensors when every model takes the same number of steps per
+  epoch (element-wise optimizers then update each model exactly as its own
+  optimizer would), else one optimizer per model over views of the stacked
+  tensors;
+* per-epoch held-out records for every model, reduced exactly as
+  :class:`~skunseen.HeldOutRecorder` does, so every scorer works unchanged.
+
+Given the same batches, batched and sequential training give the same
+weights up to float rounding (tests check this); with the same seeds they
+see the same batches, so a fixed ``random_state`` gives the same coreset
+either way, up to that rounding.
+"""
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch.callbacks import LRScheduler, lr_scheduler
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from sklearn.base import clone
+
+from ._data import fold_view
+from ._parallel import device_params, initialize_seeded, seed_params, task_seeds
+from ._recording import TrainingDiverged, describe
+from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
+from .models import MLP
+from .models._stacked import stack_modules, stackable
+from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
+
+__all__ = ["batching_obstacle", "fit_and_record_batched", "use_fold_batching"]
+
+_OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
+               torch.optim.Adagrad)
+# Callbacks a batched round reproduces; skorch's own defaults only log.
+_SCHEDULES = (LRScheduler, TriangularLR)
+_CRITERION_PARAMS = {"label_smoothing"}
+
+
+def batching_obstacle(net, extras=None):
+    """Why ``net`` cannot train its folds batched, or None when it can.
+
+    Parameters
+    ----------
+    net : object
+        The scoring estimator.
+    extras : dict, default=None
+        Extras the recorder must produce (embeddings, gradients): batched
+        rounds record probabilities and per-epoch statistics only.
+
+    Returns
+    -------
+    str or None
+        A sentence naming what stands in the way.
+
+    Examples
+    --------
+    >>> from skunseen._fold_batching import batching_obstacle
+    >>> from skunseen.models import make_net
+    >>> batching_obstacle(make_net("mlp", input_shape=(4,), n_classes=2, device="cpu")) is None
+    True
+    >>> batching_obstacle(make_net("resnet18", input_shape=(3, 8, 8), n_classes=2,
+    ...                            device="cpu"))
+    'its module cifar_resnet18 is not a built-in net that can be stacked (MLP, SmallCNN, FastCifarNet)'
+    """
+    from skorch.net import NeuralNet
+
+    if not isinstance(net, NeuralNet):
+        return f"{describe(net)} is not a skorch net"
+    if extras:
+        return f"the recorder must produce {sorted(extras)}, which batched rounds do not record"
+    if not stackable(net.module):
+        name = getattr(net.module, "__name__", type(net.module).__name__)
+        return (f"its module {name} is not a built-in net that can be stacked "
+                "(MLP, SmallCNN, FastCifarNet)")
+    criterion = net.criterion if isinstance(net.criterion, type) else type(net.criterion)
+    if criterion is not torch.nn.CrossEntropyLoss or set(
+            net.get_params_for("criterion")) - _CRITERION_PARAMS:
+        return "its criterion is not a plain CrossEntropyLoss"
+    if net.optimizer not in _OPTIMIZERS or net.get_params_for("optimizer").get("param_groups"):
+        return "its optimizer is not one of SGD, Adam, AdamW, RMSprop, Adagrad without param groups"
+    if net.iterator_train is not DeviceTrainIterator or net.iterator_valid is not DeviceEvalIterator:
+        return "it does not use the fast-path iterators"
+    if net.train_split is not None:
+        return "it holds out a validation split (train_split)"
+    for name, callback in _callbacks(net):
+        if not isinstance(callback, _SCHEDULES):
+            return (f"its callback {name!r} ({type(callback).__name__}) is not a "
+                    "learning-rate schedule")
+        if isinstance(callback, LRScheduler) and _policy(callback) is ReduceLROnPlateau:
+            return f"its callback {name!r} monitors a score (ReduceLROnPlateau)"
+    return None
+
+
+def use_fold_batching(setting, net, *, n_tasks, devices, extras=None, n_jobs=None):
+    """Whether a round of ``n_tasks`` scoring models trains batched.
+
+    Parameters
+    ----------
+    setting : bool or "auto"
+        The pruner's ``fold_batching``.
+    net : object
+        The scoring estimator.
+    n_tasks : int
+        Models still to train in the round.
+    devices : list of str or None
+        Each task's device.
+    extras : dict, default=None
+        Extras the recorder must produce.
+    n_jobs : int, default=None
+        The pruner's ``n_jobs``: ``"auto"`` leaves rounds to joblib when
+        parallel workers were asked for.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        ``setting=True`` for a net or round that cannot be batched.
+    """
+    if setting is False or n_tasks < 2:
+        return False
+    obstacle = batching_obstacle(net, extras)
+    if obstacle is None and len(set(devices)) > 1:
+        obstacle = f"its models are spread over several devices ({sorted(set(devices))})"
+    if setting is True:
+        if obstacle is not None:
+            raise ValueError(
+                f"fold_batching=True, but the scoring models cannot train batched: {obstacle}. "
+                "Use fold_batching='auto' (batch where possible) or False."
+            )
+        return True
+    return obstacle is None and n_jobs in (None, 1) and _batching_pays(net, devices[0])
+
+
+def _batching_pays(net, device):
+    """The measured rule of ``fold_batching="auto"`` (benchmarks/fold_batching.py)."""
+    device = torch.device(device if device is not None else net.device)
+    if device.type != "cpu":
+        # not measured on an accelerator yet: the GPU suite measures it
+        return False
+    return net.module is MLP
+
+
+def _callbacks(net):
+    """The net's own ``(name, callback)`` pairs (skorch's defaults only log)."""
+    return net.callbacks if isinstance(net.callbacks, list) else []
+
+
+def _policy(callback):
+    """The torch scheduler class of a skorch ``LRScheduler``, looked up as skorch does."""
+    policy = callback.policy
+    return getattr(lr_scheduler, policy) if isinstance(policy, str) else policy
+
+
+class _Schedules:
+    """The net's learning-rate schedules, applied to one optimizer."""
+
+    def __init__(self, net, optimizer, steps_per_epoch):
+        self.optimizer = optimizer
+        self.epoch_schedulers, self.batch_schedulers, self.triangles = [], [], []
+        self.total = net.max_epochs * steps_per_epoch
+        self.step = 0
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        for _, callback in _callbacks(net):
+            if isinstance(callback, TriangularLR):
+                self.triangles.append(callback)
+                continue
+            scheduler = _policy(callback)(optimizer, **callback.kwargs)
+            (self.batch_schedulers if callback.step_every == "batch"
+             else self.epoch_schedulers).append(scheduler)
+
+    def before_step(self):
+        for triangle in self.triangles:
+            factor = triangle.factor(min(self.step, self.total) / max(self.total, 1))
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * factor
+        self.step += 1
+
+    def after_step(self):
+        for scheduler in self.batch_schedulers:
+            scheduler.step()
+
+    def after_epoch(self):
+        for scheduler in self.epoch_schedulers:
+            scheduler.step()
+
+
+class _Round:
+    """The state of one batched round: K nets, their stacked module, data and records."""
+
+    def __init__(self, estimator, X, y, tasks, *, device, record_dynamics):
+        self.tasks = tasks
+        self.record_dynamics = record_dynamics
+        self.nets = [self._initialised(estimator, task, device) for task in tasks]
+        first = self.nets[0]
+        self.device = torch.device(first.device)
+        self.k = len(tasks)
+        self.stacked = stack_modules([net.module_ for net in self.nets])
+        if self.device.type == "cuda" and getattr(first, "channels_last", False):
+            self.stacked = self.stacked.to(memory_format=torch.channels_last)
+        self.autocast = bool(getattr(first, "autocast", False)) and self.device.type == "cuda"
+        self.smoothing = first.get_params_for("criterion").get("label_smoothing", 0.0)
+        self.train_sets = [net.get_dataset(fold_view(X, y, task.train_indices),
+                                           y[task.train_indices]) for net, task in
+                           zip(self.nets, tasks)]
+        self.score_sets = [net.get_dataset(fold_view(X, None, task.score_indices))
+                           for net, task in zip(self.nets, tasks)]
+        self.score_labels = [torch.as_tensor(y[task.score_indices], device=self.device)
+                             for task in tasks]
+        steps = [len(net.get_iterator(ds, training=True))
+                 for net, ds in zip(self.nets, self.train_sets)]
+        self.optimizers = self._optimizers(steps)
+        self.losses = [[] for _ in tasks]
+        self.epochs = [{name: [] for name in EPOCH_STATISTICS} for _ in tasks]
+        self.previous = [None] * self.k
+        self.last_log_proba = None
+
+    @staticmethod
+    def _initialised(estimator, task, device):
+        """The task's clone, initialised exactly as sequential training initialises it."""
+        net = clone(estimator)
+        init_seed, order_seed, _ = task_seeds(task.seed)
+        params = seed_params(net, order_seed)
+        if device is not None:
+            params.update(device_params(net, device))
+        net.set_params(**params)
+        initialize_seeded(net, init_seed)
+        return net
+
+    def _optimizers(self, steps):
+        """``[(optimizer, schedules, models)]``: one over the stacked tensors when
+        every model takes the same steps, else one per model over its views."""
+        net = self.nets[0]
+        params = list(self.stacked.parameters())
+        if len(set(steps)) == 1:
+            optimizer = self._optimizer(params)
+            return [(optimizer, _Schedules(net, optimizer, steps[0]), list(range(self.k)))]
+        self.views = [[p.detach().chunk(self.k)[k].requires_grad_() for p in params]
+                      for k in range(self.k)]
+        out = []
+        for k in range(self.k):
+            optimizer = self._optimizer(self.views[k])
+            out.append((optimizer, _Schedules(net, optimizer, steps[k]), [k]))
+        return out
+
+    def _optimizer(self, params):
+        net = self.nets[0]
+        kwargs = dict(net.get_params_for("optimizer"))
+        kwargs.setdefault("lr", net.lr)
+        return net.optimizer(params, **kwargs)
+
+    # -------------------------------------------------------------- training
+    def train(self):
+        for _ in range(self.nets[0].max_epochs):
+            self._train_epoch()
+            self._check_finite()
+            for _, schedules, _ in self.optimizers:
+                schedules.after_epoch()
+            if self.record_dynamics:
+                self._record_epoch()
+
+    def _train_epoch(self):
+        iterators = [iter(net.get_iterator(ds, training=True))
+                     for net, ds in zip(self.nets, self.train_sets)]
+        self.stacked.train()
+        while True:
+            batches = [next(it, None) for it in iterators]
+            active = [k for k, batch in enumerate(batches) if batch is not None]
+            if not active:
+                break
+            self._train_step(batches, active)
+
+    def _train_step(self, batches, active):
+        X, mask = self._stack([b[0] if b is not None else None for b in batches])
+        targets, _ = self._stack([b[1] if b is not None else None for b in batches])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.stacked(X, mask)
+        rows = F.cross_entropy(logits.float().flatten(0, 1), targets.long().flatten(),
+                               label_smoothing=self.smoothing, reduction="none")
+        rows = rows.view(self.k, -1)
+        if mask is None:
+            per_model = rows.mean(dim=1)
+        else:
+            weight = mask.to(rows.dtype)
+            per_model = (rows * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1)
+        steppers = [entry for entry in self.optimizers if set(entry[2]) & set(active)]
+        for optimizer, schedules, _ in steppers:
+            optimizer.zero_grad(set_to_none=True)
+            schedules.before_step()
+        per_model.sum().backward()
+        if len(self.optimizers) > 1:
+            grads = [None if p.grad is None else p.grad.chunk(self.k)
+                     for p in self.stacked.parameters()]
+            for optimizer, _, (k,) in steppers:
+                for view, grad in zip(self.views[k], grads):
+                    view.grad = None if grad is None else grad[k]
+            for p in self.stacked.parameters():
+                p.grad = None
+        for optimizer, schedules, _ in steppers:
+            optimizer.step()
+            schedules.after_step()
+        detached = per_model.detach()
+        for k in active:
+            self.losses[k].append(detached[k])
+
+    def _stack(self, tensors):
+        """K batches as one ``(K, B, ...)`` tensor, padded, and the row mask (None if full)."""
+        present = [t for t in tensors if t is not None]
+        size = max(len(t) for t in present)
+        if all(t is not None and len(t) == size for t in tensors):
+            return torch.stack(tensors), None
+        template = present[0]
+        out = template.new_zeros((self.k, size, *template.shape[1:]))
+        mask = torch.zeros((self.k, size), dtype=torch.bool, device=template.device)
+        for k, t in enumerate(tensors):
+            if t is not None:
+                out[k, :len(t)] = t
+                mask[k, :len(t)] = True
+        if template.dim() == 4 and template.is_contiguous(memory_format=torch.channels_last):
+            out = out.contiguous()
+        return out, mask
+
+    def _check_finite(self):
+        for k, losses in enumerate(self.losses):
+            if not losses:
+                continue
+            epoch_loss = float(torch.stack(losses).mean())
+            losses.clear()
+            if not math.isfinite(epoch_loss):
+                raise TrainingDiverged(f"its training loss became {epoch_loss}", k)
+
+    # ------------------------------------------------------------- recording
+    @torch.no_grad()
+    def _predict(self):
+        """Every model's log-probabilities on its own scored rows (eval mode)."""
+        self.stacked.eval()
+        iterators = [iter(net.get_iterator(ds, training=False))
+                     for net, ds in zip(self.nets, self.score_sets)]
+        outputs = [[] for _ in range(self.k)]
+        while True:
+            batches = [next(it, None) for it in iterators]
+            if all(b is None for b in batches):
+                break
+            X, _ = self._stack([b[0] if b is not None else None for b in batches])
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+                logits = self.stacked(X).float()
+            for k, batch in enumerate(batches):
+                if batch is not None:
+                    outputs[k].append(logits[k, :len(batch[0])])
+        return [torch.log_softmax(torch.cat(o), dim=-1) for o in outputs]
+
+    def _record_epoch(self):
+        self.last_log_proba = self._predict()
+        for k, log_proba in enumerate(self.last_log_proba):
+            stats = epoch_statistics(log_proba, self.score_labels[k], self.previous[k])
+            self.previous[k] = log_proba
+            for name, values in stats.items():
+                self.epochs[k][name].append(values.cpu().numpy())
+
+    def records(self):
+        # the last epoch's pass already holds the final model's outputs
+        log_probas = self.last_log_proba if self.record_dynamics else self._predict()
+        out = []
+        for k, task in enumerate(self.tasks):
+            epochs = ({name: np.stack(v, axis=1) for name, v in self.epochs[k].items()}
+                      if self.record_dynamics and self.epochs[k]["correct"] else {})
+            out.append(ScoringRecords(
+                indices=np.asarray(task.score_indices, dtype=np.int64),
+                y=self.score_labels[k].cpu().numpy().astype(np.int64),
+                proba=log_probas[k].exp().cpu().numpy(), epochs=epochs,
+                model=describe(self.nets[k])))
+        return out
+
+
+def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics, device=None):
+    """Train the tasks' models at once and record the rows each one scores.
+
+    The batched counterpart of :func:`skunseen._recording.fit_and_record`
+    for a list of tasks sharing one estimator and one device.
+
+    Parameters
+    ----------
+    estimator : skorch NeuralNet
+        The unfitted scoring net; :func:`batching_obstacle` must return None.
+    X : ndarray or tensor
+        All rows, as the net consumes them.
+    y : ndarray of int
+        Encoded labels of all rows.
+    tasks : sequence of ScoringTask
+        At least one task.
+    n_classes : int
+        Number of classes in the whole data.
+    record_dynamics : bool
+        Record per-epoch statistics.
+    device : str, default=None
+        Overrides the net's device.
+
+    Returns
+    -------
+    list of (ScoringRecords, dict)
+        Per task, in order: its records and ``{"seconds", "n_epochs",
+        "batched"}`` (seconds: the round's wall time divided among its tasks).
+
+    Raises
+    ------
+    TrainingDiverged
+        When a model's training loss stops being finite; ``exc.args[1]`` is
+        the position of its task.
+    """
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        # what the models draw while training (dropout), seeded like sequential training
+        torch.manual_seed(task_seeds(tasks[0].seed)[2])
+        state = _Round(estimator, X, y, list(tasks), device=device,
+                       record_dynamics=record_dynamics)
+        state.train()
+        records = state.records()
+    for rec in records:
+        if rec.proba.shape[1] != n_classes:
+            raise ValueError(
+                f"The net outputs {rec.proba.shape[1]} classes but y has {n_classes}; "
+                "set the module's number of outputs (e.g. module__n_classes) to match.")
+    seconds = (time.perf_counter() - start) / len(records)
+    n_epochs = state.nets[0].max_epochs
+    return [(rec, {"seconds": seconds, "n_epochs": n_epochs, "batched": True})
+            for rec in records]

@@ -1,0 +1,111 @@
+"""K built-in nets as one stacked module: same outputs, statistics and weights as K nets."""
+
+import copy
+
+import pytest
+import torch
+
+from skunseen.models import MLP, FastCifarNet, SmallCNN, cifar_resnet18
+from skunseen.models._stacked import stack_modules, stackable
+
+ARCHITECTURES = {
+    "mlp": (lambda: MLP(12, 4, hidden=8), (12,)),
+    "cnn": (lambda: SmallCNN(3, 4, widths=(4, 8, 8)), (3, 9, 9)),
+    "fastcifar": (lambda: FastCifarNet(3, 4, width=0.125, tta=1), (3, 16, 16)),
+}
+
+
+def _pair(name, k=3):
+    make, shape = ARCHITECTURES[name]
+    torch.manual_seed(0)
+    modules = [make() for _ in range(k)]
+    return modules, [copy.deepcopy(m) for m in modules], shape
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_stacked_forward_equals_each_model(name):
+    modules, reference, shape = _pair(name)
+    stacked = stack_modules(modules).train()
+    X = torch.randn(3, 6, *shape)
+    out = stacked(X)
+    for k, model in enumerate(reference):
+        torch.testing.assert_close(out[k], model.train()(X[k]), atol=1e-5, rtol=1e-5)
+    stacked.eval()
+    X = torch.randn(3, 5, *shape)
+    for k, model in enumerate(reference):
+        torch.testing.assert_close(stacked(X)[k], model.eval()(X[k]), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_padded_rows_enter_no_statistic(name):
+    """Model k's BatchNorm statistics and outputs come from its own real rows only."""
+    modules, reference, shape = _pair(name)
+    stacked = stack_modules(modules).train()
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    mask[1, 4:] = False
+    mask[2, 2:] = False
+    X = torch.randn(3, 6, *shape)
+    X[~mask] = 1e4  # padding that would dominate any statistic it entered
+    out = stacked(X, mask)
+    for k, model in enumerate(reference):
+        torch.testing.assert_close(out[k][mask[k]], model.train()(X[k][mask[k]]),
+                                   atol=1e-4, rtol=1e-4)
+    copies = [copy.deepcopy(m) for m in modules]
+    stacked.unstack(copies)
+    for copied, model in zip(copies, reference):
+        for (key, a), b in zip(copied.state_dict().items(), model.state_dict().values()):
+            if "num_batches" not in key:
+                torch.testing.assert_close(a.float(), b.float(), atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_without_rows_keeps_its_statistics():
+    modules, _, shape = _pair("cnn")
+    stacked = stack_modules(modules).train()
+    before = stacked.norms[0].running_mean.clone()
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    mask[2] = False
+    logits = stacked(torch.randn(3, 4, *shape), mask)
+    assert torch.isfinite(logits).all()
+    channels = before.numel() // 3
+    torch.testing.assert_close(stacked.norms[0].running_mean[2 * channels:],
+                               before[2 * channels:])
+    assert not torch.equal(stacked.norms[0].running_mean[:channels], before[:channels])
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_gradients_stay_within_their_model(name):
+    modules, _, shape = _pair(name)
+    stacked = stack_modules(modules).train()
+    stacked(torch.randn(3, 4, *shape))[1].sum().backward()
+    for param in stacked.parameters():
+        if param.grad is None:
+            continue
+        grads = param.grad.chunk(3)
+        assert grads[0].abs().sum() == 0 and grads[2].abs().sum() == 0
+
+
+def test_fastcifar_whitening_comes_from_each_models_own_rows():
+    modules, reference, shape = _pair("fastcifar")
+    stacked = stack_modules(modules).train()
+    X = torch.randn(3, 8, *shape) * torch.tensor([1.0, 3.0, 0.2])[:, None, None, None, None]
+    mask = torch.ones(3, 8, dtype=torch.bool)
+    mask[0, 5:] = False
+    stacked(X, mask)
+    for k, model in enumerate(reference):
+        model.train()(X[k][mask[k]])
+        torch.testing.assert_close(stacked.whiten_weight.chunk(3)[k], model.whiten_weight,
+                                   atol=1e-5, rtol=1e-4)
+
+
+def test_what_can_be_stacked():
+    assert stackable(MLP) and stackable(SmallCNN(1, 2)) and stackable(FastCifarNet)
+    assert not stackable(cifar_resnet18(2)) and not stackable(torch.nn.Linear)
+
+    class Custom(MLP):
+        pass
+
+    assert not stackable(Custom)
+    with pytest.raises(TypeError, match="one class"):
+        stack_modules([MLP(2, 2), SmallCNN(1, 2)])
+    with pytest.raises(TypeError, match="cannot be stacked"):
+        stack_modules([torch.nn.Linear(2, 2)])

@@ -1,0 +1,221 @@
+"""Fold batching: K scoring models trained as one module behave as K separate models."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import EarlyStopping, LRScheduler
+from sklearn.linear_model import LogisticRegression
+
+from conftest import tiny_net
+from skunseen import MultiStepUnseenPruner, UnseenPruner
+from skunseen._base import ScoringTask
+from skunseen._fold_batching import _Round, batching_obstacle, fit_and_record_batched
+from skunseen._recording import TrainingDiverged, fit_and_record
+from skunseen.models import make_net
+
+
+def _folds(n, k=4, seed=0):
+    folds = np.arange(n) % k
+    np.random.RandomState(seed).shuffle(folds)
+    return [ScoringTask(f"fold {j}", 0, np.flatnonzero(folds != j), np.flatnonzero(folds == j),
+                        seed=100 + j) for j in range(k)]
+
+
+def _uneven(n):
+    """Tasks whose training sets take 3 and 4 batches of 64 per epoch."""
+    rows = np.arange(n)
+    return [ScoringTask("a", 0, rows[:192], rows[192:], seed=1),
+            ScoringTask("b", 0, rows[:200], rows[200:], seed=2),
+            ScoringTask("c", 0, rows[40:250], rows[:40], seed=3)]
+
+
+def _net(model, X, **params):
+    params = {"max_epochs": 3, "device": "cpu", "batch_size": 64, **params}
+    return make_net(model, input_shape=X.shape[1:], n_classes=10, **params)
+
+
+def _sequential(net, X, y, tasks, dynamics=True):
+    return [fit_and_record(net, X, y, t.train_indices, t.score_indices, n_classes=10,
+                           seed=t.seed, record_dynamics=dynamics) for t in tasks]
+
+
+def _assert_same_records(batched, sequential, atol):
+    for (b, b_info), (s, _) in zip(batched, sequential):
+        np.testing.assert_array_equal(b.indices, s.indices)
+        np.testing.assert_array_equal(b.y, s.y)
+        np.testing.assert_allclose(b.proba, s.proba, atol=atol)
+        assert sorted(b.epochs) == sorted(s.epochs)
+        for name in s.epochs:
+            np.testing.assert_allclose(b.epochs[name], s.epochs[name], atol=atol * 20)
+        assert b_info["batched"] and b_info["n_epochs"] == 3
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "fastcifar"])
+@pytest.mark.parametrize("split", ["folds", "uneven"])
+def test_batched_records_equal_sequential_ones(small_digits, model, split):
+    """Same seeds, same batches: the same held-out records, to float rounding.
+
+    SGD keeps rounding differences from growing (Adam divides by tiny second
+    moments and amplifies them), so the comparison can be tight.
+    """
+    X, y = small_digits
+    X = X if model == "mlp" else X.reshape(-1, 1, 8, 8)
+    tasks = _folds(len(y)) if split == "folds" else _uneven(len(y))
+    net = _net(model, X, optimizer=torch.optim.SGD, lr=0.05, optimizer__momentum=0.9)
+    batched = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+    _assert_same_records(batched, _sequential(net, X, y, tasks), atol=1e-5)
+
+
+def test_default_nets_match_with_their_own_optimizer_and_schedule(small_digits):
+    X, y = small_digits
+    tasks = _folds(len(y))
+    for model, data in (("mlp", X), ("cnn", X.reshape(-1, 1, 8, 8))):
+        net = _net(model, data, max_epochs=2)
+        batched = fit_and_record_batched(net, data, y, tasks, n_classes=10,
+                                         record_dynamics=False)
+        for (b, _), (s, _) in zip(batched, _sequential(net, data, y, tasks, False)):
+            np.testing.assert_allclose(b.proba, s.proba, atol=1e-4)
+            assert b.epochs == {} and s.epochs == {}
+
+
+def test_a_model_trains_on_its_own_rows_only(small_digits):
+    """Changing the rows model k holds out changes every model's weights but model k's."""
+    X, y = small_digits
+    X = X.reshape(-1, 1, 8, 8)
+    tasks = _folds(len(y))
+    net = _net("cnn", X, max_epochs=2)
+
+    def weights(data):
+        with torch.random.fork_rng():
+            state = _Round(net, data, y, tasks, device=None, record_dynamics=False)
+            state.train()
+        return [torch.cat([p.detach().chunk(4)[k].flatten() for p in state.stacked.parameters()]
+                          + [b.chunk(4)[k].flatten() for name, b in state.stacked.named_buffers()
+                             if "running" in name]) for k in range(4)]
+
+    original = weights(X)
+    changed = X.copy()
+    changed[tasks[2].score_indices] = 1e3  # held out by model 2, trained on by the others
+    after = weights(changed)
+    torch.testing.assert_close(after[2], original[2], atol=0, rtol=0)
+    for k in (0, 1, 3):
+        assert not torch.allclose(after[k], original[k])
+
+
+def test_batched_rounds_are_reproducible(small_digits):
+    X, y = small_digits
+    tasks = _uneven(len(y))
+    net = _net("mlp", X)
+    first = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+    second = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+    for (a, _), (b, _) in zip(first, second):
+        np.testing.assert_array_equal(a.proba, b.proba)
+        np.testing.assert_array_equal(a.epochs["loss"], b.epochs["loss"])
+    state = torch.random.get_rng_state()
+    fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=False)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_a_diverging_model_is_named(small_digits):
+    X, y = small_digits
+    net = _net("mlp", X, lr=1e30, optimizer=torch.optim.SGD)
+    with pytest.raises(TrainingDiverged) as info:
+        fit_and_record_batched(net, X * 1e30, y, _folds(len(y)), n_classes=10,
+                               record_dynamics=False)
+    assert info.value.args[1] in range(4)
+
+
+@pytest.mark.parametrize("estimator, extras, reason", [
+    (LogisticRegression(), None, "not a skorch net"),
+    (tiny_net(), None, "TinyMLP is not a built-in net"),
+    (make_net("resnet18", input_shape=(3, 8, 8), n_classes=2, device="cpu"), None,
+     "cifar_resnet18 is not a built-in net"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu"), {"embedding": {}},
+     "must produce ['embedding']"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu", fast_path=False), None,
+     "fast-path iterators"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu",
+              callbacks=[("stop", EarlyStopping(monitor="train_loss"))]), None,
+     "callback 'stop' (EarlyStopping)"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu",
+              callbacks=[("lr", LRScheduler(policy="ReduceLROnPlateau"))]), None,
+     "ReduceLROnPlateau"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu",
+              optimizer__param_groups=[("*bias", {"lr": 0.1})]), None, "param groups"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu",
+              criterion=torch.nn.NLLLoss), None, "CrossEntropyLoss"),
+    (make_net("mlp", input_shape=(4,), n_classes=2, device="cpu",
+              optimizer=torch.optim.LBFGS), None, "optimizer"),
+])
+def test_what_cannot_be_batched_is_explained(estimator, extras, reason):
+    assert reason in batching_obstacle(estimator, extras)
+
+
+# ----------------------------------------------------------------- through the pruners
+def _mlp(X, **params):
+    return make_net("mlp", input_shape=X.shape[1:], n_classes=10, device="cpu", max_epochs=3,
+                    **params)
+
+
+def test_pruner_gives_the_sequential_coreset_when_batched(small_digits):
+    X, y = small_digits
+    fits = {setting: UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
+                                  fold_batching=setting).fit(X, y)
+            for setting in (False, True)}
+    assert all(info["batched"] for info in fits[True].task_info_)
+    assert not any(info.get("batched") for info in fits[False].task_info_)
+    np.testing.assert_array_equal(fits[True].scores_, fits[False].scores_)
+    np.testing.assert_array_equal(fits[True].sample_indices_, fits[False].sample_indices_)
+    np.testing.assert_allclose(fits[True].oof_proba_, fits[False].oof_proba_, atol=1e-5)
+
+
+def test_auto_batches_small_nets_on_the_cpu_only(small_digits):
+    X, y = small_digits
+    auto = UnseenPruner(_mlp(X), cv=3, random_state=0).fit(X, y)
+    assert all(info["batched"] for info in auto.task_info_)
+    images = X.reshape(-1, 1, 8, 8)
+    cnn = make_net("cnn", input_shape=(1, 8, 8), n_classes=10, device="cpu", max_epochs=1)
+    assert not any(i.get("batched") for i in UnseenPruner(cnn, cv=3).fit(images, y).task_info_)
+    # parallel workers asked for: joblib runs the folds
+    parallel = UnseenPruner(_mlp(X), cv=3, n_jobs=2).fit(X, y)
+    assert not any(info.get("batched") for info in parallel.task_info_)
+    # a user's own module cannot be stacked: sequential, no error
+    assert not any(i.get("batched") for i in UnseenPruner(tiny_net(), cv=3).fit(X, y).task_info_)
+
+
+def test_batching_forced_on_a_net_it_cannot_stack_is_refused_up_front(small_digits):
+    X, y = small_digits
+    pruner = UnseenPruner(tiny_net(callbacks=[("stop", EarlyStopping())]), cv=3,
+                          fold_batching=True)
+    with pytest.raises(ValueError, match="fold_batching=True, but the scoring models cannot "
+                                         "train batched: its module TinyMLP"):
+        pruner.fit(X, y)
+    assert not hasattr(pruner, "scores_")
+    with pytest.raises(ValueError, match="fold_batching"):
+        UnseenPruner(_mlp(X), fold_batching="yes").fit(X, y)
+
+
+def test_multistep_refill_models_train_batched(small_digits):
+    X, y = small_digits
+    fits = {setting: MultiStepUnseenPruner(_mlp(X), keep=0.5, cv=3, n_repeats=2, n_steps=2,
+                                           random_state=0, fold_batching=setting).fit(X, y)
+            for setting in (False, True)}
+    np.testing.assert_array_equal(fits[True].sample_indices_, fits[False].sample_indices_)
+    refill = [i for i in fits[True].task_info_ if i["task"].startswith("step 2")]
+    assert len(refill) == 2 and all(i["batched"] for i in refill)
+
+
+def test_checkpoints_resume_a_batched_round(small_digits, tmp_path):
+    X, y = small_digits
+    first = UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
+                         checkpoint_dir=tmp_path, fold_batching=True).fit(X, y)
+    files = sorted(p for p in tmp_path.glob("*.npz") if not p.name.startswith("."))
+    assert len(files) == 4
+    files[0].unlink()
+    files[1].unlink()
+    resumed = UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
+                           checkpoint_dir=tmp_path, fold_batching=True).fit(X, y)
+    assert resumed.n_tasks_resumed_ == 2
+    assert sum(bool(i.get("batched")) for i in resumed.task_info_ if not i["resumed"]) == 2
+    np.testing.assert_array_equal(resumed.scores_, first.scores_)
+    np.testing.assert_array_equal(resumed.sample_indices_, first.sample_indices_)

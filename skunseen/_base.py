@@ -418,7 +418,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
         pending = [position for position in range(len(tasks)) if position not in finished]
         batched = use_fold_batching(
             self.fold_batching, estimator, n_tasks=len(pending),
-            devices=[devices[p] for p in pending], extras=extras, n_jobs=self.n_jobs)
+            devices=[devices[p] for p in pending], sample_shape=sample_shape(X),
+            extras=extras, n_jobs=self.n_jobs)
         if not batched:
             self._warn_if_serialised(estimator, len(pending))
         # Tasks seed torch's global generators; in-process backends (threads,

@@ -12,7 +12,8 @@ its own:
   exactly as in sequential training), and the K iterators are read in
   lockstep, one batch per model per step;
 * no batch statistic mixes models: BatchNorm statistics are per model and
-  come from that model's own rows (shorter batches are padded and masked);
+  come from that model's own rows (shorter batches are padded, and the
+  padding enters no statistic and no loss);
   held-out rows are only ever predicted in eval mode;
 * per-model optimizer state and learning-rate schedule: one optimizer over
   the stacked tensors when every model takes the same number of steps per
@@ -42,11 +43,10 @@ from ._data import fold_view
 from ._parallel import device_params, initialize_seeded, seed_params, task_seeds
 from ._recording import TrainingDiverged, describe
 from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
-from .models import MLP
 from .models._stacked import stack_modules, stackable
 from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
 
-__all__ = ["batching_obstacle", "fit_and_record_batched", "use_fold_batching"]
+__all__ = ["batching_obstacle", "fit_and_record_batched", "macs_per_row", "use_fold_batching"]
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -110,7 +110,8 @@ def batching_obstacle(net, extras=None):
     return None
 
 
-def use_fold_batching(setting, net, *, n_tasks, devices, extras=None, n_jobs=None):
+def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=None,
+                      n_jobs=None):
     """Whether a round of ``n_tasks`` scoring models trains batched.
 
     Parameters
@@ -123,6 +124,8 @@ def use_fold_batching(setting, net, *, n_tasks, devices, extras=None, n_jobs=Non
         Models still to train in the round.
     devices : list of str or None
         Each task's device.
+    sample_shape : tuple of int
+        Shape of one input row.
     extras : dict, default=None
         Extras the recorder must produce.
     n_jobs : int, default=None
@@ -150,16 +153,74 @@ def use_fold_batching(setting, net, *, n_tasks, devices, extras=None, n_jobs=Non
                 "Use fold_batching='auto' (batch where possible) or False."
             )
         return True
-    return obstacle is None and n_jobs in (None, 1) and _batching_pays(net, devices[0])
+    return (obstacle is None and n_jobs in (None, 1)
+            and _batching_pays(net, devices[0], sample_shape))
 
 
-def _batching_pays(net, device):
-    """The measured rule of ``fold_batching="auto"`` (benchmarks/fold_batching.py)."""
+#: Multiply-accumulates per row up to which a batched round was measured to be
+#: faster than sequential training on the CPU (benchmarks/fold_batching.py):
+#: per-step overheads dominate small nets, and stacking removes K-1 of them;
+#: above it the grouped convolutions and larger batched matrix products cost
+#: more than they save.
+CPU_MACS_LIMIT = 1_000_000
+
+
+def _batching_pays(net, device, sample_shape):
+    """The measured rule of ``fold_batching="auto"``."""
     device = torch.device(device if device is not None else net.device)
     if device.type != "cpu":
         # not measured on an accelerator yet: the GPU suite measures it
         return False
-    return net.module is MLP
+    return macs_per_row(net, sample_shape) <= CPU_MACS_LIMIT
+
+
+def macs_per_row(net, sample_shape):
+    """Multiply-accumulates of the linear and convolution layers for one row.
+
+    Parameters
+    ----------
+    net : skorch NeuralNet
+        An unfitted net (a CPU copy of its module is built).
+    sample_shape : tuple of int
+        Shape of one row.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from skunseen._fold_batching import macs_per_row
+    >>> from skunseen.models import make_net
+    >>> macs_per_row(make_net("mlp", input_shape=(64,), n_classes=10, device="cpu"), (64,))
+    9472
+    """
+    probe = clone(net).set_params(device="cpu")
+    with torch.random.fork_rng(devices=[]):
+        probe.initialize()
+    counted, total = set(), 0
+
+    def count(layer, inputs, output):
+        nonlocal total
+        if layer in counted:  # test-time augmentation calls layers again
+            return
+        counted.add(layer)
+        if isinstance(layer, torch.nn.Linear):
+            total += layer.in_features * layer.out_features * (output.numel() // output.shape[-1])
+        else:
+            total += output.numel() * layer.in_channels // layer.groups * math.prod(
+                layer.kernel_size)
+
+    layers = [m for m in probe.module_.modules()
+              if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    hooks = [layer.register_forward_hook(count) for layer in layers]
+    try:
+        with torch.no_grad():
+            probe.module_.eval()(torch.zeros((1, *sample_shape)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
 
 
 def _callbacks(net):
@@ -218,8 +279,6 @@ class _Round:
         self.device = torch.device(first.device)
         self.k = len(tasks)
         self.stacked = stack_modules([net.module_ for net in self.nets])
-        if self.device.type == "cuda" and getattr(first, "channels_last", False):
-            self.stacked = self.stacked.to(memory_format=torch.channels_last)
         self.autocast = bool(getattr(first, "autocast", False)) and self.device.type == "cuda"
         self.smoothing = first.get_params_for("criterion").get("label_smoothing", 0.0)
         self.train_sets = [net.get_dataset(fold_view(X, y, task.train_indices),
@@ -293,18 +352,19 @@ class _Round:
             self._train_step(batches, active)
 
     def _train_step(self, batches, active):
-        X, mask = self._stack([b[0] if b is not None else None for b in batches])
+        X, lengths = self._stack([b[0] if b is not None else None for b in batches])
         targets, _ = self._stack([b[1] if b is not None else None for b in batches])
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.stacked(X, mask)
+            logits = self.stacked(X, lengths)
         rows = F.cross_entropy(logits.float().flatten(0, 1), targets.long().flatten(),
                                label_smoothing=self.smoothing, reduction="none")
         rows = rows.view(self.k, -1)
-        if mask is None:
+        if lengths is None:
             per_model = rows.mean(dim=1)
         else:
-            weight = mask.to(rows.dtype)
-            per_model = (rows * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1)
+            n = torch.as_tensor(lengths, device=rows.device)
+            real = torch.arange(rows.shape[1], device=rows.device) < n[:, None]
+            per_model = (rows * real).sum(dim=1) / n.clamp_min(1)
         steppers = [entry for entry in self.optimizers if set(entry[2]) & set(active)]
         for optimizer, schedules, _ in steppers:
             optimizer.zero_grad(set_to_none=True)
@@ -326,21 +386,18 @@ class _Round:
             self.losses[k].append(detached[k])
 
     def _stack(self, tensors):
-        """K batches as one ``(K, B, ...)`` tensor, padded, and the row mask (None if full)."""
-        present = [t for t in tensors if t is not None]
-        size = max(len(t) for t in present)
-        if all(t is not None and len(t) == size for t in tensors):
+        """K batches (None: a model without one) as one ``(K, B, ...)`` tensor, the shorter
+        ones zero-padded at the end, and the K row counts (None when all are full)."""
+        lengths = [0 if t is None else len(t) for t in tensors]
+        size = max(lengths)
+        if min(lengths) == size:
             return torch.stack(tensors), None
-        template = present[0]
+        template = next(t for t in tensors if t is not None)
         out = template.new_zeros((self.k, size, *template.shape[1:]))
-        mask = torch.zeros((self.k, size), dtype=torch.bool, device=template.device)
         for k, t in enumerate(tensors):
             if t is not None:
                 out[k, :len(t)] = t
-                mask[k, :len(t)] = True
-        if template.dim() == 4 and template.is_contiguous(memory_format=torch.channels_last):
-            out = out.contiguous()
-        return out, mask
+        return out, lengths
 
     def _check_finite(self):
         for k, losses in enumerate(self.losses):

@@ -9,7 +9,15 @@ from sklearn.linear_model import LogisticRegression
 from conftest import tiny_net
 from skunseen import MultiStepUnseenPruner, UnseenPruner
 from skunseen._base import ScoringTask
-from skunseen._fold_batching import _Round, batching_obstacle, fit_and_record_batched
+import skunseen._fold_batching
+from skunseen._fold_batching import (
+    CPU_MACS_LIMIT,
+    _Round,
+    batching_obstacle,
+    fit_and_record_batched,
+    macs_per_row,
+    use_fold_batching,
+)
 from skunseen._recording import TrainingDiverged, fit_and_record
 from skunseen.models import make_net
 
@@ -169,18 +177,26 @@ def test_pruner_gives_the_sequential_coreset_when_batched(small_digits):
     np.testing.assert_allclose(fits[True].oof_proba_, fits[False].oof_proba_, atol=1e-5)
 
 
-def test_auto_batches_small_nets_on_the_cpu_only(small_digits):
+def test_auto_batches_small_nets_on_the_cpu_only(small_digits, monkeypatch):
     X, y = small_digits
-    auto = UnseenPruner(_mlp(X), cv=3, random_state=0).fit(X, y)
-    assert all(info["batched"] for info in auto.task_info_)
-    images = X.reshape(-1, 1, 8, 8)
-    cnn = make_net("cnn", input_shape=(1, 8, 8), n_classes=10, device="cpu", max_epochs=1)
-    assert not any(i.get("batched") for i in UnseenPruner(cnn, cv=3).fit(images, y).task_info_)
+
+    def batched(pruner, data):
+        return [info["batched"] for info in pruner.fit(data, y).task_info_]
+
+    assert all(batched(UnseenPruner(_mlp(X), cv=3, random_state=0), X))
+    images = np.repeat(np.repeat(X.reshape(-1, 1, 8, 8), 2, axis=2), 2, axis=3)
+    cnn = make_net("cnn", input_shape=(1, 16, 16), n_classes=10, device="cpu", max_epochs=1)
+    assert macs_per_row(cnn, (1, 16, 16)) > CPU_MACS_LIMIT
+    assert not any(batched(UnseenPruner(cnn, cv=3), images))
+    monkeypatch.setattr(skunseen._fold_batching, "CPU_MACS_LIMIT", 10**9)
+    assert all(batched(UnseenPruner(cnn, cv=3), images))
     # parallel workers asked for: joblib runs the folds
-    parallel = UnseenPruner(_mlp(X), cv=3, n_jobs=2).fit(X, y)
-    assert not any(info.get("batched") for info in parallel.task_info_)
+    assert not any(batched(UnseenPruner(_mlp(X), cv=3, n_jobs=2), X))
     # a user's own module cannot be stacked: sequential, no error
-    assert not any(i.get("batched") for i in UnseenPruner(tiny_net(), cv=3).fit(X, y).task_info_)
+    assert not any(batched(UnseenPruner(tiny_net(), cv=3), X))
+    # on a (pretend) GPU nothing is batched until measured there
+    assert not use_fold_batching("auto", _mlp(X), n_tasks=3, devices=["cuda"] * 3,
+                                 sample_shape=(64,))
 
 
 def test_batching_forced_on_a_net_it_cannot_stack_is_refused_up_front(small_digits):

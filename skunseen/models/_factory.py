@@ -201,7 +201,8 @@ def make_net(model="auto", *, input_shape, n_classes, device="auto", max_epochs=
         :func:`cifar_resnet18`. ``"fastcifar"`` is :class:`FastCifarNet`
         with its fast-training recipe: Nesterov SGD (momentum 0.85, weight
         decay 0.0015), label smoothing 0.2, batch size 1024, 10 epochs, a
-        per-step :class:`TriangularLR` schedule and crop padding 2; about
+        per-step :class:`TriangularLR` schedule and crops shifted by up to
+        2 pixels with reflected edges; about
         94 % CIFAR-10 test accuracy (``module__width=0.25`` for a CPU-sized
         variant, ``module__tta`` for test-time augmentation).
     input_shape : tuple of int
@@ -326,7 +327,8 @@ def make_net(model="auto", *, input_shape, n_classes, device="auto", max_epochs=
             iterator_train__augment=augment,
         )
         if name == "fastcifar":
-            params["iterator_train__crop_padding"] = _FASTCIFAR_CROP_PADDING
+            params.update(iterator_train__crop_padding=_FASTCIFAR_CROP_PADDING,
+                          iterator_train__padding_mode="reflect")
         for key, value in (("mean", mean), ("std", std)):
             if value is not None:
                 params[f"iterator_train__{key}"] = value

@@ -232,16 +232,26 @@ def _resolve_source(dataset):
     return None
 
 
+def _reflect(index, size):
+    """Indices outside ``[0, size)`` mirrored back inside (without repeating the edge)."""
+    index = index.abs()
+    return torch.where(index > size - 1, 2 * (size - 1) - index, index)
+
+
 class _DeviceIterator:
     """Shared machinery of the train and eval iterators."""
 
     def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
-                 device="auto", augment=False, crop_padding=CROP_PADDING, mean=None,
-                 std=None, channels_last="auto", generator=None, **loader_kwargs):
+                 device="auto", augment=False, crop_padding=CROP_PADDING,
+                 padding_mode="constant", mean=None, std=None, channels_last="auto",
+                 generator=None, **loader_kwargs):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size}")
         if not (isinstance(crop_padding, numbers.Integral) and crop_padding >= 0):
             raise ValueError(f"crop_padding must be a non-negative int, got {crop_padding!r}")
+        if padding_mode not in ("constant", "reflect"):
+            raise ValueError(
+                f"padding_mode must be 'constant' or 'reflect', got {padding_mode!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -249,6 +259,7 @@ class _DeviceIterator:
         self.device = torch.device(resolve_device(device))
         self.augment = augment
         self.crop_padding = crop_padding
+        self.padding_mode = padding_mode
         self.mean = mean
         self.std = std
         self.channels_last = channels_last
@@ -303,7 +314,6 @@ class _DeviceIterator:
     def _crop_flip(self, xb, generator):
         b, _, h, w = xb.shape
         p = self.crop_padding
-        padded = F.pad(xb, (p, p, p, p))
         dev = xb.device
         dy = torch.randint(0, 2 * p + 1, (b, 1), device=dev, generator=generator)
         dx = torch.randint(0, 2 * p + 1, (b, 1), device=dev, generator=generator)
@@ -312,8 +322,14 @@ class _DeviceIterator:
         cols_fwd = torch.arange(w, device=dev)
         cols = dx + torch.where(flip, cols_fwd.flip(0), cols_fwd)
         batch = torch.arange(b, device=dev)[:, None, None]
+        if self.padding_mode == "reflect":
+            # positions in the padded image mapped back onto the image, mirrored at its edges
+            source = xb
+            rows, cols = _reflect(rows - p, h), _reflect(cols - p, w)
+        else:
+            source = F.pad(xb, (p, p, p, p))
         # advanced indices around the channel slice put them first: (b, h, w, c)
-        out = padded[batch, :, rows[:, :, None], cols[:, None, :]]
+        out = source[batch, :, rows[:, :, None], cols[:, None, :]]
         return out.permute(0, 3, 1, 2)
 
     def _scaling(self, X):
@@ -408,12 +424,16 @@ class DeviceTrainIterator(_DeviceIterator):
     device : str, default="auto"
         Where the data live; use the net's device.
     augment : bool or "auto", default="auto"
-        Random crop with ``crop_padding``-pixel zero padding and horizontal
+        Random crop with ``crop_padding``-pixel padding and horizontal
         flip. ``"auto"`` enables it for uint8 data with 3 channels and at
         least 16x16 pixels.
     crop_padding : int, default=4
         Largest shift of the random crop, in pixels (4 in the standard CIFAR
         recipe, 2 in the fast-training recipe of ``make_net("fastcifar")``).
+    padding_mode : {"constant", "reflect"}, default="constant"
+        What the crop shows beyond the image's edges: zeros (black, as
+        torchvision's ``RandomCrop(padding=4)``), or the image mirrored at its
+        edges (the fast-training recipe), which adds no artificial edges.
     mean, std : float or sequence of float, default=None
         Per-channel normalisation applied after uint8 data are scaled to
         [0, 1]. ``None`` means 0.5 / 0.25 for uint8 data and no normalisation
@@ -449,11 +469,13 @@ class DeviceTrainIterator(_DeviceIterator):
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=True, drop_last=False,
-                 device="auto", augment="auto", crop_padding=CROP_PADDING, mean=None,
-                 std=None, channels_last="auto", generator=None, **loader_kwargs):
+                 device="auto", augment="auto", crop_padding=CROP_PADDING,
+                 padding_mode="constant", mean=None, std=None, channels_last="auto",
+                 generator=None, **loader_kwargs):
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle,
                          drop_last=drop_last, device=device, augment=augment,
-                         crop_padding=crop_padding, mean=mean, std=std,
+                         crop_padding=crop_padding, padding_mode=padding_mode,
+                         mean=mean, std=std,
                          channels_last=channels_last, generator=generator,
                          **loader_kwargs)
 

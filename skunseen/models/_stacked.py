@@ -6,12 +6,12 @@ parameters hold the K models side by side:
 
 * linear layers are batched matrix products over a model axis: inputs and
   outputs have the shape ``(K, B, ...)``, model k's rows at index k;
-* convolutions are grouped convolutions (``groups=K``) over channel-stacked
-  inputs ``(B, K * C, H, W)``: model k owns channel group k in every layer,
+* convolutions are grouped convolutions (``groups=K``) over channel-stacked,
+  channels-last inputs ``(B, K * C, H, W)``: model k owns channel group k in every layer,
   so no weight ever sees another model's activations;
 * BatchNorm statistics are per channel, hence per model, and are computed
-  over that model's own rows only (a row mask leaves out the padding of
-  models whose batch is shorter).
+  over that model's own rows only (shorter batches are padded, and the
+  padding enters no statistic).
 
 Measured against ``torch.func.vmap`` over stacked parameters (the other way to
 batch models), grouped convolutions and batched matrix products were faster
@@ -30,9 +30,14 @@ __all__ = ["StackedModule", "stack_modules", "stackable"]
 
 
 def _to_grouped(X):
-    """(K, B, C, H, W) -> (B, K * C, H, W)."""
-    k, b = X.shape[:2]
-    return X.transpose(0, 1).reshape(b, k * X.shape[2], *X.shape[3:])
+    """(K, B, C, H, W) -> (B, K * C, H, W), in channels-last memory format.
+
+    Grouped convolutions run much faster on channels-last tensors (oneDNN
+    on the CPU, cuDNN on CUDA): 1.4x for one 3x3 layer and 2.7x for a whole
+    SmallCNN step on the CPU here.
+    """
+    k, b, c, h, w = X.shape
+    return X.permute(1, 3, 4, 0, 2).reshape(b, h, w, k * c).permute(0, 3, 1, 2)
 
 
 def _from_grouped(X, k):
@@ -101,33 +106,32 @@ class _StackedBatchNorm2d(nn.Module):
             else:
                 self.register_buffer(name, value)  # fixed, e.g. FastCifarNet's unit scale
 
-    def forward(self, X, mask=None):
+    def forward(self, X, lengths=None):
         shift = None if self.shift is None else self.shift * self.shift_scale
-        if mask is None or not self.training:
+        if lengths is None or not self.training:
             return F.batch_norm(X, self.running_mean, self.running_var, self.scale, shift,
                                 self.training, self.momentum, self.eps)
-        return self._masked(X, mask, shift)
+        return self._ragged(X, lengths, shift)
 
-    def _masked(self, X, mask, shift):
-        # mask (K, B) -> one weight per row and channel: (B, K * C, 1, 1)
+    def _ragged(self, X, lengths, shift):
+        """Model k's statistics from its first ``lengths[k]`` rows; its other rows are padding
+        (returned as zeros), and a model without rows keeps its running statistics."""
         channels = X.shape[1] // self.k
-        weight = mask.T.repeat_interleave(channels, dim=1)[:, :, None, None].to(torch.float32)
-        Xf = X.float()
-        count = weight.sum(0).reshape(-1) * X.shape[2] * X.shape[3]
-        mean = (Xf * weight).sum((0, 2, 3)) / count.clamp_min(1)
-        centred = Xf - mean[None, :, None, None]
-        var = (centred.square() * weight).sum((0, 2, 3)) / count.clamp_min(1)
-        with torch.no_grad():
-            seen = count > 1  # a model without rows in this step keeps its statistics
-            unbiased = var * count / (count - 1).clamp_min(1)
-            self.running_mean[seen] += self.momentum * (mean[seen] - self.running_mean[seen])
-            self.running_var[seen] += self.momentum * (unbiased[seen] - self.running_var[seen])
-        out = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
-        if self.scale is not None:
-            out = out * self.scale[None, :, None, None]
-        if shift is not None:
-            out = out + shift[None, :, None, None]
-        return out.to(X.dtype)
+        out = []
+        for k, n in enumerate(lengths):
+            group = slice(k * channels, (k + 1) * channels)
+            rows = X[:, group]
+            if n == 0:
+                out.append(torch.zeros_like(rows))
+                continue
+            normed = F.batch_norm(
+                rows[:n], self.running_mean[group], self.running_var[group],
+                None if self.scale is None else self.scale[group],
+                None if shift is None else shift[group], True, self.momentum, self.eps)
+            if n < len(X):
+                normed = torch.cat([normed, rows.new_zeros((len(X) - n, *rows.shape[1:]))])
+            out.append(normed)
+        return torch.cat(out, dim=1)
 
     def unstack(self, norms):
         for k, norm in enumerate(norms):
@@ -158,12 +162,13 @@ def _unstack_bn_affine(stacked, norms):
 class StackedModule(nn.Module):
     """K models of one built-in architecture trained as one module.
 
-    Built by :func:`stack_modules`. ``forward(X, mask=None)`` takes inputs of
-    shape ``(K, B, ...)`` (model k's batch at index k) and returns logits of
-    shape ``(K, B, n_classes)``; ``mask`` (bool, ``(K, B)``) marks real rows
-    when the models' batches differ in length and the shorter ones are
-    padded: padded rows enter no BatchNorm statistic. In eval mode every
-    model predicts its own rows as the plain module would.
+    Built by :func:`stack_modules`. ``forward(X, lengths=None)`` takes inputs
+    of shape ``(K, B, ...)`` (model k's batch at index k) and returns logits
+    of shape ``(K, B, n_classes)``. When the models' batches differ in
+    length, the shorter ones are padded at the end and ``lengths`` (a list
+    of K ints) gives each model's real rows: padded rows enter no BatchNorm
+    statistic and their logits are meaningless. In eval mode every model
+    predicts its own rows as the plain module would.
 
     Attributes
     ----------
@@ -187,7 +192,7 @@ class _StackedMLP(StackedModule):
         self.hidden = _StackedLinear([m.net[1] for m in modules])
         self.out = _StackedLinear([m.net[4] for m in modules])
 
-    def forward(self, X, mask=None):
+    def forward(self, X, lengths=None):
         X = X.float().reshape(X.shape[0], X.shape[1], -1)
         X = F.dropout(F.relu(self.hidden(X)), self.dropout, self.training)
         return self.out(X)
@@ -218,7 +223,7 @@ class _StackedSmallCNN(StackedModule):
         self.convs, self.norms = convs, norms
         self.head = _StackedLinear([m.head for m in modules])
 
-    def forward(self, X, mask=None):
+    def forward(self, X, lengths=None):
         X = _to_grouped(X.float())
         blocks = iter(zip(self.convs, self.norms))
         for step in self.plan:
@@ -226,7 +231,7 @@ class _StackedSmallCNN(StackedModule):
                 X = _pool(X)
             else:
                 conv, norm = next(blocks)
-                X = F.relu(norm(conv(X), mask))
+                X = F.relu(norm(conv(X), lengths))
         return self.head(_from_grouped(X.mean(dim=(-2, -1)), self.k))
 
     def unstack(self, modules):
@@ -260,18 +265,18 @@ class _StackedFastCifar(StackedModule):
                     shift_scale=SHIFT_SCALE))
         self.head = _StackedLinear([m.head for m in modules])
 
-    def _whiten_from(self, X, mask):
+    def _whiten_from(self, X, lengths):
         """Each model's whitening from its first training batch (its own rows)."""
         filters = self.whiten_weight.chunk(self.k)
         for k in range(self.k):
             if self.whitened[k]:
                 continue
-            rows = X[k] if mask is None else X[k][mask[k]]
+            rows = X[k] if lengths is None else X[k][:lengths[k]]
             if len(rows):
                 filters[k].copy_(whitening_filters(rows, self.whiten_eps).to(filters[k]))
                 self.whitened[k] = True
 
-    def _logits(self, X, mask):
+    def _logits(self, X, lengths):
         k = self.k
         X = _to_grouped(X)
         weight = self.whiten_weight.to(X.dtype)
@@ -280,30 +285,30 @@ class _StackedFastCifar(StackedModule):
             X = self.convs[i](X)
             if min(X.shape[-2:]) >= 2:
                 X = F.max_pool2d(X, 2)
-            X = F.gelu(self.norms[i](X, mask))
-            X = F.gelu(self.norms[i + 1](self.convs[i + 1](X), mask))
+            X = F.gelu(self.norms[i](X, lengths))
+            X = F.gelu(self.norms[i + 1](self.convs[i + 1](X), lengths))
         return self.head(_from_grouped(torch.amax(X, dim=(-2, -1)), k)) / 9.0
 
-    def forward(self, X, mask=None):
+    def forward(self, X, lengths=None):
         X = X.float()
         if self.training:
             if not all(self.whitened):
                 with torch.autocast(X.device.type, enabled=False), torch.no_grad():
-                    self._whiten_from(X, mask)
-            return self._logits(X, mask)
+                    self._whiten_from(X, lengths)
+            return self._logits(X, lengths)
         if self.tta == 0:
-            return self._logits(X, mask)
-        logits = self._mirrored(X, mask)
+            return self._logits(X, None)
+        logits = self._mirrored(X)
         if self.tta == 2:
             flat = X.reshape(-1, *X.shape[2:])
             padded = F.pad(flat, (1, 1, 1, 1), mode="reflect")
             h, w = X.shape[-2:]
             shifted = [s.reshape(X.shape) for s in (padded[..., :h, :w], padded[..., 2:, 2:])]
-            logits = 0.5 * logits + 0.25 * sum(self._mirrored(s, mask) for s in shifted)
+            logits = 0.5 * logits + 0.25 * sum(self._mirrored(s) for s in shifted)
         return logits
 
-    def _mirrored(self, X, mask):
-        return 0.5 * (self._logits(X, mask) + self._logits(X.flip(-1), mask))
+    def _mirrored(self, X):
+        return 0.5 * (self._logits(X, None) + self._logits(X.flip(-1), None))
 
     def unstack(self, modules):
         for k, module in enumerate(modules):
@@ -372,4 +377,4 @@ def stack_modules(modules):
         raise TypeError(f"{kind.__name__} modules cannot be stacked; stackable: "
                         f"{sorted(c.__name__ for c in _STACKERS)}")
     device = next(modules[0].parameters()).device
-    return _STACKERS[kind](modules).to(device)
+    return _STACKERS[kind](modules).to(device, memory_format=torch.channels_last)

@@ -84,8 +84,8 @@ def test_eval_iterator_matches_plain_dataloader_predictions():
     assert np.allclose(net.predict_proba(X), plain.predict_proba(X), atol=1e-6)
 
 
-def _all_crops(image, pad=4):
-    padded = F.pad(image, (pad, pad, pad, pad))
+def _all_crops(image, pad=4, mode="constant"):
+    padded = F.pad(image.float(), (pad, pad, pad, pad), mode=mode).to(image.dtype)
     h, w = image.shape[1:]
     for dy in range(2 * pad + 1):
         for dx in range(2 * pad + 1):
@@ -109,6 +109,22 @@ def test_augmentation_is_shape_preserving_random_crop_and_flip():
         assert any(torch.equal(image, crop) for crop in _all_crops(original)), "not a crop/flip"
         changed += not torch.equal(image, original)
     assert changed >= 6, "augmentation should alter most images"
+
+
+def test_reflect_padding_crops_show_mirrored_edges():
+    rng = np.random.RandomState(1)
+    X = rng.randint(1, 256, size=(12, 3, 32, 32)).astype(np.uint8)
+    torch.manual_seed(0)
+    it = DeviceTrainIterator(SkorchDataset(X, np.arange(12)), batch_size=5, device="cpu",
+                             mean=0.0, std=1.0, crop_padding=2, padding_mode="reflect")
+    xb, yb = _drain(it)
+    pixels = (xb * 255).round().to(torch.uint8)
+    assert (pixels > 0).all(), "no black border"
+    for image, label in zip(pixels, yb):
+        crops = list(_all_crops(torch.from_numpy(X[label]), pad=2, mode="reflect"))
+        assert any(torch.equal(image, crop) for crop in crops), "not a reflected crop/flip"
+    with pytest.raises(ValueError, match="padding_mode"):
+        DeviceTrainIterator(SkorchDataset(X, np.arange(12)), padding_mode="edge")
 
 
 @pytest.mark.parametrize(

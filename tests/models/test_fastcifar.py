@@ -162,6 +162,7 @@ def test_make_net_builds_the_recipe():
     assert params["criterion__label_smoothing"] == 0.2
     assert params["optimizer"] is torch.optim.SGD and params["optimizer__nesterov"]
     assert params["iterator_train__crop_padding"] == 2
+    assert params["iterator_train__padding_mode"] == "reflect"
     assert isinstance(dict(net.callbacks)["lr"], TriangularLR)
     with pytest.raises(ValueError, match="input_shape"):
         make_net("fastcifar", input_shape=(64,), n_classes=10, device="cpu")

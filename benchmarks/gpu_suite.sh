@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command to run on a GPU machine: CUDA tests, fast-path throughput,
-# the fold-batching prototype, then the CIFAR-10 protocol in the time left.
+# fold batching (the plain-PyTorch prototype and through the pruner), then the
+# CIFAR-10 protocol in the time left.
 #
 #   bash benchmarks/gpu_suite.sh [LOG_DIR]
 #
@@ -92,15 +93,19 @@ if [ "$SMOKE" = 1 ]; then
     --images 64 --epochs 2 --data "$SKUNSEEN_CIFAR"
   step "fold batching prototype" 120 "$PY" benchmarks/fold_batching_prototype.py --smoke \
     --data "$SKUNSEEN_CIFAR"
+  step "fold batching" 120 "$PY" benchmarks/fold_batching.py --smoke --rows digits-mlp \
+    --data "$SKUNSEEN_CIFAR"
   step "protocol" 240 "$PY" benchmarks/gpu_protocol.py --smoke --data "$SKUNSEEN_CIFAR" \
     --out "$LOGS"
 else
   step "cuda tests" 100 "$PY" -m pytest -m cuda -q -rA -p no:cacheprovider \
     -o addopts="--strict-markers" --continue-on-collection-errors tests
-  step "throughput" 60 "$PY" benchmarks/throughput.py --devices cuda --quick \
+  step "throughput" 45 "$PY" benchmarks/throughput.py --devices cuda --quick \
     --data "$SKUNSEEN_CIFAR"
-  step "fold batching prototype" 60 "$PY" benchmarks/fold_batching_prototype.py \
+  step "fold batching prototype" 45 "$PY" benchmarks/fold_batching_prototype.py \
     --epochs 2 --rounds 1 --data "$SKUNSEEN_CIFAR"
+  step "fold batching" 100 "$PY" benchmarks/fold_batching.py --device cuda --rounds 1 \
+    --rows digits-mlp cifar-cnn cifar-fastcifar full-fastcifar --data "$SKUNSEEN_CIFAR"
   remaining=$(left)
   step "protocol" "$(( remaining > 60 ? remaining : 60 ))" "$PY" benchmarks/gpu_protocol.py \
     --data "$SKUNSEEN_CIFAR" --cache-dir .cache --out "$LOGS" \

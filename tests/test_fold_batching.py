@@ -235,3 +235,31 @@ def test_checkpoints_resume_a_batched_round(small_digits, tmp_path):
     assert sum(bool(i.get("batched")) for i in resumed.task_info_ if not i["resumed"]) == 2
     np.testing.assert_array_equal(resumed.scores_, first.scores_)
     np.testing.assert_array_equal(resumed.sample_indices_, first.sample_indices_)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("model", ["mlp", "cnn", "fastcifar"])
+def test_batched_rounds_on_cuda_match_sequential_ones(small_digits, model):
+    X, y = small_digits
+    X = X if model == "mlp" else X.reshape(-1, 1, 8, 8)
+    tasks = _uneven(len(y))
+    net = make_net(model, input_shape=X.shape[1:], n_classes=10, device="cuda", max_epochs=2,
+                   batch_size=64, optimizer=torch.optim.SGD, lr=0.05, autocast=False)
+    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
+        batched = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+        sequential = _sequential(net, X, y, tasks)
+    for (b, _), (s, _) in zip(batched, sequential):
+        np.testing.assert_allclose(b.proba, s.proba, atol=1e-3)
+
+
+@pytest.mark.cuda
+def test_fast_cifar_folds_train_batched_on_cuda_in_bf16():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(600, 3, 32, 32)).astype(np.uint8)
+    y = np.arange(600) % 10
+    net = make_net("fastcifar", input_shape=X.shape[1:], n_classes=10, device="cuda",
+                   max_epochs=2, batch_size=128, module__width=0.25)
+    pruner = UnseenPruner(net, scorer="aum", cv=5, random_state=0, fold_batching=True)
+    pruner.fit(X, y)
+    assert all(info["batched"] for info in pruner.task_info_)
+    assert np.isfinite(pruner.scores_).all() and len(pruner.sample_indices_) == 300

@@ -22,7 +22,8 @@ def test_gpu_suite_smoke_runs_every_step(tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     log = (tmp_path / "suite.log").read_text()
     assert done.returncode == 0, log[-3000:]
-    for step in ("cuda tests", "throughput", "fold batching prototype", "protocol"):
+    for step in ("cuda tests", "throughput", "fold batching prototype", "fold batching",
+                 "protocol"):
         assert f"=== {step}: exit 0" in log
     assert "smoke: table shape OK" in log and "=== all steps passed" in log
     table = (tmp_path / "gpu_protocol.md").read_text()

@@ -57,9 +57,15 @@ def _wrap(text):
     return textwrap.fill(" ".join(text.split()), _WIDTH)
 
 
-def _name_list(title, names):
-    width = max(map(len, names)) + 2
-    return "\n".join([title, *(f"  {name:<{width}}{line}" for name, line in names.items())])
+def _names_epilog(selector_flag):
+    """The scorers and selectors, one line each, for the end of a command's help."""
+    lists = []
+    for title, names in (("scorers (--scorer; higher = harder):", SCORERS),
+                         (f"selectors ({selector_flag}):", SELECTORS)):
+        width = max(map(len, names)) + 2
+        lists.append("\n".join([title, *(f"  {name:<{width}}{line}"
+                                          for name, line in names.items())]))
+    return "\n\n".join(lists)
 
 
 def build_parser():
@@ -81,8 +87,7 @@ def build_parser():
             "--classes and --limit), coreset.csv (the same rows mapped back to their "
             "source: pool row, index in the dataset, file name, class), scores.npy, "
             "report.json and scores.png. --selector random trains no scoring model."),
-        epilog=_name_list("scorers (--scorer; higher = harder):", SCORERS) + "\n\n"
-        + _name_list("selectors (--selector):", SELECTORS),
+        epilog=_names_epilog("--selector"),
     )
     prune.add_argument("--keep", type=_keep, default=0.5,
                        help="fraction in (0, 1] or number of samples to keep (default 0.5)")
@@ -159,8 +164,7 @@ def build_parser():
             "histograms with the kept samples marked), report.json, and every coreset "
             "under coresets/ (.npy and .csv). Scoring models are checkpointed under "
             "--out/checkpoints, so a rerun resumes."),
-        epilog=_name_list("scorers (--scorer; higher = harder):", SCORERS) + "\n\n"
-        + _name_list("selectors (--selectors):", SELECTORS),
+        epilog=_names_epilog("--selectors"),
     )
     compare.add_argument("--keeps", type=_list_of(_keep, "--keeps"), default=[0.1, 0.3, 0.5, 0.7],
                          help="comma-separated fractions (or counts) to keep "
@@ -224,7 +228,8 @@ def _data_options():
     group = options.add_argument_group("model")
     group.add_argument("--model", default="auto", choices=("auto", *MODELS),
                        help="auto (default): mlp for digits' 64 features, cnn for images; "
-                            + "; ".join(f"{name}: {line}" for name, line in MODELS.items()))
+                            + "; ".join(f"{name}: {line}" for name, line in MODELS.items())
+                            .replace("%", "%%"))  # argparse %-formats help texts
     group.add_argument("--device", default="auto",
                        help="auto (CUDA when available; default), cpu or cuda[:N]")
     group.add_argument("--threads", type=_at_least(1), default=1,
@@ -250,8 +255,9 @@ def _out_option(parser):
 def _verbosity_options(parser):
     parser.add_argument("-v", "--verbose", action="count", default=1,
                         help="progress (default on: bars on a terminal, a line every 15 s "
-                             "otherwise); -q turns it off")
-    parser.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose")
+                             "otherwise)")
+    parser.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",
+                        help="no progress output")
 
 
 # Argument types: argparse prefixes their message with "argument --flag:".

@@ -30,7 +30,6 @@ from ._progress import make_bar
 from ._report import (
     FULL_DATA,
     best_rows,
-    mean_std,
     percent_cell,
     plot_accuracy,
     plot_histograms,
@@ -67,6 +66,9 @@ def run_compare(args):
     """Run the comparison described by the parsed ``compare`` options; write the report."""
     import skunseen
 
+    if "random" in args.selectors:
+        raise ValueError("--selectors random: the random baseline is the method random "
+                         "(--methods), which trains no scoring model")
     started = time.perf_counter()
     data = load_pool(args)
     X, y, _, y_test = data
@@ -80,8 +82,7 @@ def run_compare(args):
     make_model(args, X, n_classes, epochs=score_epochs)
 
     out = args.out
-    for folder in (out / "coresets", *([out / "scores"] if scored else [])):
-        folder.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     n_steps = args.seeds * (len(scored) * (1 + len(args.selectors) * len(sizes))
                             + ("random" in args.methods) * len(sizes)
                             + ("full" in args.methods))
@@ -105,6 +106,7 @@ def run_compare(args):
         row["accuracy"].append(float(np.mean(predicted == y_test)))
         row["training_seconds"].append(seconds["train"])
         if name is not None:
+            (out / "coresets").mkdir(exist_ok=True)
             write_coreset(out / "coresets", name, coreset, data)
             row["coresets"].append(f"coresets/{name}.csv")
             row.setdefault("per_class", per_class_counts(data, y, coreset))
@@ -123,6 +125,7 @@ def run_compare(args):
             pruner.fit(X, y)
             scoring_seconds = time.perf_counter() - start
             scores = pruner.scores_
+            (out / "scores").mkdir(exist_ok=True)
             np.save(out / "scores" / f"{method}-seed{seed}.npy", scores)
             step(f"{method} scores, seed {seed}")
             for selector in args.selectors:
@@ -153,7 +156,8 @@ def run_compare(args):
     results = [{"method": method, "selector": selector, "keep": keep, **row}
                for (method, selector, keep), row in rows.items()]
     results.sort(key=lambda r: (r["keep"] is None, r["n_selected"],
-                                args.methods.index(r["method"]), r["selector"] or ""))
+                                args.methods.index(r["method"]),
+                                args.selectors.index(r["selector"]) if r["selector"] else 0))
     figures = _figures(args, results, panels, len(y), len(y_test), evaluated)
     best = best_rows([r["keep"] for r in results],
                      [r["accuracy"] if r["keep"] is not None else [] for r in results])
@@ -182,8 +186,9 @@ def run_compare(args):
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(summary)
-    print(f"wrote {out / 'report.md'}, report.html, {', '.join(n for n, _ in figures)}, "
-          f"report.json, coresets/ and scores/ in {seconds:.0f} s")
+    written = sorted(path.name + ("/" if path.is_dir() else "") for path in out.iterdir()
+                     if path.name != "checkpoints")
+    print(f"wrote {', '.join(written)} into {out} in {seconds:.0f} s")
     return 0
 
 
@@ -225,11 +230,13 @@ def _summary(results, best, n_pool):
     for i in sorted(best):
         row = results[i]
         by_keep.setdefault(f"{100 * row['n_selected'] / n_pool:.0f}%", []).append(
-            f"{_label(row)} {100 * mean_std(row['accuracy'])[0]:.2f}%")
+            f"{_label(row)} {100 * np.mean(row['accuracy']):.2f}%")
     parts = [f"keep {keep}: {' = '.join(labels)}" for keep, labels in by_keep.items()]
     full = [r for r in results if r["method"] == "full"]
     if full:
-        parts.append(f"{FULL_DATA}: {100 * mean_std(full[0]['accuracy'])[0]:.2f}%")
+        parts.append(f"{FULL_DATA}: {100 * np.mean(full[0]['accuracy']):.2f}%")
+    if not by_keep:
+        return "One method at each keep, so none is marked best. " + "; ".join(parts) + "."
     return "Best mean test accuracy at each keep: " + "; ".join(parts) + "."
 
 

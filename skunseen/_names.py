@@ -39,5 +39,5 @@ MODELS = {
     "mlp": "a one-hidden-layer perceptron on the flattened input",
     "cnn": "a small CNN for (C, H, W) images",
     "resnet18": "ResNet-18 adapted to 32x32 images",
-    "fastcifar": "a fast-training CIFAR net and recipe (93-94 % on CIFAR-10 in 10 epochs)",
+    "fastcifar": "a fast-training CIFAR net and recipe (93-94% on CIFAR-10 in 10 epochs)",
 }

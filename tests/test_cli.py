@@ -183,6 +183,7 @@ print("torch imported:", "torch" in sys.modules)
 
 
 @pytest.mark.parametrize("args", [["--version"], ["prune", "--help"], ["compare", "--help"],
+                                  ["evaluate", "--help"], ["report", "--help"],
                                   ["prune", "--keep", "2.5", "--out", "x"]])
 def test_help_version_and_argument_errors_answer_before_torch_loads(args):
     result = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True,

@@ -64,6 +64,14 @@ def test_compare_without_scored_methods_trains_no_scoring_model(tmp_path):
     assert not any((out / name).exists() for name in ("checkpoints", "scores", "scores.png"))
 
 
+def test_report_points_a_compare_folder_to_its_own_report(tmp_path, capsys):
+    out = tmp_path / "compare"
+    assert main(["compare", *POOL, "--methods", "random", "--keeps", "30", "--seeds", "1",
+                 "--out", str(out)]) == 0
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 2
+    assert "written by `skunseen compare`" in capsys.readouterr().err
+
+
 def test_compare_checks_keeps_against_the_pool_before_writing(tmp_path, capsys):
     out = tmp_path / "compare"
     assert main(["compare", *POOL, "--keeps", "0.5,400", "--out", str(out)]) == 2

@@ -259,3 +259,15 @@ def test_report_adds_full_data_evaluations_and_marks_the_best(tmp_path, monkeypa
         assert accuracy[best].endswith("★") and "★" not in accuracy[min(values, key=values.get)]
     assert "- **test accuracy (%)**:" in markdown  # every column is explained
     assert "full data" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_errors_from_torch_are_one_line_too(tmp_path, capsys, monkeypatch):
+    import skunseen._cli as cli
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(cli, "load_pool", out_of_memory)
+    assert main(["prune", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        "skunseen prune: error: CUDA out of memory. Tried to allocate 2.00 GiB\n")

@@ -124,6 +124,13 @@ def _torchvision_decoder():
             from torchvision.io import ImageReadMode, decode_image
     except ImportError:
         return None
+    except RuntimeError as exc:
+        # A torchvision built for another torch (e.g. a CUDA wheel beside a
+        # CPU-only torch) fails to register its operators at import.
+        warnings.warn(f"torchvision does not load with this torch ({exc}); decoding images "
+                      "with Pillow instead, which is slower. Install the torchvision "
+                      "build that matches torch.", RuntimeWarning, stacklevel=3)
+        return None
 
     def decode(blob):
         return decode_image(torch.from_numpy(np.frombuffer(blob, dtype=np.uint8)),

@@ -69,8 +69,8 @@ def seconds_cell(values):
     Examples
     --------
     >>> from skunseen._report import seconds_cell
-    >>> seconds_cell([0.012, 0.018]), seconds_cell([42.4])
-    ('0.01', '42')
+    >>> seconds_cell([0.01, 0.03]), seconds_cell([42.4])
+    ('0.02', '42')
     """
     mean = float(np.mean(values))
     return f"{mean:.2f}" if mean < 10 else f"{mean:.0f}"

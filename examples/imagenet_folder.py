@@ -116,7 +116,7 @@ def main(argv=None):
             root, image_size=args.image_size, classes=classes, limit=args.limit)
         n_classes = len(data.classes)
         print(f"{len(X_train)} training images in {n_classes} classes "
-              f"(streamed: {type(X_train).__name__}), {len(X_test)} validation images")
+              f"(streamed from disk, one image per item), {len(X_test)} validation images")
 
         net = scoring_net(args, n_classes)
         extra = {} if args.checkpoint_dir is None else {"checkpoint_dir": args.checkpoint_dir}

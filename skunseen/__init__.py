@@ -4,22 +4,37 @@ Score every training sample with models that never trained on it, then keep a
 compact, informative coreset.
 """
 
-from ._base import BasePruner
-from ._composition import PrunedClassifier, PruningSampler
-from ._fitting import FittingPruner
-from ._multistep import MultiStepUnseenPruner
-from ._recording import HeldOutRecorder
-from ._unseen import UnseenPruner
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BasePruner",
-    "FittingPruner",
-    "HeldOutRecorder",
-    "MultiStepUnseenPruner",
-    "PrunedClassifier",
-    "PruningSampler",
-    "UnseenPruner",
-    "__version__",
-]
+# Public name -> private module defining it. The modules import torch, so they
+# load on first use (PEP 562) and `import skunseen` stays instant: the
+# command line parses its arguments (and answers --help) before torch loads.
+_PUBLIC = {
+    "BasePruner": "_base",
+    "FittingPruner": "_fitting",
+    "HeldOutRecorder": "_recording",
+    "MultiStepUnseenPruner": "_multistep",
+    "PrunedClassifier": "_composition",
+    "PruningSampler": "_composition",
+    "UnseenPruner": "_unseen",
+}
+_SUBPACKAGES = ("datasets", "models", "scores", "selection")
+
+__all__ = [*sorted(_PUBLIC), "__version__"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC, *_SUBPACKAGES})

@@ -1,4 +1,6 @@
-"""``skunseen report``: one page comparing several prune / evaluate runs."""
+"""Report pages: ``skunseen report`` (several prune / evaluate runs side by
+side) and the building blocks that ``skunseen compare`` shares with it
+(accuracy cells, tables with explained columns, figures, the page itself)."""
 
 import base64
 import html
@@ -6,6 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+#: Marks the row with the highest mean test accuracy among the rows it competes with.
+BEST = "★"
+#: Label of full-data evaluations (``skunseen evaluate`` without ``--coreset``).
+FULL_DATA = "full data"
 
 
 def summarize(values):
@@ -23,24 +30,244 @@ def summarize(values):
     }
 
 
-def plot_histograms(histograms, path, *, scorer):
-    """One histogram panel per method, sharing the x axis."""
+def mean_std(values):
+    """Mean and sample standard deviation (0 for a single value) of ``values``.
+
+    Examples
+    --------
+    >>> from skunseen._report import mean_std
+    >>> mean, std = mean_std([0.9, 0.8])
+    >>> round(mean, 3), round(std, 3), mean_std([0.5])
+    (0.85, 0.071, (0.5, 0.0))
+    """
+    values = np.asarray(values, dtype=float)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return float(values.mean()), float(std)
+
+
+def percent_cell(values, *, best=False):
+    """Fractions as ``mean ± std`` in percent; a single value without ``±``.
+
+    Examples
+    --------
+    >>> from skunseen._report import percent_cell
+    >>> percent_cell([0.91, 0.93]), percent_cell([0.9]), percent_cell([], best=True)
+    ('92.00 ± 1.41', '90.00', '')
+    >>> percent_cell([0.9], best=True)
+    '90.00 ★'
+    """
+    if len(values) == 0:
+        return ""
+    mean, std = mean_std(values)
+    cell = f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if len(values) > 1 else "")
+    return f"{cell} {BEST}" if best else cell
+
+
+def seconds_cell(values):
+    """Mean wall-clock seconds, to two decimals below 10 s.
+
+    Examples
+    --------
+    >>> from skunseen._report import seconds_cell
+    >>> seconds_cell([0.01, 0.03]), seconds_cell([42.4])
+    ('0.02', '42')
+    """
+    mean = float(np.mean(values))
+    return f"{mean:.2f}" if mean < 10 else f"{mean:.0f}"
+
+
+def best_rows(groups, accuracies):
+    """Rows with the highest mean accuracy in their group, where a group has a rival.
+
+    Parameters
+    ----------
+    groups : list
+        The group (e.g. the coreset size) of every row.
+    accuracies : list of sequences of float
+        The accuracies of every row (empty: the row does not compete).
+
+    Returns
+    -------
+    set of int
+        Positions of the best rows (ties: all of them).
+
+    Examples
+    --------
+    >>> from skunseen._report import best_rows
+    >>> sorted(best_rows([1, 1, 2, 3, 3], [[0.5], [0.7], [0.9], [0.6], []]))
+    [1]
+    """
+    best = set()
+    for group in set(groups):
+        members = [i for i, g in enumerate(groups) if g == group and len(accuracies[i])]
+        if len(members) < 2:
+            continue
+        means = {i: np.mean(accuracies[i]) for i in members}
+        top = max(means.values())
+        best.update(i for i in members if means[i] == top)
+    return best
+
+
+def markdown_table(columns, rows):
+    """A markdown table; ``columns`` are ``(name, explanation)`` pairs."""
+    lines = ["| " + " | ".join(name for name, _ in columns) + " |",
+             "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def column_legend(columns):
+    """One markdown bullet per column: its name and what it holds."""
+    return "\n".join(f"- **{name}**: {explanation}" for name, explanation in columns)
+
+
+def write_page(out, *, title, paragraphs, columns, rows, figures, notes=()):
+    """Write ``report.md`` and a self-contained ``report.html`` into ``out``.
+
+    Parameters
+    ----------
+    out : Path
+        Existing folder holding the figures.
+    title : str
+        Page title.
+    paragraphs : list of str
+        Text before the table (plain text; markdown emphasis is not
+        rendered in the HTML page).
+    columns : list of (str, str)
+        Column names and what each holds, listed under the table.
+    rows : list of list of str
+        Table cells.
+    figures : list of (str, str)
+        File names (in ``out``) and their captions, shown after the table.
+    notes : list of str
+        Text after the figures.
+
+    Returns
+    -------
+    dict of str to Path
+        ``markdown`` and ``html``.
+    """
+    parts = [f"# {title}", *paragraphs, markdown_table(columns, rows),
+             "Columns:\n\n" + column_legend(columns)]
+    parts += [f"![{caption}]({name})\n\n{caption}" for name, caption in figures]
+    parts += list(notes)
+    (out / "report.md").write_text("\n\n".join(parts) + "\n")
+
+    escape = html.escape
+    head = "".join(f"<th title='{escape(text)}'>{escape(name)}</th>" for name, text in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    legend = "".join(f"<li><b>{escape(name)}</b>: {escape(text)}</li>" for name, text in columns)
+    images = "".join(
+        f"<figure><img alt='{escape(caption)}' src='data:image/png;base64,"
+        f"{base64.b64encode((out / name).read_bytes()).decode()}'>"
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+        for name, caption in figures)
+    page = (
+        "<!doctype html><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:72em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px}img{max-width:100%}</style>"
+        f"<h1>{escape(title)}</h1>"
+        + "".join(f"<p>{escape(text)}</p>" for text in paragraphs)
+        + f"<table><tr>{head}</tr>{body}</table><p>Columns:</p><ul>{legend}</ul>{images}"
+        + "".join(f"<p>{escape(text)}</p>" for text in notes))
+    (out / "report.html").write_text(page)
+    return {"markdown": out / "report.md", "html": out / "report.html"}
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(histograms), figsize=(5 * len(histograms), 3.5),
-                             sharex=True, squeeze=False)
-    for ax, (name, values) in zip(axes[0], histograms.items()):
-        ax.hist(values, bins=50, color="tab:blue" if name != "fitting" else "tab:orange")
-        ax.set_title(f"{name}: std {np.std(values):.3f}")
-        ax.set_xlabel(f"{scorer} importance")
+    return plt
+
+
+def plot_histograms(panels, path, *, columns=None, sharex="row"):
+    """Score histograms, one panel each, the coreset's samples stacked on the rest.
+
+    Parameters
+    ----------
+    panels : list of dict
+        ``title``, ``scores`` (one importance per pool row), ``xlabel`` and
+        optionally ``kept`` (coreset row indices; the panel then stacks the
+        kept samples on the pruned ones).
+    path : path
+        PNG file written.
+    columns : int, default=None
+        Panels per figure row (default: all in one row).
+    sharex : bool or "row", default="row"
+        Which panels share their x axis (see :func:`matplotlib.pyplot.subplots`).
+    """
+    plt = _pyplot()
+    columns = columns or len(panels)
+    n_rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(n_rows, columns, figsize=(3.6 * columns + 0.8, 2.8 * n_rows),
+                             sharex=sharex, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        scores = np.asarray(panel["scores"], dtype=float)
+        edges = np.histogram_bin_edges(scores, bins=40)
+        if panel.get("kept") is None:
+            ax.hist(scores, bins=edges, color="tab:blue")
+        else:
+            kept = np.zeros(len(scores), dtype=bool)
+            kept[panel["kept"]] = True
+            ax.hist([scores[kept], scores[~kept]], bins=edges, stacked=True,
+                    color=["tab:blue", "lightgray"],
+                    label=[f"kept ({kept.sum()})", f"pruned ({(~kept).sum()})"])
+            ax.legend(fontsize="small", frameon=False)
+        ax.set_title(f"{panel['title']}: std {scores.std():.3f}", fontsize="medium")
+        ax.set_xlabel(panel["xlabel"])
         ax.set_ylabel("samples")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
+
+def plot_accuracy(curves, path, *, reference=None, title=None):
+    """Test accuracy against the fraction kept, with standard-deviation error bars.
+
+    Parameters
+    ----------
+    curves : dict of str to list of (float, sequence of float)
+        Per curve label: ``(keep fraction, accuracies over seeds)`` points.
+    path : path
+        PNG file written.
+    reference : sequence of float, default=None
+        Full-data accuracies, drawn as a line with a ±std band.
+    title : str, default=None
+        Figure title.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    keeps = sorted({keep for points in curves.values() for keep, _ in points})
+    if reference is not None and len(reference):
+        mean, std = mean_std(reference)
+        ax.axhline(100 * mean, color="black", linestyle="--", linewidth=1,
+                   label=f"{FULL_DATA} ({100 * mean:.1f}%)")
+        if std > 0:
+            ax.axhspan(100 * (mean - std), 100 * (mean + std), color="black", alpha=0.08)
+    # Curves side by side around each keep, so that error bars do not hide each other.
+    dodge = 0.6 * (np.arange(len(curves)) - (len(curves) - 1) / 2)
+    for shift, (label, points) in zip(dodge, curves.items()):
+        points = sorted(points, key=lambda point: point[0])
+        stats = [mean_std(values) for _, values in points]
+        ax.errorbar([100 * keep + shift for keep, _ in points], [100 * m for m, _ in stats],
+                    yerr=[100 * s for _, s in stats], marker="o", capsize=3, label=label)
+    ax.set_xticks([100 * keep for keep in keeps], [f"{100 * keep:.0f}" for keep in keeps])
+    ax.set_xlabel("samples kept (% of the training pool)")
+    ax.set_ylabel("test accuracy (%)")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def read_runs(folders):
@@ -55,18 +282,26 @@ def read_runs(folders):
     Returns
     -------
     runs : list of dict
-        One entry per prune run: its folder, report, scores and the test
-        accuracies of every evaluation whose ``--coreset`` lies in it.
+        One entry per prune run: its folder, report, scores, coreset and the
+        test accuracies of every evaluation whose ``--coreset`` lies in it.
+    references : list of dict
+        Full-data evaluations (``evaluate`` without ``--coreset``), grouped
+        by pool, model and epochs: their folders, ``eval.json`` and accuracies.
     """
     runs, evaluations = {}, []
     for folder in map(Path, folders):
         found = False
         if (folder / "report.json").exists():
             report = json.loads((folder / "report.json").read_text())
-            scores_path = folder / "scores.npy"
+            if report.get("command") != "prune":
+                raise ValueError(
+                    f"{folder}/report.json was written by `skunseen {report.get('command')}`, "
+                    "not by `skunseen prune`; `skunseen report` reads prune and evaluate "
+                    "folders (a compare folder has its own report.md).")
             runs[folder.resolve()] = {
                 "folder": folder, "report": report, "accuracies": [],
-                "scores": np.load(scores_path) if scores_path.exists() else None,
+                "scores": _load_if_present(folder / "scores.npy"),
+                "coreset": _load_if_present(folder / "coreset.npy"),
             }
             found = True
         if (folder / "eval.json").exists():
@@ -76,36 +311,80 @@ def read_runs(folders):
             raise FileNotFoundError(
                 f"{folder} holds neither report.json (skunseen prune) nor eval.json "
                 "(skunseen evaluate).")
+    references = {}
     for folder, evaluation in evaluations:
         coreset = evaluation.get("parameters", {}).get("coreset")
-        owner = runs.get(Path(coreset).resolve().parent) if coreset else None
+        if coreset is None:
+            key = json.dumps([evaluation.get("pool"), evaluation.get("model"),
+                              evaluation.get("epochs")], sort_keys=True)
+            reference = references.setdefault(
+                key, {"folders": [], "evaluation": evaluation, "accuracies": []})
+            reference["folders"].append(folder)
+            reference["accuracies"].append(evaluation["test_accuracy"])
+            continue
+        owner = runs.get(Path(coreset).resolve().parent)
         if owner is None:
             raise ValueError(
-                f"The evaluation in {folder} used coreset {coreset!r}, which belongs to "
-                "none of the prune folders given; pass that prune folder too.")
+                f"The evaluation in {folder} used --coreset {coreset}, which belongs to none "
+                "of the prune folders given; pass that prune folder too.")
         owner["accuracies"].append(evaluation["test_accuracy"])
-    return list(runs.values())
+    return list(runs.values()), list(references.values())
 
 
-def run_table(runs):
-    """A markdown table with one row per prune run."""
-    lines = [
-        "| run | method | scorer | selector | kept | score std | within 1% of min "
-        "| test accuracy | seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for run in runs:
+def _load_if_present(path):
+    return np.load(path) if path.exists() else None
+
+
+#: The columns of ``skunseen report``'s table and what they hold.
+REPORT_COLUMNS = [
+    ("run", "the output folder of `skunseen prune` (or of the full-data evaluations)"),
+    ("method", "unseen: out-of-fold scores; multistep: evaluate and refill; fitting: scores "
+               "from models trained on the samples they score (the baseline); random: no "
+               "scores; full data: the whole pool, the reference"),
+    ("scorer", "the importance score (higher = harder)"),
+    ("selector", "the rule that turned scores into the coreset"),
+    ("kept", "training samples in the coreset, of the pool, and as a percentage"),
+    ("score std", "standard deviation of the scores over the pool (score units; a wider "
+                  "spread separates samples better)"),
+    ("at min (%)", "percentage of the pool whose score lies within 1% of the score range "
+                   "above the minimum (the pile-up of fitting scores)"),
+    ("test accuracy (%)", f"mean ± sample std over the evaluations of this coreset (a "
+                          f"single evaluation has no ±); {BEST} marks the highest mean among "
+                          "runs of the same coreset size"),
+    ("n", "number of evaluations (seeds) behind the test accuracy"),
+    ("scoring (s)", "wall-clock seconds of training the scoring models"),
+]
+
+
+def report_rows(runs, references):
+    """The cells of :data:`REPORT_COLUMNS`, one row per prune run and per reference."""
+    best = best_rows([run["report"]["n_selected"] for run in runs],
+                     [run["accuracies"] for run in runs])
+    rows = []
+    for i, run in enumerate(runs):
         report, params = run["report"], run["report"]["parameters"]
-        summary = report["scores"][params["method"]]
-        accuracies = np.asarray(run["accuracies"], dtype=float)
-        accuracy = (f"{100 * accuracies.mean():.2f} ± {100 * accuracies.std():.2f} "
-                    f"(n={len(accuracies)})" if len(accuracies) else "")
-        lines.append(
-            f"| {run['folder'].name} | {params['method']} | {params['scorer']} "
-            f"| {params['selector']} | {report['n_selected']}/{report['n_samples']} "
-            f"| {summary['std']:.4f} | {summary['fraction_within_1pct_of_min']:.3f} "
-            f"| {accuracy} | {report['seconds'][params['method']]:.1f} |")
-    return "\n".join(lines)
+        method = report.get("method", params["method"])
+        summary = report["scores"].get(method)
+        rows.append([
+            run["folder"].name, method, params["scorer"] if summary else "",
+            params["selector"], _kept_cell(report["n_selected"], report["n_samples"]),
+            f"{summary['std']:.4f}" if summary else "",
+            f"{100 * summary['fraction_within_1pct_of_min']:.1f}" if summary else "",
+            percent_cell(run["accuracies"], best=i in best), str(len(run["accuracies"])),
+            seconds_cell([report["seconds"][method]]),
+        ])
+    for reference in references:
+        evaluation = reference["evaluation"]
+        rows.append([
+            ", ".join(folder.name for folder in reference["folders"]), FULL_DATA, "", "",
+            _kept_cell(evaluation["n_train"], evaluation["n_pool"]), "", "",
+            percent_cell(reference["accuracies"]), str(len(reference["accuracies"])), "",
+        ])
+    return rows
+
+
+def _kept_cell(n_kept, n_pool):
+    return f"{n_kept} of {n_pool} ({100 * n_kept / n_pool:.0f}%)"
 
 
 def write_report(folders, out):
@@ -123,25 +402,25 @@ def write_report(folders, out):
     paths : dict of str to Path
         The files written.
     """
-    runs = read_runs(folders)
+    runs, references = read_runs(folders)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    histograms = {run["folder"].name: run["scores"] for run in runs if run["scores"] is not None}
-    figure = out / "scores.png"
-    plot_histograms(histograms, figure, scorer="importance")
-    table = run_table(runs)
-    markdown = f"# skunseen report\n\n{table}\n\n![score histograms](scores.png)\n"
-    (out / "report.md").write_text(markdown)
-    image = base64.b64encode(figure.read_bytes()).decode()
-    rows = [line.strip("|").split("|") for line in table.splitlines()]
-    header = "".join(f"<th>{html.escape(cell.strip())}</th>" for cell in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell.strip())}</td>" for cell in row) + "</tr>"
-        for row in rows[2:])
-    (out / "report.html").write_text(
-        "<!doctype html><meta charset='utf-8'><title>skunseen report</title>"
-        "<style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px}"
-        "</style><h1>skunseen report</h1>"
-        f"<table><tr>{header}</tr>{body}</table>"
-        f"<p><img alt='score histograms' src='data:image/png;base64,{image}'></p>")
-    return {"markdown": out / "report.md", "html": out / "report.html", "figure": figure}
+    panels = [{"title": run["folder"].name, "scores": run["scores"], "kept": run["coreset"],
+               "xlabel": f"{run['report']['parameters']['scorer']} importance"}
+              for run in runs if run["scores"] is not None]
+    figures = []
+    if panels:
+        one_scorer = len({panel["xlabel"] for panel in panels}) == 1
+        plot_histograms(panels, out / "scores.png", columns=min(len(panels), 3),
+                        sharex=True if one_scorer else "none")
+        figures.append(("scores.png", "Scores of every pool sample: the coreset (kept) "
+                                      "stacked on the pruned samples."))
+    paths = write_page(
+        out, title="skunseen report",
+        paragraphs=["One row per prune run, with the test accuracy of the models trained "
+                    "on its coreset (`skunseen evaluate --coreset`), and the full-data "
+                    "evaluations (`skunseen evaluate` without `--coreset`) as reference."],
+        columns=REPORT_COLUMNS, rows=report_rows(runs, references), figures=figures)
+    if panels:
+        paths["figure"] = out / "scores.png"
+    return paths

@@ -54,6 +54,15 @@ def _isolated_registries(monkeypatch):
     monkeypatch.setattr(selectors, "_SELECTORS", dict(selectors._SELECTORS))
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """The command line sets torch's thread count for its process (``--threads``);
+    a test that runs it in-process must not change it for the tests after it."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def digits():
     X, y = load_digits(return_X_y=True)

@@ -1,11 +1,20 @@
+import csv
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
 
 from skunseen._cli import main
+from skunseen._names import MODELS, SCORERS, SELECTORS
+from skunseen.datasets import load_digits_images
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("method", ["unseen", "fitting"])
@@ -37,11 +46,6 @@ def test_compare_plots_both_and_same_seed_same_coreset(tmp_path):
                                   np.load(tmp_path / "b" / "coreset.npy"))
 
 
-def test_bad_arguments_fail_with_a_message(tmp_path, capsys):
-    assert main(["prune", "--scorer", "nope", "--epochs", "1", "--out", str(tmp_path)]) == 2
-    assert "nope" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["prune", "--keep", "-1", "--out", str(tmp_path)])
 
 
 def test_console_script_is_installed():
@@ -67,7 +71,9 @@ def test_report_puts_runs_side_by_side(tmp_path, monkeypatch):
     assert len(rows) == 2
     accuracies = [json.loads((tmp_path / f"eval{s}" / "eval.json").read_text())["test_accuracy"]
                   for s in (0, 1)]
-    assert f"{100 * np.mean(accuracies):.2f} ± {100 * np.std(accuracies):.2f} (n=2)" in rows[0]
+    cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    assert cells[7:9] == [f"{100 * np.mean(accuracies):.2f} ± "
+                          f"{100 * np.std(accuracies, ddof=1):.2f}", "2"]
     assert rows[1].split("|")[8].strip() == ""  # the fitting coreset was not evaluated
     assert "<table>" in (tmp_path / "report" / "report.html").read_text()
     assert (tmp_path / "report" / "scores.png").stat().st_size > 1000
@@ -76,3 +82,192 @@ def test_report_puts_runs_side_by_side(tmp_path, monkeypatch):
 def test_report_rejects_unknown_folders(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "neither report.json" in capsys.readouterr().err
+
+
+def _csv_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_coreset_csv_maps_digits_rows_back_to_load_digits(tmp_path):
+    out = tmp_path / "run"
+    assert main(["prune", "--classes", "3,8", "--keep", "20", "--epochs", "1", "--folds", "2",
+                 "--out", str(out), "-q"]) == 0
+    coreset = np.load(out / "coreset.npy")
+    rows = _csv_rows(out / "coreset.csv")
+    assert [int(row["pool_row"]) for row in rows] == coreset.tolist()
+    # the pool is the training split of load_digits_images() with digits 3 and 8 relabelled
+    pool = load_digits_images(classes=[3, 8])
+    digits = load_digits()
+    for row in rows:
+        source = int(row["source_index"])
+        assert row["class"] == str(digits.target[source]) == pool.classes[int(row["label"])]
+        np.testing.assert_array_equal(
+            pool.X_train[int(row["pool_row"])].ravel(), digits.images[source].ravel() / 16)
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["per_class"]) == {"3", "8"}
+
+
+def test_coreset_csv_names_the_files_of_an_image_folder(tmp_path):
+    rng = np.random.RandomState(0)
+    for split, n in (("train", 5), ("test", 2)):
+        for name in ("cat", "dog", "ship"):
+            (tmp_path / "images" / split / name).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
+                    tmp_path / "images" / split / name / f"{i}.png")
+    out = tmp_path / "run"
+    assert main(["prune", "--dataset", "cifar10", "--data", str(tmp_path / "images"),
+                 "--classes", "ship,cat", "--selector", "random", "--keep", "6", "--seed", "2",
+                 "--out", str(out), "-q"]) == 0
+    rows = _csv_rows(out / "coreset.csv")
+    assert len(rows) == 6
+    for row in rows:
+        assert row["file"] == f"train/{row['class']}/{row['file'][-5:]}"
+        assert (tmp_path / "images" / row["file"]).is_file()
+        # labels follow --classes: "0" is ship, the first class named
+        assert row["class"] == ["ship", "cat"][int(row["label"])]
+        # the index counts all training images in class order: cat 0-4, dog 5-9, ship 10-14
+        folder = {"cat": 0, "dog": 5, "ship": 10}[row["class"]]
+        assert int(row["source_index"]) == folder + int(row["file"][-5])
+    report = json.loads((out / "report.json").read_text())
+    assert report["per_class"] == {"ship": {"total": 5, "kept": 3}, "cat": {"total": 5, "kept": 3}}
+
+
+def test_random_selector_trains_no_scoring_model(tmp_path, monkeypatch):
+    import skunseen
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a scoring model was trained")
+
+    monkeypatch.setattr(skunseen.UnseenPruner, "fit", no_fit)
+    out = tmp_path / "random"
+    assert main(["prune", "--selector", "random", "--keep", "0.2", "--seed", "4", "--out",
+                 str(out), "-q"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == [
+        "coreset.csv", "coreset.npy", "report.json"]
+    assert json.loads((out / "report.json").read_text())["method"] == "random"
+
+
+def test_help_lists_every_scorer_and_selector_on_its_own_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prune", "--help"])
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, summary in [*SCORERS.items(), *SELECTORS.items()]:
+        assert any(line.split() == [name, *summary.split()] for line in lines), name
+    assert "fold redraws whose scores are averaged (default 1)" in " ".join(
+        " ".join(lines).split())
+
+
+def test_cli_names_are_the_registered_ones():
+    from skunseen.models import MODEL_NAMES
+    from skunseen.scores import available_scorers
+    from skunseen.selection import available_selectors
+
+    assert set(SCORERS) == set(available_scorers())
+    assert set(SELECTORS) == set(available_selectors())
+    assert MODEL_NAMES == tuple(MODELS)
+
+
+# Run in a fresh interpreter: does the command answer before torch is imported?
+_PROBE = """
+import sys
+from skunseen._cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    print("exit", stop.code)
+print("torch imported:", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["prune", "--help"], ["compare", "--help"],
+                                  ["evaluate", "--help"], ["report", "--help"],
+                                  ["prune", "--keep", "2.5", "--out", "x"]])
+def test_help_version_and_argument_errors_answer_before_torch_loads(args):
+    result = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert "torch imported: False" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prune", "--keep", "abc"], "argument --keep: expected a number, got 'abc'"),
+    (["prune", "--keep", "-1"], "argument --keep: expected a fraction in (0, 1] or a number"),
+    (["prune", "--folds", "1"], "argument --folds: must be at least 2, got 1"),
+    (["prune", "--repeats", "x"], "argument --repeats: expected an integer, got 'x'"),
+    (["prune", "--scorer", "nope"], "argument --scorer: invalid choice: 'nope'"),
+    (["prune", "--jobs", "0"], "argument --jobs: must be a positive number of jobs or -1"),
+    (["compare", "--keeps", "0.3,0.3"], "argument --keeps: --keeps lists a value twice"),
+    (["compare", "--methods", "unseen,best"], "argument --methods: unknown name 'best'"),
+    (["compare", "--selectors", "ccs,top"], "argument --selectors: unknown name 'top'"),
+])
+def test_argument_errors_are_one_line_naming_the_flag(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"skunseen {args[0]}: error: "), err
+    assert message in err
+    assert not out.exists()
+
+
+def test_out_under_a_file_is_an_argument_error(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out, message in ((tmp_path / "file", "is a file, not a folder"),
+                         (tmp_path / "file" / "run", "which is a file")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["prune", "--out", str(out)])
+        assert exit_info.value.code == 2
+        assert f"argument --out: {out}" in capsys.readouterr().err
+
+
+def test_a_failing_run_writes_nothing_and_says_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["prune", "--keep", "5000", "--epochs", "1", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("skunseen prune: error: --keep 5000 asks for more samples than the "
+                   "pool's 1347\n")
+    assert not out.exists()
+
+
+def test_report_adds_full_data_evaluations_and_marks_the_best(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = ["--limit", "300", "--epochs", "1", "-q"]
+    assert main(["prune", *common, "--keep", "0.3", "--folds", "2", "--out", "unseen"]) == 0
+    assert main(["prune", *common, "--keep", "0.3", "--selector", "random",
+                 "--out", "random"]) == 0
+    for run in ("unseen", "random"):
+        assert main(["evaluate", *common, "--coreset", f"{run}/coreset.npy",
+                     "--out", f"{run}/eval"]) == 0
+    for seed in (0, 1):
+        assert main(["evaluate", *common, "--seed", str(seed), "--out", f"full{seed}"]) == 0
+    assert main(["report", "unseen", "random", "unseen/eval", "random/eval", "full0", "full1",
+                 "--out", "report"]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    table = [[cell.strip() for cell in line.split("|")[1:-1]]
+             for line in markdown.splitlines() if line.startswith("| ")][2:]
+    accuracy = {row[0]: row[7] for row in table}
+    assert [row[1] for row in table] == ["unseen", "random", "full data"]
+    assert table[2][0] == "full0, full1" and table[2][4] == "300 of 300 (100%)"
+    assert table[2][8] == "2" and "±" in accuracy["full0, full1"]
+    values = {run: json.loads((tmp_path / run / "eval" / "eval.json").read_text())[
+        "test_accuracy"] for run in ("unseen", "random")}
+    best = max(values, key=values.get)
+    if values["unseen"] != values["random"]:
+        assert accuracy[best].endswith("★") and "★" not in accuracy[min(values, key=values.get)]
+    assert "- **test accuracy (%)**:" in markdown  # every column is explained
+    assert "full data" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_errors_from_torch_are_one_line_too(tmp_path, capsys, monkeypatch):
+    import skunseen._cli as cli
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(cli, "load_pool", out_of_memory)
+    assert main(["prune", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        "skunseen prune: error: CUDA out of memory. Tried to allocate 2.00 GiB\n")

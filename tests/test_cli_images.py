@@ -28,7 +28,7 @@ def test_cifar10_prune_then_evaluate_on_a_500_image_pool(tmp_path):
     report = _read(tmp_path / "report.json")
     assert len(coreset) == 250 and coreset.max() < 500
     assert report["pool"]["n_samples"] == 500
-    assert report["per_class"]["0"]["total"] == 50  # stratified pool
+    assert report["per_class"]["airplane"]["total"] == 50  # stratified pool
     _run("evaluate", *data, "--test-limit", 200, "--coreset", tmp_path / "coreset.npy",
          "--epochs", 1, "--seed", 3, "--out", tmp_path)
     result = _read(tmp_path / "eval.json")

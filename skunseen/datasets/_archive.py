@@ -21,6 +21,7 @@ from ._common import (
     _kept_names,
     _select_rows,
     _take_rows,
+    _train_sources,
 )
 
 __all__ = ["load_image_archive"]
@@ -28,7 +29,7 @@ __all__ = ["load_image_archive"]
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _TEST_SPLITS = ("test", "val")
 # Bump when the decoded layout changes so that old caches are not reused.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _CACHE_FILES = ("X_train", "y_train", "X_test", "y_test")
 
 
@@ -123,6 +124,13 @@ def _torchvision_decoder():
             from torchvision.io import ImageReadMode, decode_image
     except ImportError:
         return None
+    except RuntimeError as exc:
+        # A torchvision built for another torch (e.g. a CUDA wheel beside a
+        # CPU-only torch) fails to register its operators at import.
+        warnings.warn(f"torchvision does not load with this torch ({exc}); decoding images "
+                      "with Pillow instead, which is slower. Install the torchvision "
+                      "build that matches torch.", RuntimeWarning, stacklevel=3)
+        return None
 
     def decode(blob):
         return decode_image(torch.from_numpy(np.frombuffer(blob, dtype=np.uint8)),
@@ -187,8 +195,13 @@ def _decode_all(blobs, image_size):
     return out
 
 
+def _take_list(items, rows):
+    return items if rows is None else [items[r] for r in rows]
+
+
 def _list_archive(path):
-    """Encoded images per split, ordered by class then name, and class names."""
+    """``(blobs, labels, file names)`` per split, ordered by class then name,
+    and the class names."""
     entries = _entries_from_dir(path) if path.is_dir() else _entries_from_tar(path)
     by_split = {}
     for split, cls, name, blob in entries:
@@ -208,7 +221,8 @@ def _list_archive(path):
     for split in ("train", test_split):
         items = sorted(by_split[split], key=lambda item: (index[item[0]], item[1]))
         splits.append(([blob for _, _, blob in items],
-                       np.array([index[cls] for cls, _, _ in items], dtype=np.int64)))
+                       np.array([index[cls] for cls, _, _ in items], dtype=np.int64),
+                       [name for _, name, _ in items]))
     return splits, names
 
 
@@ -225,14 +239,16 @@ def _read_cache(folder):
     if not (folder / "classes.json").is_file():
         return None
     arrays = [np.load(folder / f"{name}.npy") for name in _CACHE_FILES]
-    return arrays, json.loads((folder / "classes.json").read_text())
+    return (arrays, json.loads((folder / "classes.json").read_text()),
+            json.loads((folder / "train_files.json").read_text()))
 
 
-def _write_cache(folder, arrays, names):
+def _write_cache(folder, arrays, names, train_files):
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     for name, array in zip(_CACHE_FILES, arrays):
         np.save(tmp / f"{name}.npy", array)
+    (tmp / "train_files.json").write_text(json.dumps(train_files))
     (tmp / "classes.json").write_text(json.dumps(names))
     try:
         # a rename publishes the cache atomically for concurrent readers
@@ -280,7 +296,9 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
     -------
     TrainTestData
         ``(X_train, y_train, X_test, y_test)``; X uint8 of shape
-        (n, 3, H, W), y int64; ``classes`` holds the names.
+        (n, 3, H, W), y int64; ``classes`` holds the names, ``train_files``
+        the archive member (or path under the directory) of every training
+        image and ``train_index`` its position among all training images.
 
     See Also
     --------
@@ -298,9 +316,10 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
     ...     for cls in ("cat", "dog"):
     ...         (root / split / cls).mkdir(parents=True)
     ...         Image.new("RGB", (8, 8)).save(root / split / cls / "0.png")
-    >>> X_train, y_train, X_test, y_test = load_image_archive(root)
-    >>> X_train.shape, y_train.tolist()
-    ((2, 3, 8, 8), [0, 1])
+    >>> data = load_image_archive(root)
+    >>> X_train, y_train, X_test, y_test = data
+    >>> X_train.shape, y_train.tolist(), data.train_files
+    ((2, 3, 8, 8), [0, 1], ['train/cat/0.png', 'train/dog/0.png'])
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -313,24 +332,27 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         # Decode only the rows that survive classes/limit: the labels are
         # known from the file names, so small pools load in a fraction of the
         # time. The selection is the same as on cached full arrays.
-        splits, names = _list_archive(path)
+        ((train_blobs, y_train, train_files), (test_blobs, y_test, _)), names = (
+            _list_archive(path))
         positions = _class_positions(classes, names)
-        out = []
-        for (blobs, y), size in zip(splits, (limit, test_limit)):
-            rows, y = _select_rows(y, positions, size, pool_seed)
-            chosen = blobs if rows is None else [blobs[r] for r in rows]
-            out += [_decode_all(chosen, image_size), y]
-        return TrainTestData(*out, classes=_kept_names(names, positions))
+        n_train = len(y_train)
+        train_rows, y_train = _select_rows(y_train, positions, limit, pool_seed)
+        test_rows, y_test = _select_rows(y_test, positions, test_limit, pool_seed)
+        return TrainTestData(
+            _decode_all(_take_list(train_blobs, train_rows), image_size), y_train,
+            _decode_all(_take_list(test_blobs, test_rows), image_size), y_test,
+            classes=_kept_names(names, positions),
+            **_train_sources(n_train, train_rows, train_files=train_files))
     stem = path.name.split(".")[0] or "images"
     folder = Path(cache_dir).expanduser() / f"{stem}-{_fingerprint(path, image_size)}"
     loaded = _read_cache(folder)
     if loaded is None:
         splits, names = _list_archive(path)
         arrays = []
-        for blobs, y in splits:
+        for blobs, y, _ in splits:
             arrays += [_decode_all(blobs, image_size), y]
-        loaded = arrays, names
-        _write_cache(folder, arrays, names)
-    (X_train, y_train, X_test, y_test), names = loaded
+        loaded = arrays, names, splits[0][2]
+        _write_cache(folder, *loaded)
+    (X_train, y_train, X_test, y_test), names, train_files = loaded
     return _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-                   pool_seed, _take_rows)
+                   pool_seed, _take_rows, train_files=train_files)

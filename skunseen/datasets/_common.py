@@ -28,11 +28,25 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
         Test labels.
     classes : sequence of str, default=None
         Class names, stored as a list (``None`` when unknown).
+    train_index : array-like of int of shape (n_train,), default=None
+        For every training row, its index in the data the loader read, before
+        ``classes`` and ``limit`` (``None`` when unknown).
+    train_files : sequence of str of shape (n_train,), default=None
+        For every training row, the file it was read from (``None`` for data
+        that do not come from one file per image).
 
     Attributes
     ----------
     classes : list of str
         Class names; label ``i`` is ``classes[i]``.
+    train_index : ndarray of int64 or None
+        Where every training row comes from: the row of scikit-learn's
+        ``load_digits()`` (digits), the index in the training split
+        (CIFAR, archives: images ordered by class, then file name; image
+        folders read without ``classes``, in ``ImageFolder`` order).
+    train_files : list of str or None
+        The archive member or the path under the folder of every training
+        row (archives and image folders).
 
     See Also
     --------
@@ -50,13 +64,34 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
     (['a', 'b'], 2)
     """
 
-    def __new__(cls, X_train, y_train, X_test, y_test, classes=None):
+    def __new__(cls, X_train, y_train, X_test, y_test, classes=None, train_index=None,
+                train_files=None):
         self = super().__new__(cls, X_train, y_train, X_test, y_test)
         self.classes = list(classes) if classes is not None else None
+        self.train_index = (None if train_index is None
+                            else np.asarray(train_index, dtype=np.int64))
+        self.train_files = list(train_files) if train_files is not None else None
         return self
 
     def __reduce__(self):
-        return (type(self), (*self, self.classes))
+        return (type(self), (*self, self.classes, self.train_index, self.train_files))
+
+    def with_arrays(self, X_train, y_train, X_test, y_test):
+        """The same data description (class names, sources) for other arrays
+        of the same rows, e.g. the images flattened to features.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skunseen.datasets import load_digits_images
+        >>> data = load_digits_images(limit=20)
+        >>> X_train, y_train, X_test, y_test = data
+        >>> flat = data.with_arrays(X_train.reshape(20, 64), y_train, X_test, y_test)
+        >>> flat.X_train.shape, np.array_equal(flat.train_index, data.train_index)
+        ((20, 64), True)
+        """
+        return TrainTestData(X_train, y_train, X_test, y_test, classes=self.classes,
+                             train_index=self.train_index, train_files=self.train_files)
 
 
 def stratified_subset(y, size, random_state=0):
@@ -166,13 +201,27 @@ def _kept_names(names, positions):
 
 
 def _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-            pool_seed, take):
+            pool_seed, take, *, train_index=None, train_files=None):
+    """Apply ``classes`` and the ``limit`` subsets; ``train_index`` and
+    ``train_files`` describe the given training rows (default: their positions)."""
     positions = _class_positions(classes, names)
-    out = []
-    for X, y, size in ((X_train, y_train, limit), (X_test, y_test, test_limit)):
-        rows, y = _select_rows(y, positions, size, pool_seed)
-        out += [X if rows is None else take(X, rows), y]
-    return TrainTestData(*out, classes=_kept_names(names, positions))
+    n_train = len(y_train)
+    train_rows, y_train = _select_rows(y_train, positions, limit, pool_seed)
+    test_rows, y_test = _select_rows(y_test, positions, test_limit, pool_seed)
+    return TrainTestData(
+        X_train if train_rows is None else take(X_train, train_rows), y_train,
+        X_test if test_rows is None else take(X_test, test_rows), y_test,
+        classes=_kept_names(names, positions),
+        **_train_sources(n_train, train_rows, train_index, train_files))
+
+
+def _train_sources(n_train, rows, train_index=None, train_files=None):
+    """``train_index`` and ``train_files`` of the kept ``rows`` (None: all of them)."""
+    index = np.arange(n_train, dtype=np.int64) if train_index is None else train_index
+    if rows is None:
+        return {"train_index": index, "train_files": train_files}
+    return {"train_index": np.asarray(index)[rows],
+            "train_files": None if train_files is None else [train_files[r] for r in rows]}
 
 
 def _take_rows(X, rows):

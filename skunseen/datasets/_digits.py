@@ -14,7 +14,9 @@ def load_digits_images(*, test_size=0.25, split_seed=0, limit=None, test_limit=N
     """scikit-learn's 1,797 handwritten digits as float32 (n, 1, 8, 8) images.
 
     Needs no files or network, which makes it the default for demos and
-    fast tests. Pixel values are scaled from 0..16 to [0, 1].
+    fast tests. Pixel values are scaled from 0..16 to [0, 1]. The training
+    split holds 1,347 of the 1,797 rows; its ``train_index`` gives every
+    training row's row in :func:`sklearn.datasets.load_digits`.
 
     Parameters
     ----------
@@ -52,13 +54,17 @@ def load_digits_images(*, test_size=0.25, split_seed=0, limit=None, test_limit=N
     >>> data = load_digits_images(classes=[3, 8], limit=50)
     >>> data.X_train.shape, sorted(set(data.y_train.tolist())), data.classes
     ((50, 1, 8, 8), [0, 1], ['3', '8'])
+    >>> from sklearn.datasets import load_digits
+    >>> bool((load_digits().target[data.train_index] == [3, 8][0]).sum()
+    ...      == (data.y_train == 0).sum())
+    True
     """
     digits = load_digits()
     X = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
     y = digits.target.astype(np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, stratify=y, random_state=split_seed
+    X_train, X_test, y_train, y_test, index_train, _ = train_test_split(
+        X, y, np.arange(len(y)), test_size=test_size, stratify=y, random_state=split_seed
     )
     names = [str(int(t)) for t in digits.target_names]
     return _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-                   pool_seed, _take_rows)
+                   pool_seed, _take_rows, train_index=index_train)

@@ -79,7 +79,10 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     -------
     TrainTestData
         ``(X_train, y_train, X_test, y_test)`` with torch Datasets as X and
-        int64 arrays as y; ``classes`` holds the names.
+        int64 arrays as y; ``classes`` holds the names, ``train_files`` the
+        path of every training image under ``root`` and, without
+        ``classes``, ``train_index`` its position in
+        ``ImageFolder(root / "train")``.
 
     See Also
     --------
@@ -121,6 +124,12 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     listed = names if positions is None else [names[p] for p in positions]
     train = _image_folder(train_dir, listed, transform)
     test = _image_folder(test_dir, listed, transform)
-    return _finish(train, np.asarray(train.targets, dtype=np.int64),
+    files = [str(Path(file).relative_to(root)) for file, _ in train.samples]
+    data = _finish(train, np.asarray(train.targets, dtype=np.int64),
                    test, np.asarray(test.targets, dtype=np.int64),
-                   listed, None, limit, test_limit, pool_seed, _take_subset)
+                   listed, None, limit, test_limit, pool_seed, _take_subset,
+                   train_files=files)
+    if positions is not None:
+        # Positions among the listed classes only, not in the whole folder.
+        data.train_index = None
+    return data

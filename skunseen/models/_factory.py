@@ -10,6 +10,7 @@ from skorch.callbacks import LRScheduler
 from skorch.dataset import get_len
 from sklearn.utils import check_random_state
 
+from .._names import MODELS
 from ._device import resolve_device
 from ._fast_path import DeviceEvalIterator, DeviceTrainIterator
 from ._fastcifar import FastCifarNet, TriangularLR, recipe_lr
@@ -17,8 +18,9 @@ from ._nets import MLP, SmallCNN, cifar_resnet18
 
 __all__ = ["FastNetClassifier", "make_net", "MODEL_NAMES"]
 
-#: Model names accepted by :func:`make_net` besides ``"auto"``.
-MODEL_NAMES = ("mlp", "cnn", "resnet18", "fastcifar")
+#: Model names accepted by :func:`make_net` besides ``"auto"`` (from
+#: ``skunseen._names.MODELS``, which the command line reads without torch).
+MODEL_NAMES = tuple(MODELS)
 
 # Short schedules are the norm for scoring nets, so Adam for the small models
 # (robust without tuning) and the standard CIFAR SGD recipe for ResNet-18.

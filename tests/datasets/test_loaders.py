@@ -111,6 +111,22 @@ def test_archive_pil_fallback_gives_same_arrays(tree, monkeypatch):
     _check_full(load_image_archive(tree))
 
 
+def test_archive_decodes_with_pillow_when_torchvision_does_not_load(tree, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def broken_torchvision(name, *args, **kwargs):
+        if name == "torchvision.io":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken_torchvision)
+    with pytest.warns(RuntimeWarning, match="decoding images with Pillow"):
+        data = load_image_archive(tree)
+    _check_full(data)
+
+
 def test_archive_cache_makes_second_load_skip_decoding(tree, tmp_path, monkeypatch):
     target = _make_tar(tree, tmp_path / "images.tar.gz")
     cache = tmp_path / "cache"
@@ -140,6 +156,15 @@ def test_archive_subset_is_identical_with_and_without_cache(tree, tmp_path):
     assert direct.classes == cached.classes == ["emu", "dog"]
     assert sorted(np.bincount(direct.y_train).tolist()) == [1, 4]
     assert len(direct.X_test) == 2
+    # every row maps back to the same file and position either way
+    assert direct.train_files == cached.train_files
+    assert np.array_equal(direct.train_index, cached.train_index)
+    full = load_image_archive(tree)
+    assert [full.train_files[i] for i in direct.train_index] == direct.train_files
+    for row, file in enumerate(direct.train_files):
+        cls = file.split("/")[-2]
+        assert direct.classes[direct.y_train[row]] == cls
+        assert tuple(direct.X_train[row, :, 0, 0]) == _pixel("train", cls, int(file[-7:-4]))
 
 
 def test_archive_classes_are_relabelled_in_given_order(tree):

@@ -111,7 +111,7 @@ def batching_obstacle(net, extras=None):
 
 
 def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=None,
-                      n_jobs=None):
+                      n_jobs=None, fit_params=None):
     """Whether a round of ``n_tasks`` scoring models trains batched.
 
     Parameters
@@ -131,6 +131,9 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     n_jobs : int, default=None
         The pruner's ``n_jobs``: ``"auto"`` leaves rounds to joblib when
         parallel workers were asked for.
+    fit_params : dict, default=None
+        Metadata routed to the net's ``fit`` (e.g. ``sample_weight``), which
+        a batched round does not take.
 
     Returns
     -------
@@ -144,6 +147,8 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     if setting is False or n_tasks < 2:
         return False
     obstacle = batching_obstacle(net, extras)
+    if obstacle is None and fit_params:
+        obstacle = f"fit parameters {sorted(fit_params)} are routed to the net's fit"
     if obstacle is None and len(set(devices)) > 1:
         obstacle = f"its models are spread over several devices ({sorted(set(devices))})"
     if setting is True:

@@ -40,8 +40,8 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
 from ._data import fold_view
-from ._parallel import device_params, initialize_seeded, seed_params, task_seeds
-from ._recording import TrainingDiverged, describe
+from ._parallel import device_params, seed_params, task_seeds
+from ._recording import TrainingDiverged, describe, initialize_fresh
 from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
 from .models._stacked import stack_modules, stackable
 from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
@@ -310,7 +310,7 @@ class _Round:
         if device is not None:
             params.update(device_params(net, device))
         net.set_params(**params)
-        initialize_seeded(net, init_seed)
+        initialize_fresh(net, init_seed)
         return net
 
     def _optimizers(self, steps):

@@ -98,6 +98,17 @@ def check_fresh_weights(net):
             )
 
 
+def initialize_fresh(net, seed):
+    """Initialise ``net`` seeded (see :func:`skunseen._parallel.initialize_seeded`),
+    with fresh weights also for modules it was given as instances.
+
+    Under one hold of the lock, so that no other task reseeds in between.
+    """
+    with RNG_LOCK:
+        initialize_seeded(net, seed)
+        _reset_given_modules(net)
+
+
 def _reset_given_modules(net):
     """Re-initialise the weights of every module the net was given as an instance."""
     for name, _ in _given_modules(net):
@@ -520,17 +531,14 @@ def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classe
             ("skunseen_divergence", _StopWhenDiverged()),
             *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
         ],
-        # fit must not initialise again: initialize_seeded below did it.
+        # fit must not initialise again: initialize_fresh below did it.
         "warm_start": True,
         **seed_params(net, order_seed),
     }
     if device is not None:
         params.update(device_params(net, device))
     net.set_params(**params)
-    # Under one hold of the lock, so that no other task reseeds in between.
-    with RNG_LOCK:
-        initialize_seeded(net, init_seed)
-        _reset_given_modules(net)
+    initialize_fresh(net, init_seed)
     try:
         with seeded_training(net, train_seed):
             net.fit(X_train, net_targets(net, y_train), **fit_params)

@@ -402,7 +402,9 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             ``fit`` of the pruner routes to ``fit`` of every scoring estimator.
         """
         return MetadataRouter(owner=self).add_self_request(self).add(
-            estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
 
     # ------------------------------------------------------------ fit steps
     def _unfitted_copy(self):

@@ -7,10 +7,10 @@ is found by a key that hashes everything its records depend on: the data
 (every value; see :func:`skunseen._data.fingerprint`), the labels and the
 metadata passed to the estimators' ``fit``, the estimator's class and
 parameters, the task (name, seed, training and scored rows), what is
-recorded and the device type. Any change
-there gives another key, so stale work is never reused; parameters that act
-after scoring (``scorer``, ``selector``, ``keep``, ``class_budget``) are not
-in the key, so changing them reuses every finished task.
+recorded and the device type. Any change there gives another key, so stale
+work is never reused; parameters that act after scoring (``scorer``,
+``selector``, ``keep``, ``class_budget``) are not in the key, so changing
+them reuses every finished task.
 
 Files are ``.npz`` archives (no pickle: loading a checkpoint never runs
 code), written to a temporary file in the same directory, flushed to disk

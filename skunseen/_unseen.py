@@ -307,15 +307,20 @@ def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=T
     n = len(y)
     if not hasattr(splitter, "split"):
         splitter = check_cv(splitter, y, classifier=True)
-    by_groups = bool(get_routing_for_object(splitter).consumes("split", ["groups"]))
+    # scikit-learn's splitters declare whether they split by groups (and warn
+    # when given groups they ignore); other splitters get the groups given.
+    declares = hasattr(splitter, "get_metadata_routing")
+    by_groups = declares and bool(get_routing_for_object(splitter).consumes("split",
+                                                                             ["groups"]))
     if groups is None and by_groups:
         raise ValueError(
             f"`cv` ({splitter!r}) splits by groups, but none were given; pass them to "
             "fit: fit(X, y, groups=...)."
         )
     try:
-        # Other splitters ignore groups; the check below keeps them whole.
-        raw = list(splitter.split(np.zeros((n, 1)), y, groups if by_groups else None))
+        # Whatever the splitter does with groups, the check below keeps them whole.
+        raw = list(splitter.split(np.zeros((n, 1)), y,
+                                  groups if by_groups or not declares else None))
     except ValueError as exc:
         raise ValueError(f"`cv` cannot split these {n} samples: {exc}") from exc
     splits, held_out = [], np.zeros(n, dtype=bool)

@@ -394,3 +394,22 @@ def test_multistep_replacement_folds_keep_groups_whole(small_digits):
     coreset_folds = TRAINING_LOG[3:6]  # step 1 has 3 folds, then the replacement folds
     for train_rows, scored_rows in coreset_folds:
         assert not set(groups[list(train_rows)]) & set(groups[list(scored_rows)])
+
+
+class RoundRobinGroups:
+    """A splitter outside scikit-learn: group g is held out by fold g % 3."""
+
+    def split(self, X, y=None, groups=None):
+        for k in range(3):
+            test = np.flatnonzero(np.asarray(groups) % 3 == k)
+            yield np.setdiff1d(np.arange(len(X)), test), test
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 3
+
+
+def test_a_custom_splitter_gets_the_groups(small_digits):
+    X, y = small_digits
+    groups = groups_of(len(y))
+    pruner = UnseenPruner(lr(), cv=RoundRobinGroups(), random_state=0).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(pruner.fold_ids_[0], groups % 3)

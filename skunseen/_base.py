@@ -6,24 +6,40 @@ decides *which models train on which rows and score which rows*
 (:meth:`BasePruner._scoring_tasks`), everything else is shared.
 """
 
+import copy
 import os
+import sys
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import joblib
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._data import (
     as_net_input,
     check_finite,
+    encode_labels,
     fingerprint,
+    first_non_finite_row,
     is_dataset,
     is_tensor,
     labels_of_dataset,
@@ -31,6 +47,7 @@ from ._data import (
     plain,
     resolve_n_select,
     sample_shape,
+    serves_uint8,
     take_labels,
     take_rows,
 )
@@ -47,9 +64,17 @@ from ._parallel import (
     torch_threads,
 )
 from ._progress import progress
-from ._recording import TrainingDiverged, describe, fit_and_record, is_skorch_net
+from .models import make_net, resolve_device
+from ._recording import (
+    TrainingDiverged,
+    check_fresh_weights,
+    describe,
+    fit_and_record,
+    is_binary_net,
+    is_skorch_net,
+)
 from .scores import get_scorer
-from .selection import get_selector, select, selector_extras, selector_inputs
+from .selection import class_difficulty, get_selector, select, selector_extras, selector_inputs
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -79,7 +104,7 @@ class ScoringTask:
         self.seed = int(seed)
 
 
-class BasePruner(TransformerMixin, BaseEstimator):
+class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the pruners; not meant to be used directly.
 
     Subclasses implement :meth:`_scoring_tasks`: which models train on which
@@ -112,8 +137,9 @@ class BasePruner(TransformerMixin, BaseEstimator):
     class_budget : {"proportional", "balanced", "difficulty"} or None, \
             default="proportional"
         How the budget is shared among classes: keep class proportions, equal
-        shares, shares proportional to the scoring models' per-class error,
-        or one global ranking (``None``).
+        shares, shares proportional to the scoring models' smoothed per-class
+        error (:func:`skunseen.selection.class_difficulty`), or one global
+        ranking (``None``).
     device : str, default="auto"
         Device of the scoring nets. ``"auto"`` uses CUDA for the default net
         when present and leaves a given net's own ``device`` untouched; any
@@ -209,7 +235,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
         "scorer_params": [dict, None],
         "selector": [str, callable],
         "selector_params": [dict, None],
-        "keep": [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")],
+        "keep": [Interval(RealNotInt, 0, 1, closed="right"),
+                 Interval(Integral, 1, None, closed="left")],
         "class_budget": [StrOptions({"proportional", "balanced", "difficulty"}), None],
         "device": [str],
         "random_state": ["random_state"],
@@ -239,8 +266,12 @@ class BasePruner(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ public
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, **params):
         """Score every sample and select the coreset.
+
+        The fit runs on a copy of the pruner without fitted attributes, which
+        replace the previous ones only when it succeeds: a fit that raises
+        leaves the pruner exactly as it was.
 
         Parameters
         ----------
@@ -250,20 +281,26 @@ class BasePruner(TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,), default=None
             Labels. May be omitted only when X is a Dataset exposing
             ``targets`` (or yielding ``(x, y)`` pairs).
+        **params : dict
+            ``groups`` for pruners with ``cv`` (see their ``fit``), and
+            metadata for the scoring estimators' ``fit`` (e.g.
+            ``sample_weight``), which needs scikit-learn's metadata routing:
+            ``sklearn.set_config(enable_metadata_routing=True)`` and
+            ``estimator.set_fit_request(sample_weight=True)``. Values with one
+            entry per sample reach every scoring model restricted to its
+            training rows.
 
         Returns
         -------
         self : object
             The fitted pruner.
         """
-        X_model, y_encoded = self._validate_fit_input(X, y)
-        scorer = get_scorer(self.scorer)
-        estimator = self._resolve_estimator(X_model, scorer)
-        if is_skorch_net(estimator):
-            # Once for all folds, which then read rows of it without copies.
-            X_model = as_net_input(X_model)
-        rng = check_random_state(self.random_state)
-        self._fit(X_model, y_encoded, estimator, scorer, rng)
+        state = self._unfitted_copy()
+        state._fit_checked(X, y, params)
+        for name in _fitted_names(self):
+            delattr(self, name)
+        for name in _fitted_names(state):
+            setattr(self, name, getattr(state, name))
         return self
 
     def transform(self, X):
@@ -282,15 +319,16 @@ class BasePruner(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "sample_indices_")
         X_checked = X if is_dataset(X) or is_tensor(X) else validate_data(
             self, X, reset=False, dtype=None, allow_nd=True)
-        if n_rows(X) != self.n_samples_fit_ or fingerprint(X_checked) != self._fit_fingerprint:
+        if n_rows(X) != self.n_samples_fit_ or fingerprint(X_checked) != self._fingerprint_:
             raise ValueError(
                 f"{type(self).__name__}.transform returns the coreset of the data seen "
                 f"in fit ({self.n_samples_fit_} rows); the X given differs from it. "
-                "Call fit (or fit_transform) on this data first."
+                "Call fit (or fit_transform) on this data first. To predict with a model "
+                "trained on the coreset, use PrunedClassifier(pruner, estimator)."
             )
         return take_rows(X, self.sample_indices_)
 
-    def fit_transform(self, X, y=None, **fit_params):
+    def fit_transform(self, X, y=None, **params):
         """Fit and return the coreset rows of X.
 
         Parameters
@@ -299,17 +337,18 @@ class BasePruner(TransformerMixin, BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,), default=None
             Labels.
-        **fit_params : dict
-            Unused; accepted for API compatibility with Pipelines.
+        **params : dict
+            Passed to :meth:`fit`.
 
         Returns
         -------
         X_core : same type as X
             The coreset rows.
         """
-        return take_rows(X, self.fit(X, y).sample_indices_)
+        _refuse_intermediate_pipeline_step(self)
+        return take_rows(X, self.fit(X, y, **params).sample_indices_)
 
-    def fit_resample(self, X, y=None):
+    def fit_resample(self, X, y=None, **params):
         """Fit and return the coreset rows of X and their labels.
 
         Parameters
@@ -319,6 +358,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,), default=None
             Labels, returned as given (strings stay strings, a Series keeps
             its index).
+        **params : dict
+            Passed to :meth:`fit`.
 
         Returns
         -------
@@ -327,7 +368,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
         y_core : same type as y
             Their labels.
         """
-        self.fit(X, y)
+        self.fit(X, y, **params)
         if y is None:
             y = labels_of_dataset(X)
         return take_rows(X, self.sample_indices_), take_labels(y, self.sample_indices_)
@@ -352,16 +393,80 @@ class BasePruner(TransformerMixin, BaseEstimator):
         mask[self.sample_indices_] = True
         return mask
 
+    def get_metadata_routing(self):
+        """How ``fit`` routes metadata: its own (``groups``) and the estimator's.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            ``fit`` of the pruner routes to ``fit`` of every scoring estimator.
+        """
+        return MetadataRouter(owner=self).add_self_request(self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+    # ------------------------------------------------------------ fit steps
+    def _unfitted_copy(self):
+        """A shallow copy of the pruner without fitted attributes, to fit on."""
+        state = copy.copy(self)
+        for name in _fitted_names(state):
+            delattr(state, name)
+        return state
+
+    def _fit_checked(self, X, y, params):
+        """The whole fit on this (unfitted) copy: validation, scoring, selection."""
+        own, routed = self._split_fit_params(params)
+        X_model, y_encoded = self._validate_fit_input(X, y)
+        self._fit_groups = self._check_groups(own.get("groups"))
+        self._fit_params = routed
+        scorer = get_scorer(self.scorer)
+        estimator = self._resolve_estimator(X_model, scorer)
+        if is_skorch_net(estimator):
+            # Once for all folds, which then read rows of it without copies.
+            X_model = as_net_input(X_model, keep_uint8=serves_uint8(estimator))
+        rng = check_random_state(self.random_state)
+        self._fit(X_model, y_encoded, estimator, scorer, rng)
+
+    def _split_fit_params(self, params):
+        """The pruner's own fit parameters, and those routed to the estimator."""
+        consumed = set(self._get_metadata_request().fit.requests)
+        own = {name: value for name, value in params.items() if name in consumed}
+        others = {name: value for name, value in params.items() if name not in consumed}
+        if not others:
+            return own, {}
+        if not _routing_enabled():
+            raise TypeError(
+                f"{type(self).__name__}.fit got {sorted(others)}, which would reach the "
+                "scoring estimators; fit parameters reach them through scikit-learn's "
+                "metadata routing only: call sklearn.set_config(enable_metadata_routing=True) "
+                "and request them, e.g. estimator.set_fit_request(sample_weight=True)."
+            )
+        return own, dict(process_routing(self, "fit", **others)["estimator"]["fit"])
+
+    def _check_groups(self, groups):
+        if groups is None:
+            return None
+        groups = column_or_1d(groups)
+        if len(groups) != self.n_samples_fit_:
+            raise ValueError(
+                f"groups must have one entry per row of X: got {len(groups)} for "
+                f"{self.n_samples_fit_} rows."
+            )
+        return groups
+
     # --------------------------------------------------------- overridables
     def _fit(self, X, y, estimator, scorer, rng):
         """Score every sample with the subclass's tasks, then select."""
         tasks = self._scoring_tasks(X, y, rng)
         results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                   extras=self._extra_requests(scorer))
-        self.scores_, proba = self._combine(results, scorer)
+        rows = np.arange(len(y))
+        self.scores_, proba = self._combine(results, scorer, rows)
         self._store_proba(proba)
-        inputs = self._selector_inputs(results, np.arange(len(y)))
-        self.sample_indices_ = self._select(self.scores_, y, proba, rng, inputs)
+        inputs = self._selector_inputs(results, rows)
+        n_select = resolve_n_select(self.keep, len(y))
+        self.sample_indices_ = self._choose(self.scores_, y, n_select, proba, rng, inputs)
 
     def _extra_requests(self, scorer):
         """What the scorer and the selection rule need recorded besides the
@@ -406,7 +511,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
         finished = {}
         if store is not None:
             for position, task in enumerate(tasks):
-                found = store.load(keys[position], task)
+                found = store.load(keys[position], task, y=y, n_classes=len(self.classes_))
                 if found is not None:
                     finished[position] = (*found, True)
         n_resumed = len(finished)
@@ -419,7 +524,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
         batched = use_fold_batching(
             self.fold_batching, estimator, n_tasks=len(pending),
             devices=[devices[p] for p in pending], sample_shape=sample_shape(X),
-            extras=extras, n_jobs=self.n_jobs)
+            extras=extras, n_jobs=self.n_jobs, fit_params=self._fit_params)
         if not batched:
             self._warn_if_serialised(estimator, len(pending))
         # Tasks seed torch's global generators; in-process backends (threads,
@@ -437,11 +542,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
             for position, records, info in bar:
                 task = tasks[position]
                 if not np.isfinite(records.proba).all():
-                    raise ValueError(
-                        f"The scoring model of {task.name} produced NaN or infinite outputs: "
-                        "its training diverged. Lower the learning rate or check the data "
-                        "scaling."
-                    )
+                    raise _non_finite_error(
+                        X, task, "produced NaN or infinite outputs: its training diverged")
                 if store is not None:
                     self._save_checkpoint(store, keys[position], task, records, info)
                 finished[position] = (records, info, False)
@@ -460,6 +562,7 @@ class BasePruner(TransformerMixin, BaseEstimator):
             delayed(_score_task)(
                 estimator, X, y, tasks[position], position, n_classes=len(self.classes_),
                 recording=recording, device=devices[position], n_threads=n_threads,
+                fit_params=self._fit_params,
             )
             for position in pending
         )
@@ -481,11 +584,18 @@ class BasePruner(TransformerMixin, BaseEstimator):
             warnings.warn(f"{exc} checkpoint_dir is ignored in this fit.", UserWarning,
                           stacklevel=3)
             return None, [None] * len(tasks)
-        store = CheckpointStore(self.checkpoint_dir)
+        try:
+            store = CheckpointStore(self.checkpoint_dir)
+        except OSError as exc:
+            raise ValueError(
+                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} cannot be used as a "
+                f"directory ({exc})."
+            ) from exc
         labels = joblib.hash((np.asarray(y), len(self.classes_)))
+        fit_params = joblib.hash(self._fit_params)
         keys = [
-            task_key(data=self._fit_fingerprint, labels=labels, estimator=model, task=task,
-                     recording=recording, device=device)
+            task_key(data=self._fingerprint_, labels=labels, fit_params=fit_params,
+                     estimator=model, task=task, recording=recording, device=device)
             for task, device in zip(tasks, devices)
         ]
         return store, keys
@@ -522,32 +632,37 @@ class BasePruner(TransformerMixin, BaseEstimator):
                 stacklevel=3,
             )
 
-    def _combine(self, results, scorer):
-        """Scores and probabilities averaged over groups (repeats)."""
-        n, n_classes = self.n_samples_fit_, len(self.classes_)
+    def _combine(self, results, scorer, rows):
+        """Scores and probabilities of ``rows``, averaged over groups (repeats)."""
+        position = np.full(self.n_samples_fit_, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
         params = self.scorer_params or {}
         groups = sorted({task.group for task, _ in results})
-        scores = np.zeros((len(groups), n))
-        proba = np.zeros((len(groups), n, n_classes))
-        seen = np.zeros((len(groups), n), dtype=bool)
+        scores = np.zeros((len(groups), len(rows)))
+        proba = np.zeros((len(groups), len(rows), len(self.classes_)))
+        seen = np.zeros((len(groups), len(rows)), dtype=bool)
         for task, records in results:
-            g = groups.index(task.group)
-            scores[g, records.indices] = scorer(records, **params)
-            proba[g, records.indices] = records.proba
-            seen[g, records.indices] = True
+            g, at = groups.index(task.group), position[records.indices]
+            scores[g, at] = scorer(records, **params)
+            proba[g, at] = records.proba
+            seen[g, at] = True
         if not seen.all():
-            missing = np.flatnonzero(~seen.all(axis=0))
+            missing = rows[~seen.all(axis=0)]
             raise ValueError(
                 f"{len(missing)} samples (e.g. rows {missing[:5].tolist()}) were never "
-                "scored; `cv` must put every sample in exactly one test fold."
+                "scored: the tasks of every group must score each row exactly once."
             )
         return scores.mean(axis=0), proba.mean(axis=0)
 
-    def _select(self, scores, y, proba, rng, inputs=None):
-        n_select = resolve_n_select(self.keep, len(scores))
+    def _choose(self, scores, y, n_select, proba, rng, inputs=None):
+        """Positions of the ``n_select`` candidates the selection rule keeps.
+
+        Every selection of every pruner goes through here, so that the class
+        budgets (and their ``"difficulty"`` weights) have one definition.
+        """
         class_weights = None
         if self.class_budget == "difficulty":
-            class_weights = class_error_rates(proba, y, len(self.classes_))
+            class_weights = class_difficulty(proba, y, len(self.classes_))
         return select(
             scores, y, n_select, selector=self.selector, class_budget=self.class_budget,
             class_weights=class_weights, random_state=rng.randint(_MAX_SEED),
@@ -585,8 +700,8 @@ class BasePruner(TransformerMixin, BaseEstimator):
             # DataFrame is what transform and fit_resample return rows of.
             X_model, y = validate_data(self, X, y, dtype=None, allow_nd=True,
                                        ensure_all_finite=True, ensure_min_samples=2)
+        self.classes_, y_encoded = encode_labels(y)
         check_classification_targets(y)
-        self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"y has a single class ({plain(self.classes_[0])!r}); pruning by difficulty "
@@ -594,42 +709,82 @@ class BasePruner(TransformerMixin, BaseEstimator):
             )
         self.n_samples_fit_ = n_rows(X)
         self._validate_pruning_params()
-        self._fit_fingerprint = fingerprint(X_model)
+        self._fingerprint_ = fingerprint(X_model)
         self.task_info_ = []
         self.n_tasks_resumed_ = 0
-        return X_model, y_encoded.astype(np.int64)
+        return X_model, y_encoded
 
     def _validate_pruning_params(self):
-        """Check the parameters used after scoring before any model trains."""
+        """Check the parameters not covered by the constraints before any model trains."""
         resolve_n_select(self.keep, self.n_samples_fit_)
         get_selector(self.selector)
+        if self.checkpoint_dir is not None and os.path.isfile(self.checkpoint_dir):
+            raise ValueError(
+                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} is a file, not a "
+                "directory; name a directory (it is created if missing) or None."
+            )
 
     def _resolve_estimator(self, X, scorer):
+        """The scoring model, checked against X and the scorer before any trains."""
         if self.estimator is None:
-            from .models import make_net
-
-            return make_net("auto", input_shape=sample_shape(X), n_classes=len(self.classes_),
-                            device=self.device)
-        if self.device not in ("auto",):
-            from .models import resolve_device
-
+            try:
+                return make_net("auto", input_shape=sample_shape(X),
+                                n_classes=len(self.classes_), device=self.device)
+            except ValueError as exc:
+                raise ValueError(
+                    f"estimator=None builds the default scoring net with "
+                    f"skunseen.models.make_net('auto', ...), which fails here: {exc} To "
+                    "score these samples, pass estimator=make_net('mlp', "
+                    f"input_shape={sample_shape(X)}, n_classes={len(self.classes_)}) or "
+                    "your own skorch net."
+                ) from exc
+        if self.device != "auto":
             resolve_device(self.device)
-        if scorer.reads_dynamics(self.scorer_params) and not is_skorch_net(self.estimator):
+        estimator = self.estimator
+        if is_skorch_net(estimator):
+            self._check_net(estimator)
+        elif is_dataset(X):
+            raise ValueError(
+                f"X is a torch Dataset, which {describe(estimator)} cannot read; "
+                "Dataset input needs a skorch net as `estimator` (or estimator=None "
+                "for the default net). Pass an array to score with a scikit-learn "
+                "classifier."
+            )
+        if scorer.reads_dynamics(self.scorer_params) and not is_skorch_net(estimator):
             raise ValueError(
                 f"scorer={scorer.name!r} reads training dynamics (per-epoch records), "
-                f"which {describe(self.estimator)} does not have. Use a skorch "
+                f"which {describe(estimator)} does not have. Use a skorch "
                 "NeuralNetClassifier as `estimator`, or a final-output scorer "
                 "('el2n', 'loss', 'entropy', 'margin')."
             )
         extras = self._extra_requests(scorer)
-        if extras and not is_skorch_net(self.estimator):
+        if extras and not is_skorch_net(estimator):
             raise ValueError(
                 f"scorer={scorer.name!r} with selector={self.selector!r} needs "
                 f"{sorted(extras)} records (embeddings or gradients), which "
-                f"{describe(self.estimator)} does not have. Use a skorch "
+                f"{describe(estimator)} does not have. Use a skorch "
                 "NeuralNetClassifier as `estimator`."
             )
-        return self.estimator
+        return estimator
+
+    def _check_net(self, net):
+        """What a given skorch net must satisfy before any of its clones trains."""
+        if self.device == "auto":
+            try:
+                # With device="auto" every scoring net keeps the device it asks for.
+                resolve_device(net.device)
+            except ValueError as exc:
+                raise ValueError(
+                    f"The {describe(net)} has device={net.device!r}, which cannot be "
+                    f"used: {exc}. Set the pruner's device='cpu' (it applies to every "
+                    "scoring net) or the net's own device."
+                ) from None
+        if is_binary_net(net) and len(self.classes_) != 2:
+            raise ValueError(
+                f"The {describe(net)} predicts two classes (one logit), but y has "
+                f"{len(self.classes_)}; use a NeuralNetClassifier as `estimator`."
+            )
+        check_fresh_weights(net)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -638,51 +793,68 @@ class BasePruner(TransformerMixin, BaseEstimator):
         return tags
 
 
-def class_error_rates(proba, y, n_classes):
-    """Per-class error rate of the scoring models' predictions.
+def _fitted_names(estimator):
+    """Fitted attributes (``name_``), private fitted state (``_name_``) included."""
+    return [name for name in vars(estimator) if name.endswith("_") and not name.startswith("__")]
 
-    Parameters
-    ----------
-    proba : ndarray of shape (n_samples, n_classes)
-        Predicted probabilities.
-    y : ndarray of int of shape (n_samples,)
-        Encoded labels.
-    n_classes : int
-        Number of classes.
 
-    Returns
-    -------
-    errors : ndarray of shape (n_classes,)
-        Fraction of each class's samples predicted wrongly (0 for an absent
-        class).
+def _refuse_intermediate_pipeline_step(pruner):
+    """Raise when a Pipeline fits the pruner as an intermediate step.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skunseen._base import class_error_rates
-    >>> proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
-    >>> class_error_rates(proba, np.array([0, 0, 1]), 2)
-    array([0.5, 0. ])
+    Such a step would hand fewer rows than labels to the next step, which
+    then fails with a message about inconsistent numbers of samples. A
+    Pipeline fits intermediate steps through ``sklearn.pipeline._fit_transform_one``
+    and its last step directly, and no public hook tells them apart, so the
+    caller's frame (past the ``set_output`` wrapper) is looked at.
     """
-    wrong = (proba.argmax(axis=1) != y).astype(float)
-    counts = np.bincount(y, minlength=n_classes)
-    errors = np.bincount(y, weights=wrong, minlength=n_classes)
-    return np.divide(errors, counts, out=np.zeros(n_classes), where=counts > 0)
+    from sklearn import pipeline
+    from sklearn.utils import _set_output
+
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename == _set_output.__file__:
+        frame = frame.f_back
+    if frame is not None and frame.f_code is pipeline._fit_transform_one.__code__:
+        raise ValueError(
+            f"{type(pruner).__name__} is an intermediate step of a Pipeline: it returns "
+            "fewer rows than it was given, which the next step cannot line up with y. "
+            "A pruner can be the last step of a Pipeline; to train a model on the "
+            "coreset inside one, use PrunedClassifier(pruner, estimator) as the last "
+            "step, or PruningSampler(pruner) in an imblearn Pipeline."
+        )
 
 
-def _score_task(estimator, X, y, task, position, *, n_classes, recording, device, n_threads):
+def _non_finite_error(X, task, cause):
+    """The error for a task whose model produced NaN or infinite values.
+
+    Arrays and tensors are checked for finite values before training; a
+    Dataset cannot be without reading it whole, so its task's rows are read
+    now, to name bad data as the cause rather than the model.
+    """
+    if is_dataset(X):
+        rows = np.unique(np.concatenate([task.train_indices, task.score_indices]))
+        row = first_non_finite_row(X, rows)
+        if row is not None:
+            return ValueError(
+                f"X holds NaN or infinite values: sample {row} of the Dataset, one of the "
+                f"rows of {task.name}. Clean or impute the data first."
+            )
+    return ValueError(
+        f"The scoring model of {task.name} {cause}. Lower the learning rate or check the "
+        "data scaling."
+    )
+
+
+def _score_task(estimator, X, y, task, position, *, n_classes, recording, device, n_threads,
+                fit_params):
     """One scoring task as a joblib job: ``(position, records, info)``."""
     with torch_threads(n_threads):
         try:
             records, info = fit_and_record(
                 estimator, X, y, task.train_indices, task.score_indices, n_classes=n_classes,
-                seed=task.seed, device=device, **recording,
+                seed=task.seed, device=device, fit_params=fit_params, **recording,
             )
         except TrainingDiverged as exc:
-            raise ValueError(
-                f"The scoring model of {task.name} diverged: {exc}. Lower the learning "
-                "rate or check the data scaling."
-            ) from exc
+            raise _non_finite_error(X, task, f"diverged: {exc}") from exc
     return position, records, info
 
 
@@ -694,10 +866,7 @@ def _score_batched(estimator, X, y, tasks, pending, *, n_classes, recording, dev
             record_dynamics=recording["record_dynamics"], device=device)
     except TrainingDiverged as exc:
         message, index = exc.args
-        raise ValueError(
-            f"The scoring model of {tasks[pending[index]].name} diverged: {message}. Lower "
-            "the learning rate or check the data scaling."
-        ) from exc
+        raise _non_finite_error(X, tasks[pending[index]], f"diverged: {message}") from exc
     return [(position, records, info) for position, (records, info) in zip(pending, results)]
 
 

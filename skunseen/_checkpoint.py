@@ -4,20 +4,31 @@ With ``checkpoint_dir`` set, a pruner writes the records of every scoring
 task (fold, repeat, multi-step model) as soon as it finishes, and reads them
 back instead of training again when it is rerun on the same problem. A file
 is found by a key that hashes everything its records depend on: the data
-and labels, the estimator's class and parameters, the task (name, seed,
-training and scored rows), what is recorded and the device type. Any change
-there gives another key, so stale work is never reused; parameters that act
-after scoring (``scorer``, ``selector``, ``keep``, ``class_budget``) are not
-in the key, so changing them reuses every finished task.
+(every value; see :func:`skunseen._data.fingerprint`), the labels and the
+metadata passed to the estimators' ``fit``, the estimator's class and
+parameters, the task (name, seed, training and scored rows), what is
+recorded and the device type. Any change there gives another key, so stale
+work is never reused; parameters that act after scoring (``scorer``,
+``selector``, ``keep``, ``class_budget``) are not in the key, so changing
+them reuses every finished task.
 
 Files are ``.npz`` archives (no pickle: loading a checkpoint never runs
 code), written to a temporary file in the same directory, flushed to disk
 and moved into place with :func:`os.replace`, so a file either holds a
 whole task or does not exist, even if the process is killed mid-write.
+The temporary files of killed processes are removed by the next store
+opened on the directory (see :mod:`skunseen._files`).
+
+Records read back are checked before use: every array against the digest
+written with it, and the records against the task they stand for (scored
+rows, their labels, one probability row per scored sample and class, finite
+probabilities). A file failing any check is reported and its task trains
+again, exactly like a damaged file.
 """
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import pickle
@@ -29,11 +40,15 @@ import joblib
 import numpy as np
 import torch
 
+from ._files import owned_prefix, remove_orphans
 from .scores import ScoringRecords
 
 #: Bumped whenever the meaning of a checkpoint file changes, which
 #: invalidates older files.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# Temporary files of unfinished writes start with this.
+_PARTIAL = ".partial-"
 
 
 def estimator_fingerprint(estimator):
@@ -75,7 +90,7 @@ def estimator_fingerprint(estimator):
         ) from exc
 
 
-def task_key(*, data, labels, estimator, task, recording, device):
+def task_key(*, data, labels, fit_params, estimator, task, recording, device):
     """The key of one task's checkpoint: a digest of all its records depend on.
 
     Parameters
@@ -84,6 +99,9 @@ def task_key(*, data, labels, estimator, task, recording, device):
         Fingerprint of X (:func:`skunseen._data.fingerprint`).
     labels : str
         Digest of the encoded labels and the number of classes.
+    fit_params : str
+        Digest of the metadata passed to the estimators' ``fit`` (e.g.
+        ``sample_weight``).
     estimator : str
         :func:`estimator_fingerprint` of the scoring model.
     task : ScoringTask
@@ -103,7 +121,7 @@ def task_key(*, data, labels, estimator, task, recording, device):
 
     device_type = None if device is None else torch.device(device).type
     return joblib.hash((
-        FORMAT_VERSION, __version__, data, labels, estimator, task.name, task.seed,
+        FORMAT_VERSION, __version__, data, labels, fit_params, estimator, task.name, task.seed,
         task.train_indices, task.score_indices, sorted(recording.items()), device_type,
     ))
 
@@ -127,7 +145,7 @@ class CheckpointStore:
     >>> records = ScoringRecords(indices=np.array([0]), y=np.array([1]),
     ...                          proba=np.array([[0.2, 0.8]]))
     >>> store.save("abc", task, records, {"seconds": 0.5, "n_epochs": 0})
-    >>> loaded, info = store.load("abc", task)
+    >>> loaded, info = store.load("abc", task, y=np.array([1, 0, 0]), n_classes=2)
     >>> loaded.proba.tolist(), info["seconds"]
     ([[0.2, 0.8]], 0.5)
     """
@@ -135,18 +153,30 @@ class CheckpointStore:
     def __init__(self, directory):
         self.directory = os.fspath(directory)
         os.makedirs(self.directory, exist_ok=True)
+        remove_orphans(self.directory, re.escape(_PARTIAL))
 
     def path(self, key, task):
         """File of a task: its readable name, then the key."""
         name = re.sub(r"[^A-Za-z0-9]+", "-", task.name).strip("-").lower()[:60]
         return os.path.join(self.directory, f"{name}-{key}.npz")
 
-    def load(self, key, task):
+    def load(self, key, task, *, y, n_classes):
         """The task's ``(records, info)``, or ``None`` when it has not finished.
 
-        An unreadable file (another format version, or damaged on disk) is
-        reported with a warning and treated as missing, so the task trains
-        again and overwrites it.
+        An unreadable file (another format version, damaged on disk, or
+        records that do not fit the task) is reported with a warning and
+        treated as missing, so the task trains again and overwrites it.
+
+        Parameters
+        ----------
+        key : str
+            The task's :func:`task_key`.
+        task : ScoringTask
+            The task; its scored rows must be the records' rows.
+        y : ndarray of int
+            Encoded labels of all rows.
+        n_classes : int
+            Number of classes (columns of the probabilities).
         """
         path = self.path(key, task)
         if not os.path.exists(path):
@@ -158,7 +188,9 @@ class CheckpointStore:
                 meta = json.loads(str(archive["meta"]))
                 if meta["format"] != FORMAT_VERSION or meta["key"] != key:
                     raise ValueError("it belongs to another format or key")
-                return _decode(meta, archive), meta["info"]
+                records = _decode(meta, archive)
+            _check_records(records, task, y, n_classes)
+            return records, meta["info"]
         except Exception as exc:  # noqa: BLE001 - any damage means "train again"
             warnings.warn(
                 f"Ignoring unreadable checkpoint {path} ({type(exc).__name__}: {exc}); "
@@ -171,9 +203,11 @@ class CheckpointStore:
     def save(self, key, task, records, info):
         """Write the task's records atomically (temporary file, then ``os.replace``)."""
         meta, arrays = _encode(records)
-        meta.update(format=FORMAT_VERSION, key=key, task=task.name, info=info)
+        meta.update(format=FORMAT_VERSION, key=key, task=task.name, info=info,
+                    digests={name: _digest(array) for name, array in arrays.items()})
         arrays["meta"] = np.array(json.dumps(meta, default=_plain))
-        fd, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".tmp", dir=self.directory)
+        fd, temporary = tempfile.mkstemp(prefix=owned_prefix(_PARTIAL), suffix=".tmp",
+                                         dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as file:
                 np.savez(file, **arrays)
@@ -218,11 +252,44 @@ def _encode(records):
     return meta, arrays
 
 
+def _digest(array):
+    """A digest of an array's dtype, shape and bytes."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _check_records(records, task, y, n_classes):
+    """Raise ``ValueError`` when decoded records do not fit their task."""
+    n = len(task.score_indices)
+    problems = []
+    if not np.array_equal(records.indices, task.score_indices):
+        problems.append("its rows are not the task's scored rows")
+    elif not np.array_equal(records.y, y[task.score_indices]):
+        problems.append("its labels are not those of the scored rows")
+    if records.proba.shape != (n, n_classes):
+        problems.append(f"its probabilities have shape {records.proba.shape}, not {(n, n_classes)}")
+    elif not np.isfinite(records.proba).all():
+        problems.append("its probabilities are not finite")
+    per_sample = {**records.epochs, **records.extras}
+    short = sorted(name for name, values in per_sample.items() if len(values) != n)
+    if short:
+        problems.append(f"{short} do not have one row per scored sample")
+    if problems:
+        raise ValueError(f"it does not match {task.name}: " + "; ".join(problems))
+
+
 def _decode(meta, archive):
+    arrays = {name: archive[name] for name in archive.files if name != "meta"}
+    digests = meta["digests"]
+    if set(arrays) != set(digests) - {"meta"} or any(
+            _digest(array) != digests[name] for name, array in arrays.items()):
+        raise ValueError("its arrays differ from those written")
     fields = dict(meta["values"])
-    fields.update({name: archive[key] for name, key in meta["arrays"].items()})
+    fields.update({name: arrays[key] for name, key in meta["arrays"].items()})
     fields.update({
-        name: {k: archive[key] for k, key in entries.items()}
+        name: {k: arrays[key] for k, key in entries.items()}
         for name, entries in meta["dicts"].items()
     })
     return ScoringRecords(**fields)

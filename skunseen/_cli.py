@@ -37,6 +37,7 @@ DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
 COMPARE_METHODS = ("unseen", "fitting", "random", "full")
 # torchvision's extracted python versions of CIFAR, recognised under --data.
 _TORCHVISION_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+_CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
 _WIDTH = 79
 
 
@@ -409,27 +410,46 @@ def load_pool(args, *, test=True):
         path = path.parent
     if (path / folder).is_dir():
         loader = load_cifar10 if args.dataset == "cifar10" else load_cifar100
-        return loader(path, **subsets)
-    if path.name.endswith("-python.tar.gz"):
+        data = loader(path, **subsets)
+    elif path.name.endswith("-python.tar.gz"):
         raise ValueError(
             f"{path} is torchvision's download archive; extract it "
             f"(tar xzf {path} -C DIR) and pass --data DIR")
-    return load_image_archive(path, cache_dir=args.cache_dir, image_size=args.image_size,
-                              **subsets)
+    else:
+        data = load_image_archive(path, cache_dir=args.cache_dir, image_size=args.image_size,
+                                  **subsets)
+    expected = _CIFAR_CLASSES[args.dataset]
+    if len(data.source_classes) != expected:
+        other = [name for name, count in _CIFAR_CLASSES.items()
+                 if count == len(data.source_classes)]
+        hint = (f"; use --dataset {other[0]}" if other
+                else "; use --dataset imagefolder for other image folders")
+        raise ValueError(
+            f"--dataset {args.dataset} has {expected} classes, but --data {path} holds "
+            f"{len(data.source_classes)}{hint}")
+    return data
 
 
-def describe_pool(args, y):
-    """What identifies the pool, so that evaluate can check a coreset belongs to it."""
+def describe_pool(args, data):
+    """What identifies the pool, so that evaluate can check a coreset belongs to it.
+
+    Besides the options, digests of the labels and of the rows actually
+    drawn (their file names, or their positions in the source), so that
+    pools of equal size and labels drawn differently (e.g. with another
+    ``--pool-seed``) are told apart.
+    """
     import joblib
 
+    sources = data.train_files if data.train_files is not None else data.train_index
     return {
         "dataset": args.dataset,
         "data": None if args.data is None else str(args.data),
         "limit": args.limit,
         "classes": args.classes,
         "pool_seed": args.pool_seed,
-        "n_samples": int(len(y)),
-        "labels_hash": joblib.hash(np.asarray(y, dtype=np.int64)),
+        "n_samples": int(len(data.y_train)),
+        "labels_hash": joblib.hash(np.asarray(data.y_train, dtype=np.int64)),
+        "rows_hash": joblib.hash(None if sources is None else list(sources)),
     }
 
 
@@ -592,7 +612,7 @@ def run_prune(args):
         "command": "prune",
         "method": method,
         "parameters": _parameters(args),
-        "pool": describe_pool(args, y),
+        "pool": describe_pool(args, data),
         "n_samples": int(len(y)),
         "n_selected": int(len(rows)),
         "seconds": timings,
@@ -639,7 +659,7 @@ def run_evaluate(args):
     X, y, X_test, y_test = data = load_pool(args)
     if len(y_test) == 0:
         raise ValueError("the test split is empty; raise --test-limit")
-    rows = read_coreset(args.coreset, args, y)
+    rows = read_coreset(args.coreset, args, data)
     load_seconds = time.perf_counter() - start
 
     net, predicted, seconds = train_and_test(
@@ -662,7 +682,7 @@ def run_evaluate(args):
             for label, name in enumerate(data.classes) if np.any(y_test == label)
         },
         "parameters": _parameters(args),
-        "pool": describe_pool(args, y),
+        "pool": describe_pool(args, data),
         "environment": {"python": platform.python_version()},
     }
     (args.out / "eval.json").write_text(json.dumps(result, indent=2))
@@ -686,12 +706,13 @@ def run_compare(args):
     return run(args)
 
 
-def read_coreset(path, args, y):
+def read_coreset(path, args, data):
     """Coreset row indices from ``path`` (all rows when None), checked against the pool.
 
     When the prune run's ``report.json`` sits next to the coreset, its pool
-    must be this pool: same size and labels.
+    must be this pool: same size, labels and drawn rows.
     """
+    y = data.y_train
     if path is None:
         return np.arange(len(y))
     if not path.is_file():
@@ -703,9 +724,9 @@ def read_coreset(path, args, y):
     report = path.parent / "report.json"
     if report.is_file():
         pool = json.loads(report.read_text()).get("pool")
-        here = describe_pool(args, y)
-        if pool and (pool["n_samples"], pool["labels_hash"]) != (
-                here["n_samples"], here["labels_hash"]):
+        here = describe_pool(args, data)
+        identity = ("n_samples", "labels_hash", "rows_hash")
+        if pool and any(pool.get(key) != here[key] for key in identity):
             options = ", ".join(f"{key}={pool[key]!r}" for key in
                                 ("dataset", "data", "limit", "classes", "pool_seed"))
             raise ValueError(

@@ -174,7 +174,7 @@ def run_compare(args):
     report = {
         "command": "compare",
         "parameters": _parameters(args),
-        "pool": describe_pool(args, y),
+        "pool": describe_pool(args, data),
         "n_pool": int(len(y)),
         "n_test": int(len(y_test)),
         "classes": data.classes,

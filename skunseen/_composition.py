@@ -3,10 +3,31 @@
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-from ._data import as_net_input
-from ._recording import is_skorch_net
+from ._data import as_net_input, serves_uint8
+from ._recording import is_skorch_net, net_targets
+
+
+def _inner_has(method):
+    """Whether the trained classifier (or, unfitted, the one given) has ``method``.
+
+    ``estimator=None`` builds a skorch net, which has ``predict_proba`` only.
+    """
+    def check(self):
+        inner = getattr(self, "estimator_", self.estimator)
+        if inner is None:
+            return method == "predict_proba"
+        return hasattr(inner, method)
+
+    return check
 
 
 class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -26,8 +47,11 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     estimator : classifier, default=None
         The classifier trained on the coreset. ``None`` builds the default
         skorch net from the shape of X (see :func:`skunseen.models.make_net`).
-        A skorch net receives float32 inputs and integer-encoded labels;
-        predictions are mapped back to the original labels.
+        A skorch net receives float32 inputs (uint8 images stay uint8 for
+        the fast path) and integer-encoded labels (float 0/1 for a
+        ``NeuralNetBinaryClassifier``); predictions are mapped back to the
+        original labels. ``predict`` uses the classifier's ``predict``;
+        ``predict_proba`` and ``decision_function`` exist when it has them.
 
     Attributes
     ----------
@@ -72,8 +96,10 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.estimator = estimator
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, **params):
         """Prune (X, y) and train the classifier on the coreset.
+
+        A fit that raises leaves the classifier exactly as it was.
 
         Parameters
         ----------
@@ -81,35 +107,91 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,)
             Labels.
+        **params : dict
+            ``groups`` for the pruner's folds, and, through scikit-learn's
+            metadata routing, metadata such as ``sample_weight`` for the
+            pruner's scoring estimators and for ``estimator`` (restricted to
+            the coreset rows): ``sklearn.set_config(enable_metadata_routing=True)``,
+            then request it from each, e.g. ``estimator.set_fit_request(sample_weight=True)``.
 
         Returns
         -------
         self : object
             The fitted classifier.
         """
-        self.pruner_ = clone(self.pruner)
-        X_core, y_core = self.pruner_.fit_resample(X, y)
-        self.classes_ = self.pruner_.classes_
-        self.sample_indices_ = self.pruner_.sample_indices_
-        _copy_input_attributes(self.pruner_, self)
-        y_encoded = np.searchsorted(self.classes_, np.asarray(y_core))
-        self.estimator_ = self._make_estimator(X_core)
-        if is_skorch_net(self.estimator_):
-            X_core, y_encoded = as_net_input(X_core), y_encoded.astype(np.int64)
-        self.estimator_.fit(X_core, y_encoded)
+        routed = self._route(params)
+        pruner = clone(self.pruner)
+        X_core, y_core = pruner.fit_resample(X, y, **routed["pruner"]["fit"])
+        classes = pruner.classes_
+        estimator = self._make_estimator(X_core, classes, pruner)
+        estimator_params = _check_method_params(X, routed["estimator"]["fit"],
+                                                pruner.sample_indices_)
+        y_encoded = np.searchsorted(classes, np.asarray(y_core))
+        if is_skorch_net(estimator):
+            X_core = as_net_input(X_core, keep_uint8=serves_uint8(estimator))
+            y_encoded = net_targets(estimator, y_encoded)
+        estimator.fit(X_core, y_encoded, **estimator_params)
+        self.pruner_, self.estimator_, self.classes_ = pruner, estimator, classes
+        self.sample_indices_ = pruner.sample_indices_
+        _copy_input_attributes(pruner, self)
         return self
 
-    def _make_estimator(self, X_core):
+    def _route(self, params):
+        """``{"pruner": {"fit": ...}, "estimator": {"fit": ...}}`` from the fit parameters."""
+        if _routing_enabled():
+            return process_routing(self, "fit", **params)
+        routed = {"pruner": {"fit": {}}, "estimator": {"fit": {}}}
+        if "groups" in params:
+            routed["pruner"]["fit"]["groups"] = params["groups"]
+        others = sorted(set(params) - {"groups"})
+        if others:
+            raise TypeError(
+                f"PrunedClassifier.fit got {others}; besides groups, fit parameters reach "
+                "the pruner and the estimator through scikit-learn's metadata routing only: "
+                "call sklearn.set_config(enable_metadata_routing=True) and request them, "
+                "e.g. estimator.set_fit_request(sample_weight=True)."
+            )
+        return routed
+
+    def get_metadata_routing(self):
+        """How ``fit`` routes metadata: to the pruner and to the estimator.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            ``fit`` routes to the pruner's ``fit`` and the estimator's ``fit``.
+        """
+        return MetadataRouter(owner=self).add(
+            pruner=self.pruner, method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        ).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+    def _make_estimator(self, X_core, classes, pruner):
         if self.estimator is not None:
             return clone(self.estimator)
         from ._data import sample_shape
         from .models import make_net
 
-        return make_net("auto", input_shape=sample_shape(X_core), n_classes=len(self.classes_),
-                        device=getattr(self.pruner_, "device", "auto"))
+        return make_net("auto", input_shape=sample_shape(X_core), n_classes=len(classes),
+                        device=getattr(pruner, "device", "auto"))
 
     def _model_input(self, X):
-        return as_net_input(X) if is_skorch_net(self.estimator_) else X
+        if is_skorch_net(self.estimator_):
+            return as_net_input(X, keep_uint8=serves_uint8(self.estimator_))
+        return X
+
+    def _columns(self, raw, fill):
+        """Columns of the inner classifier's output placed by ``classes_``.
+
+        A coreset without some class gives a classifier with fewer columns;
+        those classes get ``fill``.
+        """
+        known = np.asarray(getattr(self.estimator_, "classes_", np.arange(raw.shape[1])))
+        full = np.full((raw.shape[0], len(self.classes_)), fill, dtype=raw.dtype)
+        full[:, known.astype(np.int64)] = raw
+        return full
 
     def predict(self, X):
         """Predict labels with the classifier trained on the coreset.
@@ -125,10 +207,14 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Predicted labels, in the original label space.
         """
         check_is_fitted(self, "estimator_")
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        encoded = np.asarray(self.estimator_.predict(self._model_input(X)))
+        return self.classes_[encoded.astype(np.int64)]
 
+    @available_if(_inner_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the classifier trained on the coreset.
+
+        Only available when the inner classifier has ``predict_proba``.
 
         Parameters
         ----------
@@ -143,11 +229,38 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "estimator_")
         raw = np.asarray(self.estimator_.predict_proba(self._model_input(X)))
-        # A coreset without some class gives a classifier with fewer columns.
-        known = np.asarray(getattr(self.estimator_, "classes_", np.arange(raw.shape[1])))
-        proba = np.zeros((raw.shape[0], len(self.classes_)), dtype=raw.dtype)
-        proba[:, known.astype(np.int64)] = raw
-        return proba
+        return self._columns(raw, 0)
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the classifier trained on the coreset.
+
+        Only available when the inner classifier has ``decision_function``.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The inner classifier's scores: one column per entry of
+            ``classes_`` (``-inf`` for a class the coreset lacked), or one
+            value per sample for two classes, as scikit-learn's binary
+            classifiers give.
+        """
+        check_is_fitted(self, "estimator_")
+        raw = np.asarray(self.estimator_.decision_function(self._model_input(X)))
+        if raw.ndim == 1:
+            if len(self.classes_) != 2:
+                raise ValueError(
+                    "The coreset held two of the classes, so the inner classifier's "
+                    "decision_function scores one against the other and cannot be read "
+                    f"for all {len(self.classes_)} classes; use predict_proba."
+                )
+            return raw
+        return self._columns(raw, -np.inf)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -200,7 +313,7 @@ class PruningSampler(BaseEstimator):
     def __init__(self, pruner):
         self.pruner = pruner
 
-    def fit(self, X, y):
+    def fit(self, X, y, **params):
         """Fit the pruner; see :meth:`fit_resample`.
 
         Parameters
@@ -209,18 +322,22 @@ class PruningSampler(BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,)
             Labels.
+        **params : dict
+            Passed to the pruner's ``fit`` (see :meth:`BasePruner.fit`).
 
         Returns
         -------
         self : object
             The fitted sampler.
         """
-        self.fit_resample(X, y)
+        self.fit_resample(X, y, **params)
         return self
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit_resample(self, X, y):
+    def fit_resample(self, X, y, **params):
         """Return the coreset rows of X and their labels.
+
+        A call that raises leaves the sampler exactly as it was.
 
         Parameters
         ----------
@@ -228,21 +345,26 @@ class PruningSampler(BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,)
             Labels.
+        **params : dict
+            Passed to the pruner's ``fit`` (see :meth:`BasePruner.fit`).
 
         Returns
         -------
         X_core, y_core : array-like
             The coreset rows and labels, in the caller's types.
         """
-        self.pruner_ = clone(self.pruner)
-        X_core, y_core = self.pruner_.fit_resample(X, y)
-        self.sample_indices_ = self.pruner_.sample_indices_
-        _copy_input_attributes(self.pruner_, self)
+        pruner = clone(self.pruner)
+        X_core, y_core = pruner.fit_resample(X, y, **params)
+        self.pruner_, self.sample_indices_ = pruner, pruner.sample_indices_
+        _copy_input_attributes(pruner, self)
         return X_core, y_core
 
 
 def _copy_input_attributes(source, target):
-    """Expose the wrapped pruner's description of its input features."""
+    """Expose the wrapped pruner's description of its input features (and
+    drop those of an earlier fit that the new input lacks)."""
     for name in ("n_features_in_", "feature_names_in_"):
         if hasattr(source, name):
             setattr(target, name, getattr(source, name))
+        else:
+            target.__dict__.pop(name, None)

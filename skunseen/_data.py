@@ -6,12 +6,15 @@ in the caller's data, and every row subset is taken with :func:`take_rows` so
 that the caller's container type (and a DataFrame's index) comes back.
 """
 
+import contextlib
+import hashlib
 import numbers
 import random
 
 import joblib
 import numpy as np
 import torch
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _num_samples
 from torch.utils.data import Dataset, Subset
 
@@ -79,32 +82,69 @@ def labels_of_dataset(dataset):
     return np.asarray([dataset[i][1] for i in range(len(dataset))])
 
 
-def as_net_input(X):
-    """X in the form a skorch net consumes: float64 becomes float32.
+def as_net_input(X, *, keep_uint8=True):
+    """X in the form a skorch net consumes: numeric data as float32.
 
-    Integer image data (uint8) is left alone: the fast path and the user's
-    module decide how to scale it.
+    Every numeric array or tensor (float64, integers, booleans, numeric
+    object arrays, a DataFrame's values) becomes float32 once, before any
+    fold, so that a user's module receives what ``torch.nn.Linear`` and
+    convolutions accept. Integer image data (uint8) is left alone when
+    ``keep_uint8`` is set: the fast-path iterators scale it on the device
+    (see :func:`serves_uint8`). Datasets are served as they are.
+
+    Raises
+    ------
+    TypeError
+        If X holds values that are no numbers (text, dates, complex values).
     """
     if is_dataframe(X):
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype == np.float64:
-        return X.astype(np.float32)
-    if isinstance(X, torch.Tensor) and X.dtype == torch.float64:
+    if isinstance(X, torch.Tensor):
+        if X.dtype == torch.float32 or (keep_uint8 and X.dtype == torch.uint8):
+            return X
+        if X.is_complex():
+            raise TypeError(f"X must hold real numbers for a skorch net; got a {X.dtype} tensor.")
         return X.float()
-    return X
+    if not isinstance(X, np.ndarray) or is_dataset(X):
+        return X
+    if X.dtype == np.float32 or (keep_uint8 and X.dtype == np.uint8):
+        return X
+    if X.dtype.kind in "biuf":
+        return X.astype(np.float32)
+    if X.dtype.kind == "O":
+        try:
+            return X.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"X of dtype object must hold numbers only for a skorch net ({exc}); "
+                "encode or drop the non-numeric columns first."
+            ) from None
+    raise TypeError(
+        f"X of dtype {X.dtype} is not numeric; a skorch net needs numbers (encode text, "
+        "dates or complex values first)."
+    )
+
+
+def serves_uint8(net):
+    """Whether a skorch net's iterators scale uint8 data themselves (the fast path)."""
+    from .models import DeviceEvalIterator, DeviceTrainIterator
+
+    return all(isinstance(iterator, type) and issubclass(iterator, kind)
+               for iterator, kind in ((net.iterator_train, DeviceTrainIterator),
+                                      (net.iterator_valid, DeviceEvalIterator)))
 
 
 def fold_view(X, y, indices):
     """Rows ``indices`` of X as a skorch net's input, without copying them.
 
     A numpy array or tensor that :func:`as_net_input` leaves as it is
-    (anything but float64) becomes an :class:`~skunseen.models.ArrayIndexView`
+    (float32, or uint8) becomes an :class:`~skunseen.models.ArrayIndexView`
     over the whole array: the net's iterators read the selected rows batch
     by batch, and the fast-path iterators upload the array to the device
     once for all folds. Other inputs fall back to
     ``as_net_input(take_rows(X, indices))``: a lazy ``Subset`` for Datasets,
-    a copy of the rows for DataFrames and float64 data (the pruners cast
-    float64 to float32 once before their folds, so they never take a copy).
+    a float32 copy of the rows for DataFrames and other dtypes (the pruners
+    convert X once before their folds, so they never take a copy).
 
     Parameters
     ----------
@@ -135,8 +175,7 @@ def fold_view(X, y, indices):
     dtype('float32')
     """
     indices = np.asarray(indices, dtype=np.int64)
-    if isinstance(X, np.ndarray) and X.dtype != np.float64 or (
-            isinstance(X, torch.Tensor) and X.dtype != torch.float64):
+    if isinstance(X, (np.ndarray, torch.Tensor)) and as_net_input(X) is X:
         return ArrayIndexView(X, y, indices)
     return as_net_input(take_rows(X, indices))
 
@@ -154,23 +193,26 @@ def check_finite(X):
 
 
 def fingerprint(X):
-    """A digest identifying the data content, to recognise X again.
+    """A digest of the whole data content, to recognise X again.
 
     ``transform`` uses it to refuse data other than the fitted data, and
     checkpoints to never reuse work done on other data. Arrays, tensors and
     DataFrames are hashed in full (joblib hashes array buffers directly,
-    several hundred MB/s). A Dataset is not read whole, since that could mean
-    decoding a whole image collection: its digest covers its type, length,
-    file list (``samples``/``imgs`` of an ``ImageFolder``) and
-    :data:`_DATASET_PROBES` samples spread over it, read with all random
-    generators fixed so that random transforms give the same samples.
-    Changes elsewhere in a Dataset go unnoticed.
+    several hundred MB/s). A Dataset is read sample by sample, every sample
+    once, with all random generators seeded so that random transforms give
+    the same samples; its type, length and file list (``samples``/``imgs``
+    of an ``ImageFolder``) enter the digest too. Memory stays at one sample:
+    each is hashed and dropped. For a Dataset this costs one pass over the
+    data (decoding every image of an image folder) per call.
     """
     if is_dataset(X):
         files = getattr(X, "samples", None) or getattr(X, "imgs", None)
-        return joblib.hash(
-            (type(X).__module__, type(X).__qualname__, len(X), files, _probe_samples(X))
-        )
+        digest = hashlib.sha256(
+            joblib.hash((type(X).__module__, type(X).__qualname__, len(X), files)).encode())
+        with _seeded_generators():
+            for i in range(len(X)):
+                digest.update(joblib.hash(_hashable(X[i])).encode())
+        return digest.hexdigest()
     if is_dataframe(X):
         X = X.to_numpy()
     if is_tensor(X):
@@ -178,22 +220,37 @@ def fingerprint(X):
     return joblib.hash(np.asarray(X))
 
 
-#: Number of samples of a Dataset that :func:`fingerprint` reads.
-_DATASET_PROBES = 8
-
-
-def _probe_samples(dataset):
-    positions = np.unique(np.linspace(0, len(dataset) - 1, _DATASET_PROBES).astype(int))
+@contextlib.contextmanager
+def _seeded_generators():
+    """Python's, numpy's and torch's global generators seeded with 0, then restored."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with RNG_LOCK, torch.random.fork_rng(devices=[]):
         try:
             random.seed(0)
             np.random.seed(0)
             torch.manual_seed(0)
-            return [_hashable(dataset[int(i)]) for i in positions] if len(dataset) else []
+            yield
         finally:
             random.setstate(python_state)
             np.random.set_state(numpy_state)
+
+
+def first_non_finite_row(dataset, rows):
+    """The first of ``rows`` whose sample holds NaN or infinity, or None.
+
+    A Dataset cannot be checked before training without reading it whole;
+    this is read when a scoring model failed, to tell bad data from a
+    diverging model.
+    """
+    with _seeded_generators():
+        for row in rows:
+            sample = dataset[int(row)]
+            inputs = sample[0] if isinstance(sample, (tuple, list)) else sample
+            values = _hashable(inputs)
+            if isinstance(values, np.ndarray) and values.dtype.kind in "fc" and not np.isfinite(
+                    values).all():
+                return int(row)
+    return None
 
 
 def _hashable(sample):
@@ -213,7 +270,16 @@ def plain(value):
 
 
 def resolve_n_select(keep, n_samples):
-    """Number of rows to keep: ``keep`` is a fraction in (0, 1] or a count."""
+    """Number of rows to keep: ``keep`` is a fraction in (0, 1] or a count.
+
+    A bool is neither (``True`` is the integer 1 to Python, which would keep
+    a single sample), so it is refused like any value of the wrong type.
+    """
+    if isinstance(keep, (bool, np.bool_)):
+        raise InvalidParameterError(
+            f"keep={keep!r}: keep must be a fraction in (0, 1] or a number of samples >= 1, "
+            "not a bool."
+        )
     if isinstance(keep, numbers.Integral):
         if keep > n_samples:
             raise ValueError(
@@ -222,3 +288,21 @@ def resolve_n_select(keep, n_samples):
             )
         return int(keep)
     return max(1, int(round(float(keep) * n_samples)))
+
+
+def encode_labels(y):
+    """The sorted classes of y and y encoded as their positions (int64).
+
+    Raises
+    ------
+    TypeError
+        If y mixes label types (numbers and strings), which cannot be sorted.
+    """
+    try:
+        classes, encoded = np.unique(y, return_inverse=True)
+    except TypeError:
+        types = sorted({type(plain(value)).__name__ for value in np.asarray(y, dtype=object)})
+        raise TypeError(
+            f"y mixes label types {types}; the labels must be all numbers or all strings."
+        ) from None
+    return classes, encoded.reshape(-1).astype(np.int64)

@@ -35,7 +35,8 @@ class FittingPruner(BasePruner):
     class_budget : {"proportional", "balanced", "difficulty"} or None, \
             default="proportional"
         How the budget is shared among classes (``"difficulty"`` uses the
-        models' training error per class).
+        models' smoothed training error per class, see
+        :func:`skunseen.selection.class_difficulty`).
     device : str, default="auto"
         Device of the scoring nets (see :class:`UnseenPruner`).
     random_state : int, RandomState instance or None, default=None

@@ -40,8 +40,8 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
 from ._data import fold_view
-from ._parallel import device_params, initialize_seeded, seed_params, task_seeds
-from ._recording import TrainingDiverged, describe
+from ._parallel import device_params, seed_params, task_seeds
+from ._recording import TrainingDiverged, describe, initialize_fresh
 from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
 from .models._stacked import stack_modules, stackable
 from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
@@ -111,7 +111,7 @@ def batching_obstacle(net, extras=None):
 
 
 def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=None,
-                      n_jobs=None):
+                      n_jobs=None, fit_params=None):
     """Whether a round of ``n_tasks`` scoring models trains batched.
 
     Parameters
@@ -131,6 +131,9 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     n_jobs : int, default=None
         The pruner's ``n_jobs``: ``"auto"`` leaves rounds to joblib when
         parallel workers were asked for.
+    fit_params : dict, default=None
+        Metadata routed to the net's ``fit`` (e.g. ``sample_weight``), which
+        a batched round does not take.
 
     Returns
     -------
@@ -144,6 +147,8 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     if setting is False or n_tasks < 2:
         return False
     obstacle = batching_obstacle(net, extras)
+    if obstacle is None and fit_params:
+        obstacle = f"fit parameters {sorted(fit_params)} are routed to the net's fit"
     if obstacle is None and len(set(devices)) > 1:
         obstacle = f"its models are spread over several devices ({sorted(set(devices))})"
     if setting is True:
@@ -305,7 +310,7 @@ class _Round:
         if device is not None:
             params.update(device_params(net, device))
         net.set_params(**params)
-        initialize_seeded(net, init_seed)
+        initialize_fresh(net, init_seed)
         return net
 
     def _optimizers(self, steps):

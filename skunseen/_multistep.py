@@ -11,12 +11,12 @@ from numbers import Integral, Real
 
 import joblib
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _MAX_SEED, BasePruner, ScoringTask, class_error_rates, draw_seeds
+from ._base import _MAX_SEED, BasePruner, ScoringTask, draw_seeds
 from ._data import plain, resolve_n_select
-from ._unseen import UnseenPruner
+from ._unseen import UnseenPruner, held_out_splits
 from .selection import select
 
 
@@ -310,6 +310,7 @@ class MultiStepUnseenPruner(BasePruner):
     # (and the fold checks and fold_ids_) are UnseenPruner's own methods.
     _scoring_tasks = UnseenPruner._scoring_tasks
     _splitter = UnseenPruner._splitter
+    __metadata_request__fit = {"groups": True}
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
@@ -330,8 +331,10 @@ class MultiStepUnseenPruner(BasePruner):
         self.replace = replace
         self.warm_start = warm_start
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None, **params):
         """Select the coreset in steps (or continue a fitted one, see ``warm_start``).
+
+        A fit that raises leaves the pruner exactly as it was.
 
         Parameters
         ----------
@@ -339,19 +342,29 @@ class MultiStepUnseenPruner(BasePruner):
             Training data.
         y : array-like of shape (n_samples,), default=None
             Labels. May be omitted only when X is a Dataset exposing them.
+        groups : array-like of shape (n_samples,), default=None
+            Group of every sample, for the folds of step 1 and of the
+            replacement scoring within the coreset (see
+            :meth:`UnseenPruner.fit`). A refill step trains on the coreset
+            and scores the pool, whatever the groups.
+        **params : dict
+            Metadata for the scoring estimators' ``fit`` (e.g.
+            ``sample_weight``), through scikit-learn's metadata routing (see
+            :meth:`BasePruner.fit`).
 
         Returns
         -------
         self : object
             The fitted pruner.
         """
-        # The shared validation resets the data-describing attributes, so the
-        # state a warm start continues from is taken before it runs.
-        self._warm_previous = self._fitted_state() if self.warm_start else None
-        try:
-            return super().fit(X, y)
-        finally:
-            self.__dict__.pop("_warm_previous", None)
+        return super().fit(X, y, groups=groups, **params)
+
+    def _unfitted_copy(self):
+        # The fit runs on a copy without fitted attributes; a warm start
+        # continues from those of this pruner.
+        state = super()._unfitted_copy()
+        state._warm_previous = self._fitted_state() if self.warm_start else None
+        return state
 
     # ---------------------------------------------------------------- steps
     def _fit(self, X, y, estimator, scorer, rng):
@@ -364,12 +377,11 @@ class MultiStepUnseenPruner(BasePruner):
                 "`cv` as an int or a splitter object; an explicit iterable of splits "
                 "indexes the whole data. Pass an int (or a splitter) as cv, or replace=0."
             )
-        self._labels_fingerprint = joblib.hash(np.asarray(y))
-        previous = self.__dict__.pop("_warm_previous", None)
+        self._labels_fingerprint_ = joblib.hash(np.asarray(y))
+        previous = self._warm_previous
         if previous is not None and self._same_data(previous):
             members = previous["sample_indices"]
             if budget < len(members):
-                self._restore(previous)
                 raise ValueError(
                     f"warm_start=True continues from the fitted coreset of {len(members)} "
                     f"samples and never shrinks it, but keep={self.keep!r} gives {budget}. "
@@ -403,7 +415,7 @@ class MultiStepUnseenPruner(BasePruner):
             results = self._run_tasks(estimator, X, y, tasks,
                                       record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                       extras=self._extra_requests(scorer))
-            self.scores_, proba = self._combine(results, scorer)
+            self.scores_, proba = self._combine(results, scorer, np.arange(len(y)))
             members = self._choose(self.scores_, y, size, proba, rng,
                                    self._selector_inputs(results, np.arange(len(y))))
             accuracy = _accuracy(proba, y)
@@ -428,7 +440,7 @@ class MultiStepUnseenPruner(BasePruner):
             results = self._run_tasks(estimator, X, y, tasks,
                                       record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                       extras=self._extra_requests(scorer))
-            scores, proba = self._combine_rows(results, scorer, members)
+            scores, proba = self._combine(results, scorer, members)
             self.scores_[members] = scores
             kept = members[self._choose(scores, y[members], len(members) - n_drop, proba, rng,
                                         self._selector_inputs(results, members))]
@@ -451,7 +463,7 @@ class MultiStepUnseenPruner(BasePruner):
         ]
         results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.reads_dynamics(self.scorer_params),
                                   extras=self._extra_requests(scorer))
-        scores, proba = self._combine_rows(results, scorer, pool)
+        scores, proba = self._combine(results, scorer, pool)
         self.scores_[pool] = scores
         added = pool[self._choose(scores, y[pool], size - len(members), proba, rng,
                                   self._selector_inputs(results, pool))]
@@ -464,11 +476,13 @@ class MultiStepUnseenPruner(BasePruner):
     def _coreset_tasks(self, y, members, step, rng):
         """Out-of-fold tasks within the coreset: every member held out once per repeat."""
         y_members = y[members]
+        groups = None if self._fit_groups is None else self._fit_groups[members]
         folds = []
         for repeat, split_seed in enumerate(draw_seeds(rng, self.n_repeats)):
             if isinstance(self.cv, Integral):
-                splitter = StratifiedKFold(n_splits=min(self.cv, len(members)), shuffle=True,
-                                           random_state=int(split_seed))
+                kind = StratifiedKFold if groups is None else StratifiedGroupKFold
+                splitter = kind(n_splits=min(self.cv, len(members)), shuffle=True,
+                                random_state=int(split_seed))
             else:
                 splitter = check_cv(self.cv, y_members, classifier=True)
             with warnings.catch_warnings():
@@ -476,7 +490,8 @@ class MultiStepUnseenPruner(BasePruner):
                 # class is then missing from some training folds, by design.
                 warnings.filterwarnings("ignore", message=".*least populated class",
                                         category=UserWarning)
-                splits = list(splitter.split(np.zeros((len(members), 1)), y_members))
+                splits = held_out_splits(splitter, y_members, groups, classes=self.classes_,
+                                         warn_missing_classes=False)
             for fold, (train, held_out) in enumerate(splits):
                 folds.append((repeat, fold, members[train], members[held_out]))
         seeds = draw_seeds(rng, len(folds))
@@ -487,42 +502,6 @@ class MultiStepUnseenPruner(BasePruner):
         ]
 
     # -------------------------------------------------------------- helpers
-    def _combine_rows(self, results, scorer, rows):
-        """Scores and probabilities of ``rows``, averaged over groups (repeats)."""
-        position = np.full(self.n_samples_fit_, -1, dtype=np.int64)
-        position[rows] = np.arange(len(rows))
-        params = self.scorer_params or {}
-        groups = sorted({task.group for task, _ in results})
-        scores = np.zeros((len(groups), len(rows)))
-        proba = np.zeros((len(groups), len(rows), len(self.classes_)))
-        seen = np.zeros((len(groups), len(rows)), dtype=bool)
-        for task, records in results:
-            g, at = groups.index(task.group), position[records.indices]
-            scores[g, at] = scorer(records, **params)
-            proba[g, at] = records.proba
-            seen[g, at] = True
-        if not seen.all():
-            missing = rows[~seen.all(axis=0)]
-            raise ValueError(
-                f"{len(missing)} coreset samples (e.g. rows {missing[:5].tolist()}) were "
-                "never held out; `cv` must put every sample in exactly one test fold."
-            )
-        return scores.mean(axis=0), proba.mean(axis=0)
-
-    def _choose(self, scores, y, n_select, proba, rng, inputs=None):
-        """Positions of the ``n_select`` candidates the selection rule keeps."""
-        class_weights = None
-        if self.class_budget == "difficulty":
-            n_classes = len(self.classes_)
-            counts = np.bincount(y, minlength=n_classes)
-            wrong = class_error_rates(proba, y, n_classes) * counts
-            class_weights = ((wrong + 1.0) / (counts + 2.0))[np.unique(y)]
-        return select(
-            scores, y, n_select, selector=self.selector, class_budget=self.class_budget,
-            class_weights=class_weights, random_state=rng.randint(_MAX_SEED),
-            selector_params=self.selector_params, sample_inputs=inputs,
-        )
-
     def _record_step(self, added, dropped, start, *, n_models, pool_accuracy,
                      coreset_accuracy=np.nan):
         step = len(self.steps_) + 1
@@ -542,8 +521,8 @@ class MultiStepUnseenPruner(BasePruner):
         if not hasattr(self, "steps_"):
             return None
         return {
-            "fingerprint": self._fit_fingerprint,
-            "labels": getattr(self, "_labels_fingerprint", None),
+            "fingerprint": self._fingerprint_,
+            "labels": self._labels_fingerprint_,
             "classes": self.classes_,
             "sample_indices": self.sample_indices_.copy(),
             "scores": self.scores_.copy(),
@@ -554,8 +533,8 @@ class MultiStepUnseenPruner(BasePruner):
 
     def _same_data(self, previous):
         return (
-            previous["fingerprint"] == self._fit_fingerprint
-            and previous["labels"] == self._labels_fingerprint
+            previous["fingerprint"] == self._fingerprint_
+            and previous["labels"] == self._labels_fingerprint_
             and np.array_equal(previous["classes"], self.classes_)
             and len(previous["scores"]) == self.n_samples_fit_
         )

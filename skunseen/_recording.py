@@ -14,14 +14,17 @@ import time
 
 import numpy as np
 import torch
+from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.net import NeuralNet
 from skorch.utils import to_tensor
 from sklearn.base import clone
+from sklearn.utils.validation import _check_method_params
 
 from ._data import fold_view, take_rows
 from ._parallel import (
+    RNG_LOCK,
     LockedSection,
     device_params,
     initialize_seeded,
@@ -46,6 +49,77 @@ def is_skorch_net(estimator):
 
 def describe(estimator):
     return f"estimator {type(estimator).__name__}"
+
+
+def is_binary_net(net):
+    """Whether a skorch net trains one logit with a BCE loss on float targets."""
+    return isinstance(net, NeuralNetBinaryClassifier)
+
+
+def net_targets(net, y):
+    """Encoded labels in the form the net's criterion takes."""
+    return np.asarray(y, dtype=np.float32 if is_binary_net(net) else np.int64)
+
+
+def _given_modules(net):
+    """``(name, module)`` of the net's modules and criteria passed as instances.
+
+    skorch trains such an instance as it is, so it carries whatever weights
+    it has (trained ones, for a net fitted before); modules built from a
+    class (``module=MyNet, module__width=...``) start from fresh weights.
+    """
+    for name, value in net.get_params(deep=False).items():
+        if isinstance(value, torch.nn.Module):
+            yield name, value
+
+
+def _resettable(layer):
+    return callable(getattr(layer, "reset_parameters", None)) or callable(
+        getattr(layer, "_reset_parameters", None))
+
+
+def check_fresh_weights(net):
+    """Raise ``ValueError`` when a given module's weights cannot be re-initialised.
+
+    Every parameter must belong to a layer with ``reset_parameters`` (all
+    torch layers have it; attention layers have ``_reset_parameters``).
+    """
+    for name, module in _given_modules(net):
+        stuck = sorted({type(layer).__name__ for layer in module.modules()
+                        if any(True for _ in layer.parameters(recurse=False))
+                        and not _resettable(layer)})
+        if stuck:
+            raise ValueError(
+                f"The {describe(net)} has {name}={type(module).__name__}(...) as an instance, "
+                f"whose layer(s) {stuck} have no reset_parameters(), so every scoring model "
+                f"would start from the weights it holds. Pass the class instead "
+                f"({name}={type(module).__name__}, {name}__<arg>=...), or give those layers "
+                "a reset_parameters() method."
+            )
+
+
+def initialize_fresh(net, seed):
+    """Initialise ``net`` seeded (see :func:`skunseen._parallel.initialize_seeded`),
+    with fresh weights also for modules it was given as instances.
+
+    Under one hold of the lock, so that no other task reseeds in between.
+    """
+    with RNG_LOCK:
+        initialize_seeded(net, seed)
+        _reset_given_modules(net)
+
+
+def _reset_given_modules(net):
+    """Re-initialise the weights of every module the net was given as an instance."""
+    for name, _ in _given_modules(net):
+        built = getattr(net, f"{name}_", None)
+        if built is None or built is not getattr(net, name):
+            continue  # rebuilt from its class with module__ parameters: already fresh
+        for layer in built.modules():
+            reset = getattr(layer, "reset_parameters", None) or getattr(
+                layer, "_reset_parameters", None)
+            if callable(reset):
+                reset()
 
 
 #: Extras :class:`HeldOutRecorder` can record, with their options' defaults.
@@ -354,7 +428,7 @@ def _to_log_proba(net, outputs):
 
 
 def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, seed,
-                   record_dynamics, device=None, extras=()):
+                   record_dynamics, device=None, extras=(), fit_params=None):
     """Clone and train ``estimator`` on ``train_indices``; record ``score_indices``.
 
     Parameters
@@ -388,6 +462,9 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     device : str or None
         Overrides a skorch net's ``device`` (and its device-resident
         iterators' ``device``) when given.
+    fit_params : dict, default=None
+        Keyword arguments of the model's ``fit`` (e.g. ``sample_weight``);
+        those with one value per row of X are restricted to the training rows.
 
     Returns
     -------
@@ -405,17 +482,20 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     start = time.perf_counter()
     model = clone(estimator)
     y_train, y_score = y[train_indices], y[score_indices]
+    fit_params = _check_method_params(X, fit_params or {}, train_indices)
     if is_skorch_net(model):
         # Index views, not copies: K folds of an image array cost no K copies.
-        X_train, X_score = fold_view(X, y, train_indices), fold_view(X, None, score_indices)
+        X_train = fold_view(X, net_targets(model, y), train_indices)
+        X_score = fold_view(X, None, score_indices)
         records, n_epochs = _fit_net(model, X_train, y_train, X_score, y_score, score_indices,
                                      n_classes=n_classes, seed=seed,
                                      record_dynamics=record_dynamics, device=device,
-                                     extras=extras)
+                                     extras=extras, fit_params=fit_params)
     else:
         X_train, X_score = take_rows(X, train_indices), take_rows(X, score_indices)
         records, n_epochs = _fit_classifier(model, X_train, y_train, X_score, y_score,
-                                            score_indices, seed=seed, n_classes=n_classes)
+                                            score_indices, seed=seed, n_classes=n_classes,
+                                            fit_params=fit_params)
     return records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs,
                      "batched": False}
 
@@ -440,7 +520,7 @@ class _StopWhenDiverged(Callback):
 
 
 def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classes, seed,
-             record_dynamics, device, extras=()):
+             record_dynamics, device, extras, fit_params):
     recorder = HeldOutRecorder(X_score, y_score, every_epoch=record_dynamics, extras=extras)
     section = LockedSection()
     callbacks = net.callbacks if isinstance(net.callbacks, list) else []
@@ -451,17 +531,17 @@ def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classe
             ("skunseen_divergence", _StopWhenDiverged()),
             *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
         ],
-        # fit must not initialise again: initialize_seeded below did it.
+        # fit must not initialise again: initialize_fresh below did it.
         "warm_start": True,
         **seed_params(net, order_seed),
     }
     if device is not None:
         params.update(device_params(net, device))
     net.set_params(**params)
-    initialize_seeded(net, init_seed)
+    initialize_fresh(net, init_seed)
     try:
         with seeded_training(net, train_seed):
-            net.fit(X_train, y_train.astype(np.int64))
+            net.fit(X_train, net_targets(net, y_train), **fit_params)
     finally:
         section.release()
     records = recorder.records(score_indices, model=describe(net))
@@ -474,10 +554,10 @@ def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classe
 
 
 def _fit_classifier(model, X_train, y_train, X_score, y_score, score_indices, *, seed,
-                    n_classes):
+                    n_classes, fit_params):
     if "random_state" in model.get_params(deep=False):
         model.set_params(random_state=seed)
-    model.fit(X_train, y_train)
+    model.fit(X_train, y_train, **fit_params)
     # A model trained on rows lacking some class has fewer predict_proba
     # columns: place them by the model's classes_ so columns stay aligned.
     proba = np.zeros((len(score_indices), n_classes), dtype=np.float64)

@@ -3,6 +3,7 @@ side) and the building blocks that ``skunseen compare`` shares with it
 (accuracy cells, tables with explained columns, figures, the page itself)."""
 
 import base64
+import contextlib
 import html
 import json
 from pathlib import Path
@@ -313,6 +314,8 @@ def read_runs(folders):
                 "(skunseen evaluate).")
     references = {}
     for folder, evaluation in evaluations:
+        with _keys_of(folder / "eval.json"):
+            accuracy = evaluation["test_accuracy"]
         coreset = evaluation.get("parameters", {}).get("coreset")
         if coreset is None:
             key = json.dumps([evaluation.get("pool"), evaluation.get("model"),
@@ -320,14 +323,14 @@ def read_runs(folders):
             reference = references.setdefault(
                 key, {"folders": [], "evaluation": evaluation, "accuracies": []})
             reference["folders"].append(folder)
-            reference["accuracies"].append(evaluation["test_accuracy"])
+            reference["accuracies"].append(accuracy)
             continue
         owner = runs.get(Path(coreset).resolve().parent)
         if owner is None:
             raise ValueError(
                 f"The evaluation in {folder} used --coreset {coreset}, which belongs to none "
                 "of the prune folders given; pass that prune folder too.")
-        owner["accuracies"].append(evaluation["test_accuracy"])
+        owner["accuracies"].append(accuracy)
     return list(runs.values()), list(references.values())
 
 
@@ -362,25 +365,39 @@ def report_rows(runs, references):
                      [run["accuracies"] for run in runs])
     rows = []
     for i, run in enumerate(runs):
-        report, params = run["report"], run["report"]["parameters"]
-        method = report.get("method", params["method"])
-        summary = report["scores"].get(method)
-        rows.append([
-            run["folder"].name, method, params["scorer"] if summary else "",
-            params["selector"], _kept_cell(report["n_selected"], report["n_samples"]),
-            f"{summary['std']:.4f}" if summary else "",
-            f"{100 * summary['fraction_within_1pct_of_min']:.1f}" if summary else "",
-            percent_cell(run["accuracies"], best=i in best), str(len(run["accuracies"])),
-            seconds_cell([report["seconds"][method]]),
-        ])
+        with _keys_of(run["folder"] / "report.json"):
+            report, params = run["report"], run["report"]["parameters"]
+            method = report.get("method", params["method"])
+            summary = report["scores"].get(method)
+            rows.append([
+                run["folder"].name, method, params["scorer"] if summary else "",
+                params["selector"], _kept_cell(report["n_selected"], report["n_samples"]),
+                f"{summary['std']:.4f}" if summary else "",
+                f"{100 * summary['fraction_within_1pct_of_min']:.1f}" if summary else "",
+                percent_cell(run["accuracies"], best=i in best), str(len(run["accuracies"])),
+                seconds_cell([report["seconds"][method]]),
+            ])
     for reference in references:
         evaluation = reference["evaluation"]
-        rows.append([
-            ", ".join(folder.name for folder in reference["folders"]), FULL_DATA, "", "",
-            _kept_cell(evaluation["n_train"], evaluation["n_pool"]), "", "",
-            percent_cell(reference["accuracies"]), str(len(reference["accuracies"])), "",
-        ])
+        with _keys_of(reference["folders"][0] / "eval.json"):
+            rows.append([
+                ", ".join(folder.name for folder in reference["folders"]), FULL_DATA, "", "",
+                _kept_cell(evaluation["n_train"], evaluation["n_pool"]), "", "",
+                percent_cell(reference["accuracies"]), str(len(reference["accuracies"])), "",
+            ])
     return rows
+
+
+@contextlib.contextmanager
+def _keys_of(path):
+    """Name the file when a key the report reads is missing from it."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ValueError(
+            f"{path} lacks the key {exc}: it was not written by this version of skunseen, "
+            "or it is damaged."
+        ) from None
 
 
 def _kept_cell(n_kept, n_pool):

@@ -1,10 +1,12 @@
 """Single-step UNSEEN: every sample is scored by models that never trained on it."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from ._base import BasePruner, ScoringTask, draw_seeds
 from ._data import plain
@@ -45,14 +47,22 @@ class UnseenPruner(BasePruner):
         Fraction of the samples to keep, or their number.
     cv : int, cross-validation generator or iterable, default=5
         Number of folds (stratified, shuffled with a seed drawn from
-        ``random_state``), or a splitter whose test folds partition the data.
+        ``random_state``; stratified by group too when ``fit`` gets
+        ``groups``), or a splitter or iterable of ``(train, test)`` splits
+        whose test folds partition the data. Splits are checked before any
+        model trains: a split's training and test rows are disjoint, every
+        row is in exactly one test fold, indices are row positions (or
+        boolean masks) and, with ``groups``, no group straddles a split; a
+        test fold holding a class its training rows lack gets a warning.
     n_repeats : int, default=1
         Number of fold redraws whose scores are averaged.
     class_budget : {"proportional", "balanced", "difficulty"} or None, \
             default="proportional"
         How the budget is shared among classes: keep class proportions, equal
-        shares, shares proportional to the scoring models' per-class error on
-        the held-out folds, or one global ranking (``None``).
+        shares, shares proportional to the scoring models' smoothed per-class
+        error on the held-out folds
+        (:func:`skunseen.selection.class_difficulty`), or one global ranking
+        (``None``).
     device : str, default="auto"
         Device of the scoring nets. ``"auto"`` uses CUDA for the default net
         when present and leaves a given net's own ``device`` untouched; any
@@ -152,6 +162,9 @@ class UnseenPruner(BasePruner):
     ((1797,), (1797, 10))
     """
 
+    # groups are the pruner's own fit metadata (they shape the folds).
+    __metadata_request__fit = {"groups": True}
+
     _parameter_constraints = {
         **BasePruner._parameter_constraints,
         "cv": ["cv_object"],
@@ -171,20 +184,48 @@ class UnseenPruner(BasePruner):
         self.cv = cv
         self.n_repeats = n_repeats
 
+    def fit(self, X, y=None, groups=None, **params):
+        """Score every sample out-of-fold and select the coreset.
+
+        A fit that raises leaves the pruner exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
+            Training data. A torch ``Dataset`` is never loaded whole: scoring
+            models read it through index views.
+        y : array-like of shape (n_samples,), default=None
+            Labels. May be omitted only when X is a Dataset exposing
+            ``targets`` (or yielding ``(x, y)`` pairs).
+        groups : array-like of shape (n_samples,), default=None
+            Group of every sample (e.g. the patient or the source video), so
+            that no group is both trained on and held out by a fold: a group
+            splitter as ``cv`` (``GroupKFold``, ``StratifiedGroupKFold``, ...)
+            receives them, an int ``cv`` then gives ``StratifiedGroupKFold``
+            folds, and any ``cv`` is checked to keep every group whole.
+        **params : dict
+            Metadata for the scoring estimators' ``fit`` (e.g.
+            ``sample_weight``), through scikit-learn's metadata routing (see
+            :meth:`BasePruner.fit`).
+
+        Returns
+        -------
+        self : object
+            The fitted pruner.
+        """
+        return super().fit(X, y, groups=groups, **params)
+
     def _scoring_tasks(self, X, y, rng):
         split_seeds = draw_seeds(rng, self.n_repeats)
-        self.fold_ids_ = np.full((self.n_repeats, len(y)), -1, dtype=np.int64)
+        fold_ids = np.full((self.n_repeats, len(y)), -1, dtype=np.int64)
         folds = []
         for repeat, split_seed in enumerate(split_seeds):
-            splitter = self._splitter(y, split_seed)
-            for fold, (train, held_out) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
-                if np.any(self.fold_ids_[repeat, held_out] >= 0):
-                    raise ValueError(
-                        "`cv` must put every sample in exactly one test fold; "
-                        f"fold {fold} repeats samples of an earlier fold."
-                    )
-                self.fold_ids_[repeat, held_out] = fold
+            splits = held_out_splits(self._splitter(y, split_seed), y, self._fit_groups,
+                                     classes=self.classes_)
+            for fold, (train, held_out) in enumerate(splits):
+                fold_ids[repeat, held_out] = fold
                 folds.append((repeat, fold, train, held_out))
+        self.fold_ids_ = fold_ids
         model_seeds = draw_seeds(rng, len(folds))
         return [
             ScoringTask(f"repeat {repeat}, fold {fold}", repeat, train, held_out, seed)
@@ -197,12 +238,156 @@ class UnseenPruner(BasePruner):
         counts = np.bincount(y)
         smallest = int(np.argmin(counts))
         if counts[smallest] < self.cv:
+            name = plain(self.classes_[smallest])
+            if counts[smallest] < 2:
+                raise ValueError(
+                    f"Class {name!r} has a single sample, so no split can both train on it "
+                    "and hold it out (whatever cv); drop that class or merge it into another."
+                )
             raise ValueError(
-                f"Class {plain(self.classes_[smallest])!r} has only {counts[smallest]} samples, "
-                f"fewer than cv={self.cv} folds, so some folds could not train on it. "
-                f"Use cv={max(2, int(counts[smallest]))} or fewer, or drop that class."
+                f"Class {name!r} has only {counts[smallest]} samples, fewer than "
+                f"cv={self.cv} folds, so some folds could not train on it. "
+                f"Use cv={counts[smallest]} or fewer, or drop that class."
             )
+        if self._fit_groups is not None:
+            return StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=int(seed))
         return StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=int(seed))
 
     def _store_proba(self, proba):
         self.oof_proba_ = proba
+
+
+def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=True):
+    """The splits of ``splitter``, checked to hold every sample out exactly once.
+
+    Every sample must be scored by a model that never trained on it, so a
+    split's training and test rows must be disjoint, every row must be in
+    exactly one test fold, and, with ``groups``, no group may be on both
+    sides of a split. Indices must be integer row positions in
+    ``[0, n_samples)``; boolean masks of length ``n_samples`` are accepted.
+
+    Parameters
+    ----------
+    splitter : cross-validation splitter
+        An object with ``split(X, y, groups)`` (what :func:`check_cv` returns).
+    y : ndarray of int of shape (n_samples,)
+        Encoded labels.
+    groups : array-like of shape (n_samples,), default=None
+        Group labels.
+    classes : ndarray
+        The class labels, to name classes in the warning.
+    warn_missing_classes : bool, default=True
+        Warn when a test fold holds a class that its training rows lack (its
+        model cannot predict that class).
+
+    Returns
+    -------
+    splits : list of (ndarray, ndarray)
+        Training and test rows of every split, as int64 positions.
+
+    Raises
+    ------
+    ValueError
+        Naming ``cv`` (and ``groups``) when the splits break a rule above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import KFold
+    >>> from skunseen._unseen import held_out_splits
+    >>> y = np.array([0, 1, 0, 1])
+    >>> [test.tolist() for _, test in held_out_splits(KFold(2), y, classes=[0, 1])]
+    [[0, 1], [2, 3]]
+    >>> held_out_splits([(np.arange(4), np.arange(2)), (np.arange(2), np.arange(2, 4))], y,
+    ...                 classes=[0, 1])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `cv` split 0 trains on 2 of the rows it holds out (e.g. rows [0, 1]); ...
+    """
+    n = len(y)
+    if not hasattr(splitter, "split"):
+        splitter = check_cv(splitter, y, classifier=True)
+    # scikit-learn's splitters declare whether they split by groups (and warn
+    # when given groups they ignore); other splitters get the groups given.
+    declares = hasattr(splitter, "get_metadata_routing")
+    by_groups = declares and bool(get_routing_for_object(splitter).consumes("split",
+                                                                             ["groups"]))
+    if groups is None and by_groups:
+        raise ValueError(
+            f"`cv` ({splitter!r}) splits by groups, but none were given; pass them to "
+            "fit: fit(X, y, groups=...)."
+        )
+    try:
+        # Whatever the splitter does with groups, the check below keeps them whole.
+        raw = list(splitter.split(np.zeros((n, 1)), y,
+                                  groups if by_groups or not declares else None))
+    except ValueError as exc:
+        raise ValueError(f"`cv` cannot split these {n} samples: {exc}") from exc
+    splits, held_out = [], np.zeros(n, dtype=bool)
+    for k, (train, test) in enumerate(raw):
+        train, test = _rows(train, n, k, "training"), _rows(test, n, k, "test")
+        if len(train) == 0:
+            raise ValueError(f"`cv` split {k} has no training rows.")
+        shared = np.intersect1d(train, test)
+        if len(shared):
+            raise ValueError(
+                f"`cv` split {k} trains on {len(shared)} of the rows it holds out (e.g. rows "
+                f"{shared[:5].tolist()}); every sample must be scored by a model that did not "
+                "train on it, so a split's training and test rows must be disjoint."
+            )
+        if np.any(held_out[test]):
+            raise ValueError(
+                "`cv` must put every sample in exactly one test fold; "
+                f"fold {k} repeats samples of an earlier fold."
+            )
+        held_out[test] = True
+        if groups is not None:
+            straddling = np.intersect1d(np.asarray(groups)[train], np.asarray(groups)[test])
+            if len(straddling):
+                raise ValueError(
+                    f"`cv` split {k} puts group(s) {[plain(g) for g in straddling[:5]]} in "
+                    "both its training and test rows; with groups, every group must stay "
+                    "whole (use a group splitter such as GroupKFold, or an int cv)."
+                )
+        if warn_missing_classes:
+            missing = np.setdiff1d(y[test], y[train])
+            if len(missing):
+                names = [plain(classes[c]) for c in missing]
+                warnings.warn(
+                    f"Fold {k} of `cv` holds out class(es) {names}, which its training rows "
+                    "lack: its model cannot predict them, so their samples get degenerate "
+                    "scores. Use folds stratified by class (an int cv is).",
+                    UserWarning, stacklevel=4,
+                )
+        splits.append((train, test))
+    if not held_out.all():
+        missing = np.flatnonzero(~held_out)
+        raise ValueError(
+            f"`cv` must put every sample in exactly one test fold; {len(missing)} samples "
+            f"(e.g. rows {missing[:5].tolist()}) are in none."
+        )
+    return splits
+
+
+def _rows(indices, n, k, side):
+    """Row positions of one side of a split: integers in [0, n), or a boolean mask."""
+    indices = np.asarray(indices)
+    if indices.dtype == bool and indices.shape == (n,):
+        return np.flatnonzero(indices)
+    if indices.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ValueError(
+            f"`cv` split {k}: the {side} indices must be integer row positions in [0, {n}) "
+            f"or a boolean mask of length {n}; got an array of dtype {indices.dtype} and "
+            f"shape {indices.shape}."
+        )
+    if indices.min() < 0 or indices.max() >= n:
+        bad = indices[(indices < 0) | (indices >= n)]
+        raise ValueError(
+            f"`cv` split {k}: the {side} indices must be row positions in [0, {n}); got "
+            f"{bad[:5].tolist()}."
+        )
+    if len(np.unique(indices)) != len(indices):
+        raise ValueError(f"`cv` split {k} repeats {side} rows.")
+    return indices.astype(np.int64)

@@ -1,5 +1,6 @@
 """Resumable runs: finished tasks survive a killed process and are never reused stale."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import Callback
 from sklearn.linear_model import LogisticRegression
+from torch.utils.data import TensorDataset
 
 from conftest import tiny_net
 from skunseen import FittingPruner, UnseenPruner
+from skunseen._checkpoint import _digest
+from skunseen._files import _host, owned_prefix
 
 TESTS = Path(__file__).resolve().parent
 
@@ -162,3 +167,82 @@ def test_checkpoints_written_on_cuda_resume_to_the_same_coreset(tmp_path):
     assert second.n_tasks_resumed_ == 3
     np.testing.assert_array_equal(first.scores_, second.scores_)
     np.testing.assert_array_equal(first.sample_indices_, second.sample_indices_)
+
+
+def rewrite(path, edit):
+    """Edit a checkpoint's arrays and write it back under the same key."""
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    edit(meta, arrays)
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def permute_proba(meta, arrays):
+    key = meta["arrays"]["proba"]
+    arrays[key] = arrays[key][::-1].copy()
+
+
+def drop_rows(meta, arrays):
+    for key in meta["arrays"].values():
+        arrays[key] = arrays[key][:-10].copy()
+        meta["digests"][key] = _digest(arrays[key])
+
+
+def another_folds_rows(meta, arrays):
+    key = meta["arrays"]["indices"]
+    arrays[key] = arrays[key] + 1
+    meta["digests"][key] = _digest(arrays[key])
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (permute_proba, "its arrays differ from those written"),
+    (drop_rows, "its rows are not the task's scored rows"),
+    (another_folds_rows, "its rows are not the task's scored rows"),
+])
+def test_records_that_do_not_fit_their_task_are_trained_again(small_digits, tmp_path, edit,
+                                                              reason):
+    X, y = small_digits
+    first = lr_pruner(tmp_path).fit(X, y)
+    rewrite(checkpoints(tmp_path)[1], edit)
+    with pytest.warns(UserWarning, match=f"Ignoring unreadable checkpoint.*{reason}.*"
+                                         "trained again"):
+        again = lr_pruner(tmp_path).fit(X, y)
+    assert again.n_tasks_resumed_ == 2
+    np.testing.assert_array_equal(again.scores_, first.scores_)
+    np.testing.assert_array_equal(again.sample_indices_, first.sample_indices_)
+
+
+def test_temporary_files_of_dead_runs_are_removed(small_digits, tmp_path):
+    X, y = small_digits
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    orphan = tmp_path / f".partial-{_host()}-{pid}-abc.tmp"
+    live = tmp_path / f"{owned_prefix('.partial-')}def.tmp"
+    elsewhere = tmp_path / f".partial-otherhost-{pid}-ghi.tmp"
+    for path in (orphan, live, elsewhere):
+        path.write_bytes(b"half a file")
+    lr_pruner(tmp_path).fit(X, y)
+    assert not orphan.exists() and live.exists() and elsewhere.exists()
+
+
+def test_a_dataset_changed_anywhere_never_reuses_its_folds(small_digits, tmp_path):
+    X, y = small_digits
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    net = tiny_net(max_epochs=1)
+
+    def fit(data):
+        return UnseenPruner(net, cv=3, random_state=0, checkpoint_dir=tmp_path).fit(data, y)
+
+    fitted = fit(dataset)
+    assert fit(dataset).n_tasks_resumed_ == 3
+    for row in (1, 150, 298):  # rows that a sample of a few rows would miss
+        changed = X.copy()
+        changed[row, 10] += 1.0
+        other = fit(TensorDataset(torch.from_numpy(changed), torch.from_numpy(y)))
+        assert other.n_tasks_resumed_ == 0, row
+        with pytest.raises(ValueError, match="differs from it"):
+            fitted.transform(TensorDataset(torch.from_numpy(changed), torch.from_numpy(y)))

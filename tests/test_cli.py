@@ -110,8 +110,9 @@ def test_coreset_csv_maps_digits_rows_back_to_load_digits(tmp_path):
 
 def test_coreset_csv_names_the_files_of_an_image_folder(tmp_path):
     rng = np.random.RandomState(0)
+    # --dataset cifar10 wants 10 classes; the extra ones sort after "ship".
     for split, n in (("train", 5), ("test", 2)):
-        for name in ("cat", "dog", "ship"):
+        for name in ("cat", "dog", "ship", *(f"x{k}" for k in range(7))):
             (tmp_path / "images" / split / name).mkdir(parents=True)
             for i in range(n):
                 Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
@@ -271,3 +272,16 @@ def test_errors_from_torch_are_one_line_too(tmp_path, capsys, monkeypatch):
     assert main(["prune", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (
         "skunseen prune: error: CUDA out of memory. Tried to allocate 2.00 GiB\n")
+
+
+def test_report_names_a_report_json_that_lacks_a_key(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    np.save(run / "scores.npy", np.zeros(3))
+    (run / "report.json").write_text(json.dumps({
+        "command": "prune", "parameters": {"method": "unseen", "scorer": "el2n",
+                                           "selector": "ccs"},
+        "n_samples": 3, "n_selected": 1, "seconds": {}}))
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert str(run / "report.json") in error and "Traceback" not in error

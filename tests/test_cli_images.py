@@ -111,3 +111,39 @@ def test_streamed_image_folder_prune_and_evaluate(tmp_path):
 def test_bad_data_options_fail_with_a_message(tmp_path, capsys, args, message):
     assert main([*args, "--out", str(tmp_path), "-q"]) == 2
     assert message in capsys.readouterr().err
+
+
+def image_folder(root, per_class=6, classes=("ant", "bee")):
+    rng = np.random.RandomState(0)
+    for split, n in (("train", per_class), ("val", 2)):
+        for label, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = (rng.rand(12, 10, 3) * 100 + 120 * label).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_evaluate_refuses_a_pool_with_the_same_labels_but_other_rows(tmp_path, capsys):
+    # Folders list their images by class: any stratified pool of 4 has labels
+    # [0, 0, 1, 1], whatever --pool-seed drew.
+    data = ["--dataset", "imagefolder", "--data", image_folder(tmp_path / "images"),
+            "--image-size", 8, "--limit", 4]
+    _run("prune", *data, "--epochs", 1, "--folds", 2, "--keep", 2, "--out", tmp_path / "p")
+    code = main(["evaluate", *map(str, data), "--pool-seed", "1", "--epochs", "1", "-q",
+                 "--coreset", str(tmp_path / "p" / "coreset.npy"), "--out", str(tmp_path)])
+    assert code == 2 and "another pool" in capsys.readouterr().err
+    _run("evaluate", *data, "--epochs", 1, "--coreset", tmp_path / "p" / "coreset.npy",
+         "--out", tmp_path)
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_a_cifar_dataset_must_have_its_number_of_classes(tmp_path, capsys, dataset):
+    folder = image_folder(tmp_path / "images")
+    code = main(["prune", "--dataset", dataset, "--data", str(folder), "--out",
+                 str(tmp_path / "out"), "-q"])
+    expected = {"cifar10": 10, "cifar100": 100}[dataset]
+    assert code == 2
+    assert (f"--dataset {dataset} has {expected} classes, but --data {folder} holds 2"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

@@ -263,3 +263,23 @@ def test_fast_cifar_folds_train_batched_on_cuda_in_bf16():
     pruner.fit(X, y)
     assert all(info["batched"] for info in pruner.task_info_)
     assert np.isfinite(pruner.scores_).all() and len(pruner.sample_indices_) == 300
+
+
+def test_a_pretrained_module_instance_starts_fresh_in_a_batched_round(small_digits):
+    from skunseen.models import MLP
+
+    X, y = small_digits
+
+    def instance_net(module):
+        params = {name: value for name, value in _net("mlp", X).get_params(deep=False).items()
+                  if not name.startswith("module")}
+        return type(_net("mlp", X))(module=module, **params)
+
+    fresh = UnseenPruner(instance_net(MLP(64, 10)), cv=3, random_state=0,
+                         fold_batching=True).fit(X, y)
+    trained = instance_net(MLP(64, 10)).set_params(max_epochs=30).fit(X, y)
+    assert (trained.predict(X) == y).mean() > 0.95
+    pretrained = UnseenPruner(trained.set_params(max_epochs=3), cv=3, random_state=0,
+                              fold_batching=True).fit(X, y)
+    assert all(info["batched"] for info in pretrained.task_info_)
+    np.testing.assert_array_equal(pretrained.oof_proba_, fresh.oof_proba_)

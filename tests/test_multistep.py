@@ -260,10 +260,14 @@ def test_same_random_state_same_coreset(small_digits):
     assert not np.array_equal(a.sample_indices_, c.sample_indices_)
 
 
-def test_one_step_is_single_step_unseen(small_digits):
+@pytest.mark.parametrize("class_budget", ["proportional", "balanced", "difficulty", None])
+def test_one_step_is_single_step_unseen(small_digits, class_budget):
     X, y = small_digits
-    multi = pruner(keep=0.3, n_steps=1).fit(X, y)
-    single = UnseenPruner(lr(), keep=0.3, cv=3, random_state=0).fit(X, y)
+    y = y.copy()
+    y[np.flatnonzero(y == 3)[:20]] = 5  # unequal classes and errors: budgets differ by mode
+    multi = pruner(keep=0.3, n_steps=1, class_budget=class_budget).fit(X, y)
+    single = UnseenPruner(lr(), keep=0.3, cv=3, class_budget=class_budget,
+                          random_state=0).fit(X, y)
     np.testing.assert_array_equal(multi.sample_indices_, single.sample_indices_)
     np.testing.assert_array_equal(multi.scores_, single.scores_)
     np.testing.assert_array_equal(multi.fold_ids_, single.fold_ids_)

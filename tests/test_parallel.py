@@ -144,7 +144,7 @@ def record_calls(monkeypatch):
     calls = []
 
     def fake_fit_and_record(estimator, X, y, train, score, *, n_classes, seed, device,
-                            record_dynamics):
+                            record_dynamics, fit_params):
         calls.append({"device": device, "threads": torch.get_num_threads(), "seed": seed})
         proba = np.full((len(score), n_classes), 1.0 / n_classes)
         return ScoringRecords(indices=score, y=y[score], proba=proba), {"seconds": 0.0,

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import EarlyStopping
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from skorch.callbacks import Callback, EarlyStopping
 
 from conftest import TinyMLP, tiny_net
 from skunseen import HeldOutRecorder
@@ -102,3 +102,124 @@ def test_net_with_wrong_output_size_is_reported(small_digits):
     with pytest.raises(ValueError, match="outputs 5 classes but y has 10"):
         fit_and_record(tiny_net(max_epochs=1, n_classes=5), X, y % 5, np.arange(200),
                        np.arange(200, 300), n_classes=10, seed=0, record_dynamics=True)
+
+
+# ------------------------------------------------- fresh weights in every fold
+def instance_net(module, max_epochs=2, **params):
+    return NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss,
+                               optimizer=torch.optim.Adam, lr=0.01, max_epochs=max_epochs,
+                               batch_size=64, train_split=None, verbose=0, **params)
+
+
+def test_a_pretrained_module_instance_gives_the_records_of_a_fresh_one(small_digits):
+    from skunseen import UnseenPruner
+
+    X, y = small_digits
+    fresh = UnseenPruner(instance_net(TinyMLP()), cv=2, random_state=0).fit(X, y)
+    trained = instance_net(TinyMLP(), max_epochs=10).fit(X, y)  # has seen every row
+    assert (trained.predict(X) == y).mean() > 0.9
+    trained.set_params(max_epochs=2)  # the fresh net's settings, the trained weights
+    pretrained = UnseenPruner(trained, cv=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(pretrained.oof_proba_, fresh.oof_proba_)
+    np.testing.assert_array_equal(pretrained.scores_, fresh.scores_)
+    # A net fitted on all rows with a module class is cloned into fresh nets too.
+    fitted = tiny_net(max_epochs=10).fit(X, y).set_params(max_epochs=2)
+    assert np.array_equal(
+        UnseenPruner(fitted, cv=2, random_state=0).fit(X, y).oof_proba_,
+        UnseenPruner(tiny_net(max_epochs=2), cv=2, random_state=0).fit(X, y).oof_proba_)
+
+
+def test_a_warm_started_classifier_starts_fresh_in_every_fold(small_digits):
+    from sklearn.linear_model import SGDClassifier
+
+    from skunseen import UnseenPruner
+
+    X, y = small_digits
+    def sgd():
+        return SGDClassifier(loss="log_loss", warm_start=True, max_iter=5, tol=None)
+    warm = sgd().fit(X, y)
+    fresh = UnseenPruner(sgd(), cv=3, random_state=0).fit(X, y)
+    reused = UnseenPruner(warm, cv=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reused.oof_proba_, fresh.oof_proba_)
+
+
+class ScaledLinear(torch.nn.Module):
+    """A layer whose own parameter has no reset_parameters()."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(64))
+        self.linear = torch.nn.Linear(64, 10)
+
+    def forward(self, X):
+        return self.linear(X * self.scale)
+
+
+def test_a_module_instance_that_cannot_be_reset_is_refused(small_digits):
+    from skunseen import UnseenPruner
+
+    X, y = small_digits
+    net = instance_net(ScaledLinear(), callbacks=[("count", CountEpochs())])
+    CountEpochs.n = 0
+    with pytest.raises(ValueError, match=r"module=ScaledLinear\(\.\.\.\) as an instance, whose "
+                                         r"layer\(s\) \['ScaledLinear'\] have no "
+                                         r"reset_parameters\(\).*module=ScaledLinear, "):
+        UnseenPruner(net, cv=3).fit(X, y)
+    assert CountEpochs.n == 0
+    # Built from its class, the same module is fine.
+    UnseenPruner(instance_net(ScaledLinear), cv=3, random_state=0).fit(X, y)
+
+
+class CountEpochs(Callback):
+    n = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        CountEpochs.n += 1
+
+
+# --------------------------------------------------------- binary nets (BCE)
+class Logit(torch.nn.Module):
+    def __init__(self, n_features=64):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, 1)
+
+    def forward(self, X):
+        return self.linear(X).squeeze(-1)
+
+
+def binary_net(**params):
+    return NeuralNetBinaryClassifier(Logit, max_epochs=3, lr=0.1, train_split=None, verbose=0,
+                                     **params)
+
+
+@pytest.mark.parametrize("pruner", ["unseen", "fitting", "multistep"])
+def test_binary_nets_score_with_two_probability_columns(small_digits, pruner):
+    from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
+
+    X, y = small_digits
+    rows = np.flatnonzero(y < 2)
+    labels = np.where(y[rows] == 1, "pos", "neg")
+    make = {"unseen": lambda: UnseenPruner(binary_net(), cv=3, keep=0.5, random_state=0),
+            "fitting": lambda: FittingPruner(binary_net(), keep=0.5, random_state=0),
+            "multistep": lambda: MultiStepUnseenPruner(binary_net(), cv=3, keep=0.5,
+                                                       n_steps=2, random_state=0)}[pruner]
+    fitted = make().fit(X[rows], labels)
+    assert len(fitted.sample_indices_) == 30 and list(fitted.classes_) == ["neg", "pos"]
+    if pruner != "multistep":
+        proba = fitted.oof_proba_ if pruner == "unseen" else fitted.train_proba_
+        assert proba.shape == (60, 2)
+        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+        # el2n of the two-column probabilities.
+        onehot = np.eye(2)[(labels == "pos").astype(int)]
+        np.testing.assert_allclose(fitted.scores_, np.linalg.norm(proba - onehot, axis=1),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_a_binary_net_with_more_classes_is_refused(small_digits):
+    from skunseen import UnseenPruner
+
+    X, y = small_digits
+    CountEpochs.n = 0
+    with pytest.raises(ValueError, match="NeuralNetBinaryClassifier predicts two classes"):
+        UnseenPruner(binary_net(callbacks=[("count", CountEpochs())]), cv=3).fit(X, y % 3)
+    assert CountEpochs.n == 0

@@ -6,11 +6,11 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, ShuffleSplit
+from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, StratifiedGroupKFold
 from torch.utils.data import TensorDataset
 
 from conftest import tiny_net
-from skunseen import UnseenPruner
+from skunseen import MultiStepUnseenPruner, UnseenPruner
 
 TRAINING_LOG = []
 
@@ -280,3 +280,136 @@ def test_el2n_epoch_window_records_dynamics(small_digits):
     np.testing.assert_allclose(window.scores_, final.scores_, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="training dynamics"):
         UnseenPruner(lr(), scorer_params={"epochs": (0, 2)}).fit(X, y)
+
+
+# ----------------------------------------------------------- user-given folds
+class CountingLR(LogisticRegression):
+    """LogisticRegression that counts its fits, to show errors come before training."""
+
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def thirds(n):
+    """Three proper out-of-fold splits of n rows: test fold k holds rows k, k + 3, ..."""
+    return [(np.setdiff1d(np.arange(n), test), test) for test in
+            (np.arange(k, n, 3) for k in range(3))]
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda n, tr, te: (np.arange(n), te), r"`cv` split 0 trains on 100 of the rows it holds out"),
+    (lambda n, tr, te: (tr, np.r_[te, n + 5]), r"`cv` split 0: the test indices must be row "
+                                               r"positions in \[0, 300\); got \[305\]"),
+    (lambda n, tr, te: (tr, np.r_[te, -1]), r"row positions in \[0, 300\); got \[-1\]"),
+    (lambda n, tr, te: (tr.astype(float), te), r"`cv` split 0: the training indices must be "
+                                               r"integer row positions.*dtype float64"),
+    (lambda n, tr, te: (tr, te[:-1]), r"1 samples \(e.g. rows \[297\]\) are in none"),
+    (lambda n, tr, te: (tr, np.r_[te, te[:1]]), r"`cv` split 0 repeats test rows"),
+    (lambda n, tr, te: (tr[:0], te), r"`cv` split 0 has no training rows"),
+])
+def test_bad_user_splits_are_refused_before_any_model_trains(small_digits, edit, match):
+    X, y = small_digits
+    splits = thirds(len(y))
+    splits[0] = edit(len(y), *splits[0])
+    CountingLR.fits = 0
+    with pytest.raises(ValueError, match=match):
+        UnseenPruner(CountingLR(max_iter=100), cv=splits, random_state=0).fit(X, y)
+    assert CountingLR.fits == 0
+
+
+def test_boolean_masks_are_the_integer_splits(small_digits):
+    X, y = small_digits
+    splits = thirds(len(y))
+    masks = [(np.isin(np.arange(len(y)), tr), np.isin(np.arange(len(y)), te))
+             for tr, te in splits]
+    by_rows = UnseenPruner(lr(), cv=splits, random_state=0).fit(X, y)
+    by_masks = UnseenPruner(lr(), cv=masks, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(by_masks.scores_, by_rows.scores_)
+    np.testing.assert_array_equal(by_masks.sample_indices_, by_rows.sample_indices_)
+    np.testing.assert_array_equal(by_masks.fold_ids_[0], np.arange(len(y)) % 3)
+
+
+def test_a_class_missing_from_a_training_fold_is_named():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)  # sorted by class: KFold(3) holds out one class per fold
+    with pytest.warns(UserWarning) as caught:
+        UnseenPruner(LogisticRegression(max_iter=500), cv=KFold(3), random_state=0).fit(X, y)
+    messages = [str(w.message) for w in caught if "training rows lack" in str(w.message)]
+    assert [m[:38] for m in messages] == [f"Fold {k} of `cv` holds out class(es) [{k}]"
+                                          for k in range(3)]
+
+
+def test_a_single_member_class_gets_advice_that_can_be_followed(small_digits):
+    X, y = small_digits
+    y = y.copy()
+    y[0] = 42
+    with pytest.raises(ValueError, match="Class 42 has a single sample") as error:
+        UnseenPruner(lr(), cv=2).fit(X, y)
+    assert "cv=" not in str(error.value).replace("(whatever cv)", "")
+
+
+# ------------------------------------------------------------------- groups
+def groups_of(n, size=5):
+    return np.arange(n) // size
+
+
+def assert_groups_whole(fold_ids, groups):
+    for repeat in fold_ids:
+        for group in np.unique(groups):
+            assert len(np.unique(repeat[groups == group])) == 1, group
+
+
+@pytest.mark.parametrize("cv", [GroupKFold(3), StratifiedGroupKFold(3), 3])
+def test_groups_reach_the_splitter_and_stay_whole(small_digits, cv):
+    X, y = small_digits
+    groups = groups_of(len(y))
+    pruner = UnseenPruner(lr(), cv=cv, n_repeats=2, random_state=0).fit(X, y, groups=groups)
+    assert_groups_whole(pruner.fold_ids_, groups)
+    assert (pruner.fold_ids_ >= 0).all() and len(pruner.sample_indices_) == 150
+
+
+def test_group_splitter_without_groups_and_straddling_groups_are_refused(small_digits):
+    X, y = small_digits
+    CountingLR.fits = 0
+    with pytest.raises(ValueError, match=r"splits by groups, but none were given.*groups=\.\.\."):
+        UnseenPruner(CountingLR(), cv=GroupKFold(3)).fit(X, y)
+    with pytest.raises(ValueError, match=r"`cv` split 0 puts group\(s\) \[.*\] in both"):
+        UnseenPruner(CountingLR(), cv=KFold(3, shuffle=True, random_state=0)).fit(
+            X, y, groups=groups_of(len(y)))
+    with pytest.raises(ValueError, match=r"groups must have one entry per row of X: got 299"):
+        UnseenPruner(CountingLR(), cv=GroupKFold(3)).fit(X, y, groups=groups_of(299))
+    assert CountingLR.fits == 0
+
+
+def test_multistep_replacement_folds_keep_groups_whole(small_digits):
+    X, y = small_digits
+    groups = groups_of(len(y), size=3)
+    TRAINING_LOG.clear()
+    MultiStepUnseenPruner(RowTrackingClassifier(), keep=120, n_steps=2, replace=0.2, cv=3,
+                          random_state=0).fit(with_row_ids(X), y, groups=groups)
+    coreset_folds = TRAINING_LOG[3:6]  # step 1 has 3 folds, then the replacement folds
+    for train_rows, scored_rows in coreset_folds:
+        assert not set(groups[list(train_rows)]) & set(groups[list(scored_rows)])
+
+
+class RoundRobinGroups:
+    """A splitter outside scikit-learn: group g is held out by fold g % 3."""
+
+    def split(self, X, y=None, groups=None):
+        for k in range(3):
+            test = np.flatnonzero(np.asarray(groups) % 3 == k)
+            yield np.setdiff1d(np.arange(len(X)), test), test
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 3
+
+
+def test_a_custom_splitter_gets_the_groups(small_digits):
+    X, y = small_digits
+    groups = groups_of(len(y))
+    pruner = UnseenPruner(lr(), cv=RoundRobinGroups(), random_state=0).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(pruner.fold_ids_[0], groups % 3)

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from conftest import TinyMLP, tiny_net
-from skunseen import FittingPruner, UnseenPruner
+from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
 
 
 class CountingClassifier(ClassifierMixin, BaseEstimator):
@@ -156,3 +156,111 @@ def test_read_only_and_memory_mapped_arrays(small_digits, tmp_path):
             np.testing.assert_array_equal(pruner.transform(data), X_core)
             if not isinstance(estimator, LogisticRegression):
                 np.testing.assert_array_equal(pruner.scores_, expected.scores_)
+
+
+# --------------------------------------------------- inputs reaching the model
+class DtypeLoggingMLP(TinyMLP):
+    """Records the dtype of every training batch it receives."""
+
+    dtypes = set()
+
+    def forward(self, X):
+        if self.training:
+            DtypeLoggingMLP.dtypes.add(X.dtype)
+        return super().forward(X)
+
+
+def logging_net():
+    return NeuralNetClassifier(DtypeLoggingMLP, criterion=torch.nn.CrossEntropyLoss,
+                               optimizer=torch.optim.Adam, lr=0.01, max_epochs=1,
+                               batch_size=64, train_split=None, verbose=0)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda X: (X * 16).astype(np.int64),
+    lambda X: (X * 16).astype(np.uint8),
+    lambda X: X > 0.5,
+    lambda X: (X * 16).astype(object),
+    lambda X: torch.from_numpy((X * 16).astype(np.int32)),
+    lambda X: pd.DataFrame((X * 16).astype(np.int16)),
+])
+def test_numeric_X_reaches_a_user_net_as_float32(small_digits, convert):
+    X, y = small_digits
+    DtypeLoggingMLP.dtypes = set()
+    converted = UnseenPruner(logging_net(), cv=3, random_state=0).fit(convert(X), y)
+    assert DtypeLoggingMLP.dtypes == {torch.float32}
+    as_float = UnseenPruner(logging_net(), cv=3, random_state=0).fit(
+        np.asarray(convert(X), dtype=np.float32), y)
+    np.testing.assert_array_equal(converted.scores_, as_float.scores_)
+
+
+def test_text_in_X_is_refused_naming_X_before_a_net_trains(small_digits):
+    X, y = small_digits
+    X_text = X.astype(object)
+    X_text[7, 5] = "n/a"
+    DtypeLoggingMLP.dtypes = set()
+    with pytest.raises(TypeError, match=r"X of dtype object must hold numbers.*'n/a'"):
+        UnseenPruner(logging_net(), cv=3).fit(X_text, y)
+    with pytest.raises(TypeError, match=r"X of dtype <U\d+ is not numeric"):
+        UnseenPruner(logging_net(), cv=3).fit(X_text.astype(str), y)
+    assert DtypeLoggingMLP.dtypes == set()
+
+
+def test_labels_of_mixed_types_are_refused_naming_y(small_digits, counting):
+    X, y = small_digits
+    mixed = np.array([v if i % 2 else str(v) for i, v in enumerate(y)], dtype=object)
+    with pytest.raises(TypeError, match=r"y mixes label types \['int', 'str'\]"):
+        UnseenPruner(counting).fit(X, mixed)
+
+
+def test_a_dataset_needs_a_skorch_estimator(small_digits, counting):
+    X, y = small_digits
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    with pytest.raises(ValueError, match="Dataset input needs a skorch net as `estimator`"):
+        UnseenPruner(counting, cv=3).fit(dataset, y)
+
+
+@pytest.mark.parametrize("keep", [True, False, np.True_])
+@pytest.mark.parametrize("pruner", [UnseenPruner, FittingPruner, MultiStepUnseenPruner])
+def test_a_bool_keep_is_refused(small_digits, counting, pruner, keep):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="keep"):
+        pruner(counting, keep=keep).fit(X, y)
+
+
+def test_the_device_of_a_given_net_is_checked_before_training(small_digits, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X, y = small_digits
+    DtypeLoggingMLP.dtypes = set()
+    with pytest.raises(ValueError, match=r"NeuralNetClassifier has device='cuda'.*CUDA is not "
+                                         r"available.*pruner's device='cpu'"):
+        UnseenPruner(logging_net().set_params(device="cuda"), cv=3).fit(X, y)
+    assert DtypeLoggingMLP.dtypes == set()
+    # The pruner's own device applies to every net: the advice works.
+    UnseenPruner(logging_net().set_params(device="cuda"), device="cpu", cv=3).fit(X, y)
+
+
+# ------------------------------------------------------- messages to act on
+def test_nan_in_a_dataset_is_reported_as_bad_data(small_digits):
+    X, y = small_digits
+    X = X.copy()
+    X[5, 3] = np.nan
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    with pytest.raises(ValueError, match=r"X holds NaN or infinite values: sample 5 of the "
+                                         r"Dataset") as error:
+        UnseenPruner(tiny_net(max_epochs=1), cv=3, random_state=0).fit(dataset, y)
+    assert "learning rate" not in str(error.value)
+
+
+def test_a_checkpoint_dir_that_is_a_file_is_named(small_digits, counting, tmp_path):
+    X, y = small_digits
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"checkpoint_dir='.*file' is a file, not a directory"):
+        UnseenPruner(counting, checkpoint_dir=tmp_path / "file").fit(X, y)
+
+
+def test_samples_the_default_net_cannot_take_get_a_followable_advice(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match=r"pass estimator=make_net\('mlp', input_shape=\(8, 8\), "
+                                         r"n_classes=10\)"):
+        UnseenPruner(cv=3).fit(X.reshape(-1, 8, 8), y)

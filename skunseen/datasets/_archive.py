@@ -1,19 +1,22 @@
 """Decode ImageFolder-layout archives and directories into uint8 arrays."""
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
+import tempfile
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._files import owned_prefix, remove_orphans
 from ._common import (
     TrainTestData,
     _class_positions,
@@ -29,8 +32,11 @@ __all__ = ["load_image_archive"]
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _TEST_SPLITS = ("test", "val")
 # Bump when the decoded layout changes so that old caches are not reused.
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 _CACHE_FILES = ("X_train", "y_train", "X_test", "y_test")
+# Temporary cache folders: "<stem>-<fingerprint>.tmp-<host>-<pid>-<random>".
+_TMP = ".tmp-"
+_TMP_PATTERN = r"[^/]*-[0-9a-f]{16}" + re.escape(_TMP)
 
 
 def _is_image(name):
@@ -38,66 +44,127 @@ def _is_image(name):
     return not base.startswith(".") and base.lower().endswith(_IMAGE_EXTENSIONS)
 
 
-def _split_class(name):
+def _parts(name):
     # plain string splitting: PurePosixPath costs seconds over 60k members
-    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return [part for part in name.split("/") if part not in ("", ".")]
+
+
+def _split_class(parts):
     if len(parts) < 3 or parts[-3] not in ("train",) + _TEST_SPLITS:
         return None
     return parts[-3], parts[-2]
 
 
-def _ustar_members(data):
-    """``[(name, offset, size)]`` of regular files in an uncompressed tar.
+class _Members:
+    """Filters an archive's members: images in ``<split>/<class>/`` folders.
 
-    Reads plain ustar/GNU headers directly, about 10x faster than tarfile's
-    per-member objects on archives of tiny images. Returns None on anything
-    it does not handle (pax or GNU long-name headers, base-256 sizes), and the
-    caller then uses tarfile.
+    Skips, and remembers for one warning, every member whose name leaves
+    the archive (absolute, or with a ``..`` part) or passes through a link
+    member (a file "inside" a symlinked folder); link members themselves are
+    never read.
     """
-    members = []
-    pos, end = 0, len(data) - 512
-    while pos <= end:
-        header = data[pos:pos + 512]
-        if header[:1] == b"\0":
-            break  # end-of-archive blocks
+
+    def __init__(self):
+        self.links = set()
+        self.skipped = []
+
+    def add_link(self, name):
+        self.links.add("/".join(_parts(name)))
+
+    def image(self, name):
+        """``(split, class)`` of an image member to read, or None."""
+        parts = _parts(name)
+        if name.startswith("/") or ".." in parts or any(
+                "/".join(parts[:i]) in self.links for i in range(1, len(parts))):
+            self.skipped.append(name)
+            return None
+        return _split_class(parts) if _is_image(name) else None
+
+    def warn(self, path):
+        if self.skipped:
+            warnings.warn(
+                f"{path}: skipped {len(self.skipped)} archive member(s) whose names leave "
+                f"the archive or pass through a link, e.g. {self.skipped[:3]}.",
+                UserWarning, stacklevel=5,
+            )
+
+
+class _UnsupportedHeader(Exception):
+    """A tar header the streaming reader leaves to tarfile (pax, GNU long names)."""
+
+
+def _stream_ustar(file, members):
+    """``[(split, class, name, bytes)]`` of the images in an uncompressed tar stream.
+
+    Reads plain ustar/GNU headers directly from the stream, about 4x faster
+    than tarfile's per-member objects on archives of tiny images, and keeps
+    only image members in memory: others are skipped chunk by chunk, so a
+    huge non-image member costs no memory. Raises ``_UnsupportedHeader`` on
+    headers it does not handle (pax or GNU long-name headers, base-256
+    sizes); the caller then reads the archive with tarfile.
+    """
+    entries = []
+    while True:
+        header = file.read(512)
+        if len(header) < 512 or header[:1] == b"\0":
+            return entries  # end-of-archive blocks (or a truncated tail)
         if header[257:262] != b"ustar" or header[124] & 0x80:
-            return None
+            raise _UnsupportedHeader
         kind = header[156:157]
-        size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
         if kind not in (b"0", b"\0", b"5", b"1", b"2"):
-            return None
-        if kind in (b"0", b"\0"):
-            name = header[:100].split(b"\0", 1)[0]
-            prefix = header[345:500].split(b"\0", 1)[0]
-            if prefix:
-                name = prefix + b"/" + name
-            members.append((name.decode("utf-8", "surrogateescape"), pos + 512, size))
-        pos += 512 + (size + 511) // 512 * 512
-    return members
+            raise _UnsupportedHeader
+        size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
+        name = header[:100].split(b"\0", 1)[0]
+        prefix = header[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+        name = name.decode("utf-8", "surrogateescape")
+        padded = (size + 511) // 512 * 512
+        where = None
+        if kind in (b"1", b"2"):
+            members.add_link(name)
+        elif kind in (b"0", b"\0"):
+            where = members.image(name)
+        if where is None:
+            _skip(file, padded)
+            continue
+        data = file.read(size)
+        _skip(file, padded - size)
+        entries.append((*where, name, data))
+
+
+def _skip(file, size):
+    while size > 0:
+        chunk = file.read(min(size, 1 << 20))
+        if not chunk:
+            return
+        size -= len(chunk)
 
 
 def _entries_from_tar(path):
-    """``[(split, class, name, encoded bytes)]`` of the images in a tar file."""
-    if path.name.endswith((".tar.gz", ".tgz")):
-        # One zlib pass into memory beats tarfile's streaming gzip reader.
-        with open(path, "rb") as f:
-            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(f.read())
-    elif path.name.endswith(".tar"):
-        data = path.read_bytes()
-    else:
-        data = None  # other compressions: let tarfile handle them
-    members = None if data is None else _ustar_members(data)
-    if members is not None:
-        return [(*where, name, data[offset:offset + size])
-                for name, offset, size in members
-                if (where := _split_class(name)) and _is_image(name)]
+    """``[(split, class, name, encoded bytes)]`` of the images in a tar file.
+
+    The archive is read as a stream, member by member: peak memory follows
+    the images kept, not the size of the decompressed tar.
+    """
+    members = _Members()
+    if path.name.endswith((".tar.gz", ".tgz", ".tar")):
+        opener = gzip.open if path.name.endswith((".tar.gz", ".tgz")) else open
+        try:
+            with opener(path, "rb") as file:
+                entries = _stream_ustar(io.BufferedReader(file, 1 << 20), members)
+            members.warn(path)
+            return entries
+        except _UnsupportedHeader:
+            members = _Members()  # start over with tarfile
     entries = []
-    source = {"fileobj": io.BytesIO(data), "mode": "r:"} if data is not None else {"name": path, "mode": "r:*"}
-    with tarfile.open(**source) as tar:
+    with tarfile.open(path, mode="r|*") as tar:
         for member in tar:
-            where = _split_class(member.name)
-            if member.isfile() and where and _is_image(member.name):
+            if member.issym() or member.islnk():
+                members.add_link(member.name)
+            elif member.isfile() and (where := members.image(member.name)):
                 entries.append((*where, member.name, tar.extractfile(member).read()))
+    members.warn(path)
     return entries
 
 
@@ -200,8 +267,10 @@ def _take_list(items, rows):
 
 
 def _list_archive(path):
-    """``(blobs, labels, file names)`` per split, ordered by class then name,
-    and the class names."""
+    """``([(blobs, labels, member names)] per split, class names)``.
+
+    Images are ordered by class, then by member name.
+    """
     entries = _entries_from_dir(path) if path.is_dir() else _entries_from_tar(path)
     by_split = {}
     for split, cls, name, blob in entries:
@@ -236,25 +305,76 @@ def _fingerprint(path, image_size):
 
 
 def _read_cache(folder):
-    if not (folder / "classes.json").is_file():
+    """The cached ``(arrays, meta)``, or None when absent, foreign or damaged.
+
+    Only a real folder (no symlink) holding readable files that agree with
+    each other is used; anything else is reported and decoded again.
+    """
+    if not os.path.lexists(folder):
         return None
-    arrays = [np.load(folder / f"{name}.npy") for name in _CACHE_FILES]
-    return (arrays, json.loads((folder / "classes.json").read_text()),
-            json.loads((folder / "train_files.json").read_text()))
-
-
-def _write_cache(folder, arrays, names, train_files):
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(_CACHE_FILES, arrays):
-        np.save(tmp / f"{name}.npy", array)
-    (tmp / "train_files.json").write_text(json.dumps(train_files))
-    (tmp / "classes.json").write_text(json.dumps(names))
     try:
-        # a rename publishes the cache atomically for concurrent readers
+        if folder.is_symlink() or not folder.is_dir():
+            raise ValueError("it is not a folder this loader wrote")
+        arrays = [_read_file(folder / f"{name}.npy", np.load) for name in _CACHE_FILES]
+        meta = _read_file(folder / "meta.json", json.load)
+        X_train, y_train, X_test, y_test = arrays
+        if not (len(X_train) == len(y_train) == len(meta["train_files"])
+                and len(X_test) == len(y_test)):
+            raise ValueError("its files disagree on the number of images")
+        return arrays, meta
+    except Exception as exc:  # noqa: BLE001 - any damage means "decode again"
+        warnings.warn(
+            f"Ignoring the unreadable image cache {folder} ({type(exc).__name__}: {exc}); "
+            "the archive is decoded again and the cache rebuilt.",
+            UserWarning, stacklevel=3,
+        )
+        return None
+
+
+def _read_file(path, read):
+    # O_NOFOLLOW: a symlink planted in the cache is refused, never followed.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        return read(file)
+
+
+def _write_cache(folder, arrays, meta):
+    """Publish the decoded data in ``folder`` atomically.
+
+    The files are written into a fresh temporary folder with an
+    unpredictable name (``tempfile.mkdtemp``, owned by this process, see
+    :mod:`skunseen._files`), flushed to disk, and the folder is renamed into
+    place. A previous, damaged ``folder`` (or a symlink there) is moved
+    aside first; a failure to publish (another process published first)
+    leaves the cache to that process.
+    """
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=owned_prefix(f"{folder.name}{_TMP}"), dir=parent))
+    try:
+        for name, array in zip(_CACHE_FILES, arrays):
+            with open(tmp / f"{name}.npy", "wb") as file:
+                np.save(file, array)
+                file.flush()
+                os.fsync(file.fileno())
+        with open(tmp / "meta.json", "w") as file:
+            json.dump(meta, file)
+            file.flush()
+            os.fsync(file.fileno())
+        if os.path.lexists(folder):
+            old = tmp.with_name(f"{tmp.name}-old")  # ours too: a dead run's is cleaned up
+            os.replace(folder, old)  # renames a symlink itself, never its target
+            _remove(old)
         os.replace(tmp, folder)
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
+        _remove(tmp)  # another process won the race, or the disk is full
+
+
+def _remove(path):
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, test_limit=None,
@@ -341,18 +461,20 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         return TrainTestData(
             _decode_all(_take_list(train_blobs, train_rows), image_size), y_train,
             _decode_all(_take_list(test_blobs, test_rows), image_size), y_test,
-            classes=_kept_names(names, positions),
+            classes=_kept_names(names, positions), source_classes=names,
             **_train_sources(n_train, train_rows, train_files=train_files))
     stem = path.name.split(".")[0] or "images"
-    folder = Path(cache_dir).expanduser() / f"{stem}-{_fingerprint(path, image_size)}"
+    cache = Path(cache_dir).expanduser()
+    remove_orphans(cache, _TMP_PATTERN)
+    folder = cache / f"{stem}-{_fingerprint(path, image_size)}"
     loaded = _read_cache(folder)
     if loaded is None:
         splits, names = _list_archive(path)
         arrays = []
         for blobs, y, _ in splits:
             arrays += [_decode_all(blobs, image_size), y]
-        loaded = arrays, names, splits[0][2]
+        loaded = arrays, {"classes": names, "train_files": splits[0][2]}
         _write_cache(folder, *loaded)
-    (X_train, y_train, X_test, y_test), names, train_files = loaded
-    return _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-                   pool_seed, _take_rows, train_files=train_files)
+    (X_train, y_train, X_test, y_test), meta = loaded
+    return _finish(X_train, y_train, X_test, y_test, meta["classes"], classes, limit,
+                   test_limit, pool_seed, _take_rows, train_files=meta["train_files"])

@@ -34,6 +34,9 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
     train_files : sequence of str of shape (n_train,), default=None
         For every training row, the file it was read from (``None`` for data
         that do not come from one file per image).
+    source_classes : sequence of str, default=None
+        All class names of the data the loader read, before ``classes``
+        (default: ``classes``).
 
     Attributes
     ----------
@@ -47,6 +50,9 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
     train_files : list of str or None
         The archive member or the path under the folder of every training
         row (archives and image folders).
+    source_classes : list of str or None
+        All class names of the source, e.g. to tell a 10-class archive from
+        CIFAR-100 whatever ``classes`` kept.
 
     See Also
     --------
@@ -65,16 +71,19 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
     """
 
     def __new__(cls, X_train, y_train, X_test, y_test, classes=None, train_index=None,
-                train_files=None):
+                train_files=None, source_classes=None):
         self = super().__new__(cls, X_train, y_train, X_test, y_test)
         self.classes = list(classes) if classes is not None else None
+        self.source_classes = (list(source_classes) if source_classes is not None
+                               else self.classes)
         self.train_index = (None if train_index is None
                             else np.asarray(train_index, dtype=np.int64))
         self.train_files = list(train_files) if train_files is not None else None
         return self
 
     def __reduce__(self):
-        return (type(self), (*self, self.classes, self.train_index, self.train_files))
+        return (type(self), (*self, self.classes, self.train_index, self.train_files,
+                             self.source_classes))
 
     def with_arrays(self, X_train, y_train, X_test, y_test):
         """The same data description (class names, sources) for other arrays
@@ -91,7 +100,8 @@ class TrainTestData(namedtuple("TrainTestData", ["X_train", "y_train", "X_test",
         ((20, 64), True)
         """
         return TrainTestData(X_train, y_train, X_test, y_test, classes=self.classes,
-                             train_index=self.train_index, train_files=self.train_files)
+                             train_index=self.train_index, train_files=self.train_files,
+                             source_classes=self.source_classes)
 
 
 def stratified_subset(y, size, random_state=0):
@@ -201,9 +211,10 @@ def _kept_names(names, positions):
 
 
 def _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-            pool_seed, take, *, train_index=None, train_files=None):
+            pool_seed, take, *, train_index=None, train_files=None, source_classes=None):
     """Apply ``classes`` and the ``limit`` subsets; ``train_index`` and
-    ``train_files`` describe the given training rows (default: their positions)."""
+    ``train_files`` describe the given training rows (default: their positions),
+    ``source_classes`` all classes of the source (default: ``names``)."""
     positions = _class_positions(classes, names)
     n_train = len(y_train)
     train_rows, y_train = _select_rows(y_train, positions, limit, pool_seed)
@@ -212,6 +223,7 @@ def _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
         X_train if train_rows is None else take(X_train, train_rows), y_train,
         X_test if test_rows is None else take(X_test, test_rows), y_test,
         classes=_kept_names(names, positions),
+        source_classes=names if source_classes is None else source_classes,
         **_train_sources(n_train, train_rows, train_index, train_files))
 
 

@@ -128,7 +128,7 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     data = _finish(train, np.asarray(train.targets, dtype=np.int64),
                    test, np.asarray(test.targets, dtype=np.int64),
                    listed, None, limit, test_limit, pool_seed, _take_subset,
-                   train_files=files)
+                   train_files=files, source_classes=names)
     if positions is not None:
         # Positions among the listed classes only, not in the whole folder.
         data.train_index = None

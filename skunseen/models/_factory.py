@@ -181,7 +181,8 @@ def _resolve_model(model, input_shape):
             return "cnn", shape
         raise ValueError(
             f"model='auto' needs input_shape of length 1 (features) or 3 (C, H, W); "
-            f"got input_shape={shape}. Reshape X or pass model='mlp' explicitly."
+            f"got input_shape={shape}; reshape the samples, or choose model='mlp', which "
+            "flattens them."
         )
     if model not in MODEL_NAMES:
         raise ValueError(f"model must be 'auto' or one of {MODEL_NAMES}, got {model!r}")

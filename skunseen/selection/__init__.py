@@ -14,7 +14,7 @@ probability of the label). The pruners fill them from the scoring models'
 records (:data:`PRUNER_INPUTS`).
 """
 
-from ._budgets import CLASS_BUDGETS, class_budgets
+from ._budgets import CLASS_BUDGETS, class_budgets, class_difficulty
 from ._d2 import d2, knn_graph
 from ._dual import beta_sampling, dual_sampling_weights
 from ._inputs import PRUNER_INPUTS, rule_needs, selector_extras, selector_inputs
@@ -39,6 +39,7 @@ __all__ = [
     "ccs",
     "ccs_auto_cutoff",
     "class_budgets",
+    "class_difficulty",
     "d2",
     "dual_sampling_weights",
     "easy",

@@ -59,6 +59,51 @@ def _water_fill(total, weights, room):
     return shares
 
 
+def class_difficulty(proba, y, n_classes):
+    """Class weights of ``class_budget="difficulty"``: each class's smoothed error.
+
+    The weight of class c is ``(wrong_c + 1) / (n_c + 2)``, where ``n_c`` of
+    the candidates belong to c and the scoring models' averaged
+    probabilities predict ``wrong_c`` of them wrongly. The smoothing (one
+    right and one wrong prediction added) keeps classes without errors from
+    getting a zero weight and pulls tiny classes towards 1/2. Every pruner
+    computes its ``"difficulty"`` budgets with this function, on the
+    candidates of the selection at hand.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities of the candidates.
+    y : ndarray of int of shape (n_samples,)
+        Their encoded labels, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes of the whole data.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_present,)
+        One weight per class present in y, aligned with ``np.unique(y)``
+        (the ``class_weights`` of :func:`class_budgets`).
+
+    See Also
+    --------
+    class_budgets : shares the budget by these weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.selection import class_difficulty
+    >>> proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]])
+    >>> class_difficulty(proba, np.array([0, 0, 1]), 2)
+    array([0.5       , 0.33333333])
+    """
+    y = np.asarray(y, dtype=np.int64)
+    wrong = np.bincount(y, weights=(np.asarray(proba).argmax(axis=1) != y).astype(float),
+                        minlength=n_classes)
+    counts = np.bincount(y, minlength=n_classes)
+    return ((wrong + 1.0) / (counts + 2.0))[np.unique(y)]
+
+
 def class_budgets(y, n_select, class_budget="proportional", class_weights=None):
     """Number of samples each class keeps, summing exactly to ``n_select``.
 
@@ -81,7 +126,8 @@ def class_budgets(y, n_select, class_budget="proportional", class_weights=None):
           vanishes from the coreset; all-zero weights give equal shares.
     class_weights : array-like of shape (n_classes,), default=None
         Non-negative weight of each class, aligned with ``np.unique(y)``;
-        required by ``"difficulty"`` and rejected by the other modes.
+        required by ``"difficulty"`` and rejected by the other modes. The
+        pruners pass :func:`class_difficulty`.
 
     Returns
     -------
@@ -92,6 +138,7 @@ def class_budgets(y, n_select, class_budget="proportional", class_weights=None):
     See Also
     --------
     select : runs a selection rule within each class's budget.
+    class_difficulty : the pruners' weights for ``"difficulty"``.
     skunseen.datasets.stratified_subset : a class-stratified random subset.
 
     Examples

@@ -3,7 +3,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from skunseen.selection import CLASS_BUDGETS, class_budgets
+from skunseen.selection import CLASS_BUDGETS, class_budgets, class_difficulty
 
 
 def _labels(sizes):
@@ -164,3 +164,10 @@ def test_class_weights_rejected_outside_difficulty():
 def test_labels_must_be_1d():
     with pytest.raises(ValueError, match="1-D"):
         class_budgets(np.zeros((2, 2)), 1)
+
+
+def test_class_difficulty_is_the_smoothed_error_of_present_classes():
+    proba = np.eye(4)[[0, 0, 1, 1, 1, 3, 0]]  # predicted classes
+    y = np.array([0, 1, 1, 1, 1, 3, 3])      # class 2 absent
+    # class 0: 1 right of 1; class 1: 3 right of 4; class 3: 1 wrong of 2
+    np.testing.assert_allclose(class_difficulty(proba, y, 4), [1 / 3, 2 / 6, 2 / 4])

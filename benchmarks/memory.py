@@ -102,7 +102,8 @@ def child(args):
 
     import skunseen._recording as recording
     from skunseen import UnseenPruner
-    from skunseen._data import as_net_input, take_rows
+    from skunseen._data import take_rows
+    from skunseen._net_data import as_net_input
     from skunseen.datasets import load_image_archive
 
     set_threads(args.threads)

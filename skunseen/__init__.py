@@ -8,17 +8,24 @@ import importlib
 
 __version__ = "0.1.0"
 
-# Public name -> private module defining it. The modules import torch, so they
-# load on first use (PEP 562) and `import skunseen` stays instant: the
-# command line parses its arguments (and answers --help) before torch loads.
+# Public name -> private module defining it, loaded on first use (PEP 562):
+# `import skunseen` stays instant (the command line answers --help at once),
+# and only what is used loads: torch with the first net, tensor, Dataset or
+# image loader, never for a pruner over a scikit-learn classifier.
 _PUBLIC = {
     "BasePruner": "_base",
     "FittingPruner": "_fitting",
     "HeldOutRecorder": "_recording",
+    "HeldOutRecords": "_records",
     "MultiStepUnseenPruner": "_multistep",
     "PrunedClassifier": "_composition",
     "PruningSampler": "_composition",
+    "RecordsCache": "_cache",
     "UnseenPruner": "_unseen",
+    "cross_val_records": "_engine",
+    "fitting_scores": "_engine",
+    "records_cache": "_cache",
+    "unseen_scores": "_engine",
 }
 _SUBPACKAGES = ("datasets", "models", "scores", "selection")
 

@@ -38,10 +38,9 @@ import warnings
 
 import joblib
 import numpy as np
-import torch
 
 from ._files import owned_prefix, remove_orphans
-from .scores import ScoringRecords
+from ._records import ScoringRecords
 
 #: Bumped whenever the meaning of a checkpoint file changes, which
 #: invalidates older files.
@@ -106,8 +105,10 @@ def task_key(*, data, labels, fit_params, estimator, task, recording, device):
         :func:`estimator_fingerprint` of the scoring model.
     task : ScoringTask
         Its name, seed, training and scored rows enter the key.
-    recording : dict
-        Every option that changes what is recorded (JSON-compatible values).
+    recording : dict or None
+        Every option that changes what is recorded (JSON-compatible values,
+        see :meth:`skunseen._records.Recording.as_key`); ``None`` leaves
+        the recording out of the key (the in-memory cache checks it itself).
     device : str or None
         The task's device; only its type (cpu, cuda, mps) enters the key.
 
@@ -119,10 +120,11 @@ def task_key(*, data, labels, fit_params, estimator, task, recording, device):
     # defines __version__.
     from . import __version__
 
-    device_type = None if device is None else torch.device(device).type
+    device_type = None if device is None else str(device).split(":")[0]
     return joblib.hash((
         FORMAT_VERSION, __version__, data, labels, fit_params, estimator, task.name, task.seed,
-        task.train_indices, task.score_indices, sorted(recording.items()), device_type,
+        task.train_indices, task.score_indices,
+        None if recording is None else sorted(recording.items()), device_type,
     ))
 
 
@@ -137,7 +139,7 @@ class CheckpointStore:
     Examples
     --------
     >>> import numpy as np, tempfile
-    >>> from skunseen._base import ScoringTask
+    >>> from skunseen._strategies import ScoringTask
     >>> from skunseen._checkpoint import CheckpointStore
     >>> from skunseen.scores import ScoringRecords
     >>> store = CheckpointStore(tempfile.mkdtemp())

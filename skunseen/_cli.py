@@ -70,6 +70,7 @@ def _names_epilog(selector_flag):
 
 
 def build_parser():
+    """The ``skunseen`` parser, with one sub-command parser per command."""
     parser = _Parser(
         prog="skunseen", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_wrap("UNSEEN dataset pruning: score samples with models that never "
@@ -78,11 +79,18 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"skunseen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data = _data_options()
-    raw = dict(formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_prune(commands, data)
+    _add_evaluate(commands, data)
+    _add_report(commands)
+    _add_compare(commands, data)
+    return parser
 
+
+def _add_prune(commands, data):
+    """``skunseen prune``: score the pool, write its coreset."""
     prune = commands.add_parser(
-        "prune", parents=[data], help="score a dataset and write its coreset", **raw,
-        description=_wrap(
+        "prune", parents=[data], help="score a dataset and write its coreset",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=_wrap(
             "Score every sample of the pool, select a coreset and write into --out: "
             "coreset.npy (the kept rows of the pool, which is the training split after "
             "--classes and --limit), coreset.csv (the same rows mapped back to their "
@@ -119,9 +127,12 @@ def build_parser():
     _verbosity_options(prune)
     prune.set_defaults(run=run_prune)
 
+
+def _add_evaluate(commands, data):
+    """``skunseen evaluate``: train on a coreset, write its test accuracy."""
     evaluate = commands.add_parser(
         "evaluate", parents=[data], help="train a fresh model on a coreset, report its accuracy",
-        **raw, description=_wrap(
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=_wrap(
             "Train a fresh model on the coreset rows of the pool (the same data options as "
             "the prune run) and write its test accuracy to --out/eval.json; without "
             "--coreset, on the whole pool (the full-data reference)."),
@@ -138,9 +149,12 @@ def build_parser():
     _verbosity_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
+
+def _add_report(commands):
+    """``skunseen report``: put prune and evaluate runs on one page."""
     report = commands.add_parser(
-        "report", help="compare prune / evaluate runs on one page", **raw,
-        description=_wrap(
+        "report", help="compare prune / evaluate runs on one page",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=_wrap(
             "Read the output folders of `skunseen prune` and `skunseen evaluate` and write "
             "report.md, report.html and scores.png into --out: one table row per prune run "
             "with the test accuracy of the evaluations of its coreset, one row for the "
@@ -152,10 +166,13 @@ def build_parser():
     _out_option(report)
     report.set_defaults(run=run_report)
 
+
+def _add_compare(commands, data):
+    """``skunseen compare``: every method over keeps and seeds, one report."""
     compare = commands.add_parser(
         "compare", parents=[data], help="which coreset is better? UNSEEN vs fitting vs "
-                                        "random vs full data", **raw,
-        description=_wrap(
+                                        "random vs full data",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=_wrap(
             "Prune the pool with UNSEEN and the fitting baseline (one scoring per seed and "
             "method, shared by every keep ratio and selector) and at random (no scoring "
             "model), train a fresh model on every coreset and on the full pool for every "
@@ -194,7 +211,6 @@ def build_parser():
     _out_option(compare)
     _verbosity_options(compare)
     compare.set_defaults(run=run_compare)
-    return parser
 
 
 def _data_options():
@@ -487,7 +503,7 @@ def make_model(args, X, n_classes, *, seed=None, epochs=None, progress_desc=None
     import torch
 
     from skunseen._data import sample_shape
-    from skunseen._progress import EpochProgress
+    from skunseen._recording import EpochProgress
     from skunseen.models import make_net
 
     torch.set_num_threads(args.threads)
@@ -611,7 +627,7 @@ def run_prune(args):
     report = {
         "command": "prune",
         "method": method,
-        "parameters": _parameters(args),
+        "parameters": report_parameters(args),
         "pool": describe_pool(args, data),
         "n_samples": int(len(y)),
         "n_selected": int(len(rows)),
@@ -639,7 +655,7 @@ def train_and_test(args, data, rows, seed, *, progress_desc=None):
     seconds : dict
         ``train`` and ``test`` wall-clock seconds.
     """
-    from skunseen._data import as_net_input, fold_view
+    from skunseen._net_data import as_net_input, fold_view
 
     X, y, X_test, _ = data
     net = make_model(args, X, len(data.classes), seed=seed, progress_desc=progress_desc)
@@ -681,7 +697,7 @@ def run_evaluate(args):
             name: float(np.mean(predicted[y_test == label] == label))
             for label, name in enumerate(data.classes) if np.any(y_test == label)
         },
-        "parameters": _parameters(args),
+        "parameters": report_parameters(args),
         "pool": describe_pool(args, data),
         "environment": {"python": platform.python_version()},
     }
@@ -739,7 +755,8 @@ def read_coreset(path, args, data):
     return rows.astype(np.int64)
 
 
-def _parameters(args):
+def report_parameters(args):
+    """The parsed options as a report records them (paths as strings)."""
     return {key: (str(value) if isinstance(value, Path) else value)
             for key, value in vars(args).items() if key != "run"}
 

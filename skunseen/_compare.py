@@ -22,9 +22,9 @@ from ._cli import (
     n_select,
     per_class_counts,
     random_coreset,
+    report_parameters,
     train_and_test,
     write_coreset,
-    _parameters,
 )
 from ._progress import make_bar
 from ._report import (
@@ -64,119 +64,164 @@ COLUMNS = [
 
 def run_compare(args):
     """Run the comparison described by the parsed ``compare`` options; write the report."""
-    import skunseen
+    started = time.perf_counter()
+    data, sizes = _checked_pool(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    comparison = _Comparison(args, data, sizes)
+    comparison.run()
+    _write_report(args, data, comparison, started)
+    return 0
 
+
+def _checked_pool(args):
+    """The pool and the size of every keep, once the options are known to work on it."""
     if "random" in args.selectors:
         raise ValueError("--selectors random: the random baseline is the method random "
                          "(--methods), which trains no scoring model")
-    started = time.perf_counter()
     data = load_pool(args)
     X, y, _, y_test = data
     if len(y_test) == 0:
         raise ValueError("the test split is empty; raise --test-limit")
     sizes = {keep: n_select(keep, len(y), "--keeps") for keep in args.keeps}
-    scored = [method for method in args.methods if method in SCORED]
-    n_classes = len(np.unique(y))
-    score_epochs = args.score_epochs or args.epochs
     # A --model or --device that cannot work fails here, before --out is written.
-    make_model(args, X, n_classes, epochs=score_epochs)
+    make_model(args, X, len(np.unique(y)), epochs=args.score_epochs or args.epochs)
+    return data, sizes
 
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    n_steps = args.seeds * (len(scored) * (1 + len(args.selectors) * len(sizes))
-                            + ("random" in args.methods) * len(sizes)
-                            + ("full" in args.methods))
-    bar = make_bar(total=n_steps, desc="compare", unit="steps", leave=True) if args.verbose \
-        else None
-    epoch_bars = "epochs" if args.verbose else None
-    rows, panels, evaluated = {}, [], {}
 
-    def step(label):
-        if bar is not None:
-            bar.set_postfix_str(label, refresh=False)
-            bar.update()
+class _Comparison:
+    """The trainings of one ``compare`` run, seed after seed, and their results.
 
-    def evaluate(key, coreset, seed, name=None):
-        net, predicted, seconds = train_and_test(args, data, coreset, seed,
-                                                 progress_desc=epoch_bars)
-        evaluated.setdefault("model", type(net.module_).__name__)
-        evaluated.setdefault("epochs", len(net.history))
-        row = rows.setdefault(key, {"n_selected": len(coreset), "accuracy": [],
-                                    "training_seconds": [], "coresets": []})
-        row["accuracy"].append(float(np.mean(predicted == y_test)))
+    ``rows`` maps ``(method, selector, keep)`` to the coreset size and the
+    accuracies and timings over the seeds; ``panels`` are seed 0's score
+    histograms; ``evaluated`` names the evaluated model and its epochs.
+    """
+
+    def __init__(self, args, data, sizes):
+        self.args = args
+        self.data = data
+        self.sizes = sizes
+        self.scored = [method for method in args.methods if method in SCORED]
+        self.n_classes = len(np.unique(data.y_train))
+        self.rows, self.panels, self.evaluated = {}, [], {}
+        self._bar = None
+
+    def run(self):
+        """Score, select and evaluate for every seed; one progress step per training."""
+        args, n_keeps = self.args, len(self.sizes)
+        n_steps = args.seeds * (len(self.scored) * (1 + len(args.selectors) * n_keeps)
+                                + ("random" in args.methods) * n_keeps
+                                + ("full" in args.methods))
+        if args.verbose:
+            self._bar = make_bar(total=n_steps, desc="compare", unit="steps", leave=True)
+        for seed in range(args.seeds):
+            for method in self.scored:
+                self._score_and_select(method, seed)
+            if "random" in args.methods:
+                for keep in self.sizes:
+                    self._evaluate(("random", None, keep),
+                                   random_coreset(self.data.y_train, keep, seed), seed,
+                                   f"random-keep{keep}-seed{seed}")
+                    self._step(f"random keep {keep}, seed {seed}")
+            if "full" in args.methods:
+                self._evaluate(("full", None, None), np.arange(len(self.data.y_train)), seed)
+                self._step(f"full data, seed {seed}")
+        if self._bar is not None:
+            self._bar.close()
+
+    def results(self):
+        """The rows as dicts, by keep, then method and selector in the order asked for."""
+        methods, selectors = self.args.methods, self.args.selectors
+        results = [{"method": method, "selector": selector, "keep": keep, **row}
+                   for (method, selector, keep), row in self.rows.items()]
+        results.sort(key=lambda r: (r["keep"] is None, r["n_selected"],
+                                    methods.index(r["method"]),
+                                    selectors.index(r["selector"]) if r["selector"] else 0))
+        return results
+
+    def _score_and_select(self, method, seed):
+        """Score the pool once with ``method``, then evaluate every selector's coresets."""
+        import skunseen
+
+        args, X, y = self.args, self.data.X_train, self.data.y_train
+        params = {"cv": args.folds} if method == "unseen" else {}
+        pruner = getattr(skunseen, SCORED[method])(
+            make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs,
+                       progress_desc="scoring net epochs" if args.verbose else None),
+            scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
+            random_state=seed, n_jobs=args.jobs, checkpoint_dir=args.out / "checkpoints",
+            **params)
+        start = time.perf_counter()
+        pruner.fit(X, y)
+        scoring_seconds = time.perf_counter() - start
+        scores = pruner.scores_
+        (args.out / "scores").mkdir(exist_ok=True)
+        np.save(args.out / "scores" / f"{method}-seed{seed}.npy", scores)
+        self._step(f"{method} scores, seed {seed}")
+        for selector in args.selectors:
+            for keep in self.sizes:
+                # Acts after scoring: the scoring models are read back, not retrained.
+                coreset = pruner.set_params(selector=selector, keep=keep).fit(X, y) \
+                    .sample_indices_
+                row = self._evaluate((method, selector, keep), coreset, seed,
+                                     f"{method}-{selector}-keep{keep}-seed{seed}")
+                row.setdefault("score_std", []).append(float(scores.std()))
+                row.setdefault("scoring_seconds", []).append(scoring_seconds)
+                if seed == 0 and selector == args.selectors[0]:
+                    self.panels.append({"title": f"{method}, keep {_percent(keep, self.sizes, y)}",
+                                        "scores": scores, "kept": coreset,
+                                        "xlabel": f"{args.scorer} importance"})
+                self._step(f"{method} {selector} keep {keep}, seed {seed}")
+
+    def _evaluate(self, key, coreset, seed, name=None):
+        """Train a fresh model on ``coreset``; add its accuracy to the row ``key``.
+
+        A ``name`` also writes the coreset under ``coresets/``.
+        """
+        data, out = self.data, self.args.out
+        net, predicted, seconds = train_and_test(
+            self.args, data, coreset, seed, progress_desc="epochs" if self.args.verbose else None)
+        self.evaluated.setdefault("model", type(net.module_).__name__)
+        self.evaluated.setdefault("epochs", len(net.history))
+        row = self.rows.setdefault(key, {"n_selected": len(coreset), "accuracy": [],
+                                         "training_seconds": [], "coresets": []})
+        row["accuracy"].append(float(np.mean(predicted == data.y_test)))
         row["training_seconds"].append(seconds["train"])
         if name is not None:
             (out / "coresets").mkdir(exist_ok=True)
             write_coreset(out / "coresets", name, coreset, data)
             row["coresets"].append(f"coresets/{name}.csv")
-            row.setdefault("per_class", per_class_counts(data, y, coreset))
+            row.setdefault("per_class", per_class_counts(data, data.y_train, coreset))
         return row
 
-    for seed in range(args.seeds):
-        for method in scored:
-            params = {"cv": args.folds} if method == "unseen" else {}
-            pruner = getattr(skunseen, SCORED[method])(
-                make_model(args, X, n_classes, epochs=score_epochs,
-                           progress_desc="scoring net epochs" if args.verbose else None),
-                scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
-                random_state=seed, n_jobs=args.jobs, checkpoint_dir=out / "checkpoints",
-                **params)
-            start = time.perf_counter()
-            pruner.fit(X, y)
-            scoring_seconds = time.perf_counter() - start
-            scores = pruner.scores_
-            (out / "scores").mkdir(exist_ok=True)
-            np.save(out / "scores" / f"{method}-seed{seed}.npy", scores)
-            step(f"{method} scores, seed {seed}")
-            for selector in args.selectors:
-                for keep in sizes:
-                    # Acts after scoring: the scoring models are read back, not retrained.
-                    coreset = pruner.set_params(selector=selector, keep=keep).fit(X, y) \
-                        .sample_indices_
-                    row = evaluate((method, selector, keep), coreset, seed,
-                                   f"{method}-{selector}-keep{keep}-seed{seed}")
-                    row.setdefault("score_std", []).append(float(scores.std()))
-                    row.setdefault("scoring_seconds", []).append(scoring_seconds)
-                    if seed == 0 and selector == args.selectors[0]:
-                        panels.append({"title": f"{method}, keep {_percent(keep, sizes, y)}",
-                                       "scores": scores, "kept": coreset,
-                                       "xlabel": f"{args.scorer} importance"})
-                    step(f"{method} {selector} keep {keep}, seed {seed}")
-        if "random" in args.methods:
-            for keep in sizes:
-                evaluate(("random", None, keep), random_coreset(y, keep, seed), seed,
-                         f"random-keep{keep}-seed{seed}")
-                step(f"random keep {keep}, seed {seed}")
-        if "full" in args.methods:
-            evaluate(("full", None, None), np.arange(len(y)), seed)
-            step(f"full data, seed {seed}")
-    if bar is not None:
-        bar.close()
+    def _step(self, label):
+        if self._bar is not None:
+            self._bar.set_postfix_str(label, refresh=False)
+            self._bar.update()
 
-    results = [{"method": method, "selector": selector, "keep": keep, **row}
-               for (method, selector, keep), row in rows.items()]
-    results.sort(key=lambda r: (r["keep"] is None, r["n_selected"],
-                                args.methods.index(r["method"]),
-                                args.selectors.index(r["selector"]) if r["selector"] else 0))
-    figures = _figures(args, results, panels, len(y), len(y_test), evaluated)
+
+def _write_report(args, data, comparison, started):
+    """Write the page, its figures and report.json into ``--out``; print the summary."""
+    out, n_pool, n_test = args.out, len(data.y_train), len(data.y_test)
+    results, evaluated = comparison.results(), comparison.evaluated
+    figures = _figures(args, results, comparison.panels, n_pool, n_test, evaluated)
     best = best_rows([r["keep"] for r in results],
                      [r["accuracy"] if r["keep"] is not None else [] for r in results])
     seconds = time.perf_counter() - started
-    summary = _summary(results, best, len(y))
+    summary = _summary(results, best, n_pool)
     write_page(
         out, title=f"skunseen compare: {args.dataset}",
-        paragraphs=[_setup(args, len(y), len(y_test), evaluated), summary],
-        columns=COLUMNS, rows=[_cells(r, i in best, len(y)) for i, r in enumerate(results)],
+        paragraphs=[_setup(args, n_pool, n_test, evaluated), summary],
+        columns=COLUMNS, rows=[_cells(r, i in best, n_pool) for i, r in enumerate(results)],
         figures=figures,
         notes=[f"Every coreset is in coresets/ as .npy (rows of the pool) and .csv (pool "
                f"row, index in the dataset, file, class); every pool's scores are in "
                f"scores/; all numbers and parameters in report.json. {seconds:.0f} s in all."])
     report = {
         "command": "compare",
-        "parameters": _parameters(args),
+        "parameters": report_parameters(args),
         "pool": describe_pool(args, data),
-        "n_pool": int(len(y)),
-        "n_test": int(len(y_test)),
+        "n_pool": int(n_pool),
+        "n_test": int(n_test),
         "classes": data.classes,
         "model": evaluated["model"],
         "epochs": evaluated["epochs"],
@@ -189,7 +234,6 @@ def run_compare(args):
     written = sorted(path.name + ("/" if path.is_dir() else "") for path in out.iterdir()
                      if path.name != "checkpoints")
     print(f"wrote {', '.join(written)} into {out} in {seconds:.0f} s")
-    return 0
 
 
 def _percent(keep, sizes, y):

@@ -12,8 +12,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-from ._data import as_net_input, serves_uint8
-from ._recording import is_skorch_net, net_targets
+from ._classifier import is_skorch_net
 
 
 def _inner_has(method):
@@ -128,9 +127,10 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                                 pruner.sample_indices_)
         y_encoded = np.searchsorted(classes, np.asarray(y_core))
         if is_skorch_net(estimator):
-            X_core = as_net_input(X_core, keep_uint8=serves_uint8(estimator))
+            from ._recording import net_targets
+
             y_encoded = net_targets(estimator, y_encoded)
-        estimator.fit(X_core, y_encoded, **estimator_params)
+        estimator.fit(_model_input(estimator, X_core), y_encoded, **estimator_params)
         self.pruner_, self.estimator_, self.classes_ = pruner, estimator, classes
         self.sample_indices_ = pruner.sample_indices_
         _copy_input_attributes(pruner, self)
@@ -177,10 +177,6 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return make_net("auto", input_shape=sample_shape(X_core), n_classes=len(classes),
                         device=getattr(pruner, "device", "auto"))
 
-    def _model_input(self, X):
-        if is_skorch_net(self.estimator_):
-            return as_net_input(X, keep_uint8=serves_uint8(self.estimator_))
-        return X
 
     def _columns(self, raw, fill):
         """Columns of the inner classifier's output placed by ``classes_``.
@@ -207,7 +203,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Predicted labels, in the original label space.
         """
         check_is_fitted(self, "estimator_")
-        encoded = np.asarray(self.estimator_.predict(self._model_input(X)))
+        encoded = np.asarray(self.estimator_.predict(_model_input(self.estimator_, X)))
         return self.classes_[encoded.astype(np.int64)]
 
     @available_if(_inner_has("predict_proba"))
@@ -228,7 +224,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             coreset lacked).
         """
         check_is_fitted(self, "estimator_")
-        raw = np.asarray(self.estimator_.predict_proba(self._model_input(X)))
+        raw = np.asarray(self.estimator_.predict_proba(_model_input(self.estimator_, X)))
         return self._columns(raw, 0)
 
     @available_if(_inner_has("decision_function"))
@@ -251,7 +247,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             classifiers give.
         """
         check_is_fitted(self, "estimator_")
-        raw = np.asarray(self.estimator_.decision_function(self._model_input(X)))
+        raw = np.asarray(self.estimator_.decision_function(_model_input(self.estimator_, X)))
         if raw.ndim == 1:
             if len(self.classes_) != 2:
                 raise ValueError(
@@ -368,3 +364,12 @@ def _copy_input_attributes(source, target):
             setattr(target, name, getattr(source, name))
         else:
             target.__dict__.pop(name, None)
+
+
+def _model_input(estimator, X):
+    """X as ``estimator`` reads it: float32 (or uint8 images) for a skorch net."""
+    if not is_skorch_net(estimator):
+        return X
+    from ._net_data import as_net_input, serves_uint8
+
+    return as_net_input(X, keep_uint8=serves_uint8(estimator))

@@ -4,30 +4,39 @@ X may be a numpy array (2-D tabular or N-D images), a torch tensor, a pandas
 DataFrame or a torch ``Dataset``. Rows are always addressed by their position
 in the caller's data, and every row subset is taken with :func:`take_rows` so
 that the caller's container type (and a DataFrame's index) comes back.
+
+The module does not import torch: an X that is a tensor or a Dataset was
+made with torch, which is then loaded already, so the type checks look it up
+in :data:`sys.modules`.
 """
 
 import contextlib
 import hashlib
 import numbers
 import random
+import sys
 
 import joblib
 import numpy as np
-import torch
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _num_samples
-from torch.utils.data import Dataset, Subset
 
-from ._parallel import RNG_LOCK
-from .models import ArrayIndexView
+from ._rng import RNG_LOCK
 
 
-def is_dataset(X):
-    return isinstance(X, Dataset) and not isinstance(X, torch.Tensor)
+def _loaded(module):
+    """The module if it is imported already, else None (nothing is imported)."""
+    return sys.modules.get(module)
 
 
 def is_tensor(X):
-    return isinstance(X, torch.Tensor)
+    torch = _loaded("torch")
+    return torch is not None and isinstance(X, torch.Tensor)
+
+
+def is_dataset(X):
+    data = _loaded("torch.utils.data")
+    return data is not None and isinstance(X, data.Dataset) and not is_tensor(X)
 
 
 def is_dataframe(X):
@@ -55,11 +64,11 @@ def take_rows(X, indices):
     """
     indices = np.asarray(indices, dtype=np.int64)
     if is_dataset(X):
-        return Subset(X, indices.tolist())
+        return _loaded("torch.utils.data").Subset(X, indices.tolist())
     if is_dataframe(X):
         return X.iloc[indices]
-    if isinstance(X, torch.Tensor):
-        return X[torch.from_numpy(indices)]
+    if is_tensor(X):
+        return X[_loaded("torch").from_numpy(indices)]
     # Lists and other array-likes come back as arrays, like sklearn's outputs.
     return np.asarray(X)[indices]
 
@@ -68,7 +77,7 @@ def take_labels(y, indices):
     """Labels ``indices`` of y as given (a pandas Series keeps its index)."""
     if hasattr(y, "iloc"):
         return y.iloc[indices]
-    return np.asarray(y)[indices] if not isinstance(y, torch.Tensor) else y[indices]
+    return y[indices] if is_tensor(y) else np.asarray(y)[indices]
 
 
 def labels_of_dataset(dataset):
@@ -77,113 +86,15 @@ def labels_of_dataset(dataset):
         labels = getattr(dataset, attribute, None)
         if labels is not None:
             return np.asarray(labels)
-    if isinstance(dataset, Subset):
+    if isinstance(dataset, _loaded("torch.utils.data").Subset):
         return labels_of_dataset(dataset.dataset)[np.asarray(dataset.indices)]
     return np.asarray([dataset[i][1] for i in range(len(dataset))])
 
 
-def as_net_input(X, *, keep_uint8=True):
-    """X in the form a skorch net consumes: numeric data as float32.
-
-    Every numeric array or tensor (float64, integers, booleans, numeric
-    object arrays, a DataFrame's values) becomes float32 once, before any
-    fold, so that a user's module receives what ``torch.nn.Linear`` and
-    convolutions accept. Integer image data (uint8) is left alone when
-    ``keep_uint8`` is set: the fast-path iterators scale it on the device
-    (see :func:`serves_uint8`). Datasets are served as they are.
-
-    Raises
-    ------
-    TypeError
-        If X holds values that are no numbers (text, dates, complex values).
-    """
-    if is_dataframe(X):
-        X = X.to_numpy()
-    if isinstance(X, torch.Tensor):
-        if X.dtype == torch.float32 or (keep_uint8 and X.dtype == torch.uint8):
-            return X
-        if X.is_complex():
-            raise TypeError(f"X must hold real numbers for a skorch net; got a {X.dtype} tensor.")
-        return X.float()
-    if not isinstance(X, np.ndarray) or is_dataset(X):
-        return X
-    if X.dtype == np.float32 or (keep_uint8 and X.dtype == np.uint8):
-        return X
-    if X.dtype.kind in "biuf":
-        return X.astype(np.float32)
-    if X.dtype.kind == "O":
-        try:
-            return X.astype(np.float32)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"X of dtype object must hold numbers only for a skorch net ({exc}); "
-                "encode or drop the non-numeric columns first."
-            ) from None
-    raise TypeError(
-        f"X of dtype {X.dtype} is not numeric; a skorch net needs numbers (encode text, "
-        "dates or complex values first)."
-    )
-
-
-def serves_uint8(net):
-    """Whether a skorch net's iterators scale uint8 data themselves (the fast path)."""
-    from .models import DeviceEvalIterator, DeviceTrainIterator
-
-    return all(isinstance(iterator, type) and issubclass(iterator, kind)
-               for iterator, kind in ((net.iterator_train, DeviceTrainIterator),
-                                      (net.iterator_valid, DeviceEvalIterator)))
-
-
-def fold_view(X, y, indices):
-    """Rows ``indices`` of X as a skorch net's input, without copying them.
-
-    A numpy array or tensor that :func:`as_net_input` leaves as it is
-    (float32, or uint8) becomes an :class:`~skunseen.models.ArrayIndexView`
-    over the whole array: the net's iterators read the selected rows batch
-    by batch, and the fast-path iterators upload the array to the device
-    once for all folds. Other inputs fall back to
-    ``as_net_input(take_rows(X, indices))``: a lazy ``Subset`` for Datasets,
-    a float32 copy of the rows for DataFrames and other dtypes (the pruners
-    convert X once before their folds, so they never take a copy).
-
-    Parameters
-    ----------
-    X : array-like, tensor, DataFrame or Dataset
-        All rows.
-    y : ndarray of int of shape (n_rows,) or None
-        Labels aligned with all rows of X, served with the rows (skorch
-        reads the labels of a Dataset from the Dataset); ``None`` for rows
-        that are only predicted.
-    indices : array-like of int
-        The rows, in the order they are served.
-
-    Returns
-    -------
-    ArrayIndexView, Subset, ndarray or tensor
-        What to pass to ``net.fit`` (with ``y[indices]``) or to
-        ``net.forward_iter``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skunseen._data import fold_view
-    >>> X = np.arange(12, dtype=np.uint8).reshape(6, 2)
-    >>> view = fold_view(X, np.arange(6) % 2, [4, 1])
-    >>> type(view).__name__, view.X is X, view.targets.tolist()
-    ('ArrayIndexView', True, [0, 1])
-    >>> fold_view(X.astype(np.float64), None, [4, 1]).dtype
-    dtype('float32')
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    if isinstance(X, (np.ndarray, torch.Tensor)) and as_net_input(X) is X:
-        return ArrayIndexView(X, y, indices)
-    return as_net_input(take_rows(X, indices))
-
-
 def check_finite(X):
     """Raise a ``ValueError`` naming X when it holds NaN or infinity."""
-    if isinstance(X, torch.Tensor):
-        bad = X.is_floating_point() and not bool(torch.isfinite(X).all())
+    if is_tensor(X):
+        bad = X.is_floating_point() and not bool(X.isfinite().all())
     elif isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.floating):
         bad = not bool(np.isfinite(X).all())
     else:
@@ -223,6 +134,7 @@ def fingerprint(X):
 @contextlib.contextmanager
 def _seeded_generators():
     """Python's, numpy's and torch's global generators seeded with 0, then restored."""
+    torch = _loaded("torch")  # only Datasets are read here, so torch is loaded
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with RNG_LOCK, torch.random.fork_rng(devices=[]):
         try:
@@ -255,7 +167,7 @@ def first_non_finite_row(dataset, rows):
 
 def _hashable(sample):
     """A sample with tensors as arrays, which joblib hashes by content."""
-    if isinstance(sample, torch.Tensor):
+    if is_tensor(sample):
         return sample.detach().cpu().numpy()
     if isinstance(sample, (tuple, list)):
         return tuple(_hashable(part) for part in sample)

@@ -2,12 +2,14 @@
 
 from numbers import Integral
 
-import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import BasePruner, ScoringTask, draw_seeds
+from ._base import BasePruner
+from ._docstrings import SHARED, Substitution
+from ._strategies import TrainOnAll
 
 
+@Substitution(**SHARED)
 class FittingPruner(BasePruner):
     """Prune with "fitting" scores: models trained on all samples score them.
 
@@ -18,74 +20,35 @@ class FittingPruner(BasePruner):
 
     Parameters
     ----------
-    estimator : skorch NeuralNet or classifier with ``predict_proba``, default=None
-        The scoring model; ``None`` builds a default net from the shape of X.
-    scorer : str or callable, default="el2n"
-        Registered scorer name or callable (see :class:`UnseenPruner`).
-    scorer_params : dict, default=None
-        Keyword arguments of the scorer.
-    selector : str or callable, default="ccs"
-        Selection rule name or callable.
-    selector_params : dict, default=None
-        Keyword arguments of the selector.
-    keep : float in (0, 1] or int, default=0.5
-        Fraction of the samples to keep, or their number.
+    %(estimator)s
+    %(scorer)s
+    %(scorer_params)s
+    %(selector)s
+    %(selector_params)s
+    %(keep)s
     n_repeats : int, default=1
         Number of models (different seeds) whose scores are averaged.
-    class_budget : {"proportional", "balanced", "difficulty"} or None, \
-            default="proportional"
-        How the budget is shared among classes (``"difficulty"`` uses the
-        models' smoothed training error per class, see
-        :func:`skunseen.selection.class_difficulty`).
-    device : str, default="auto"
-        Device of the scoring nets (see :class:`UnseenPruner`).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the models and the selection.
-    n_jobs : int, default=None
-        Number of models trained in parallel (see :class:`UnseenPruner`).
-    checkpoint_dir : str or path-like, default=None
-        Directory where every finished model's records are saved, and read
-        back by a rerun on the same data and parameters (see
-        :class:`UnseenPruner`).
-    verbose : int, default=0
-        Show progress bars, and how many models were resumed, when positive.
-    fold_batching : bool or "auto", default="auto"
-        Train the scoring models of a round (the folds, or a multi-step
-        refill's repeats) at once, as one stacked module on one device (see
-        :ref:`fold batching <fold_batching>`): each model still trains on its
-        own rows only, with its own BatchNorm statistics, optimizer state and
-        learning-rate schedule. ``"auto"`` does so where it is measured to be
-        faster: for built-in nets with a fast-path iterator, on the CPU, when
-        the net is small (see the docs), with ``n_jobs`` unset or 1.
-        ``True`` always does for such nets and raises a ``ValueError`` saying
-        why for any other; ``False`` trains the models one by one.
+    %(class_budget)s
+    %(device)s
+    %(random_state)s
+    %(n_jobs)s
+    %(checkpoint_dir)s
+    %(verbose)s
+    %(fold_batching)s
 
     Attributes
     ----------
     scores_ : ndarray of shape (n_samples,)
         Importance of every sample from models that trained on it.
-    sample_indices_ : ndarray of shape (n_selected,)
-        Sorted rows of the data passed to ``fit`` that form the coreset.
+    %(sample_indices_)s
     train_proba_ : ndarray of shape (n_samples, n_classes)
         The models' class probabilities on their own training samples.
-    classes_ : ndarray of shape (n_classes,)
-        The class labels.
-    n_samples_fit_ : int
-        Number of rows seen in ``fit``.
-    n_features_in_ : int
-        Number of features (second axis) of array input.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when X is a DataFrame with string column names.
-    task_info_ : list of dict
-        Per scoring model: its name, training seconds and epochs, whether it
-        trained in a ``batched`` round (``fold_batching``; its seconds are then
-        the round's divided among its models) and whether it was ``resumed``
-        from ``checkpoint_dir``.
-    n_tasks_resumed_ : int
-        Number of scoring models read back from ``checkpoint_dir``.
+    %(data_attributes)s
+    %(task_info_)s
 
     See Also
     --------
+    fitting_scores : the same scores as a function.
     UnseenPruner : the same scores from models that never saw the sample.
 
     Examples
@@ -117,12 +80,8 @@ class FittingPruner(BasePruner):
         )
         self.n_repeats = n_repeats
 
-    def _scoring_tasks(self, X, y, rng):
-        everything = np.arange(len(y))
-        return [
-            ScoringTask(f"model {repeat}", repeat, everything, everything, seed)
-            for repeat, seed in enumerate(draw_seeds(rng, self.n_repeats))
-        ]
+    def _strategy(self, groups):
+        return TrainOnAll(self.n_repeats)
 
-    def _store_proba(self, proba):
-        self.train_proba_ = proba
+    def _round_attributes(self, held):
+        return {"train_proba_": held.proba}

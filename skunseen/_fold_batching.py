@@ -27,6 +27,10 @@ Given the same batches, batched and sequential training give the same
 weights up to float rounding (tests check this); with the same seeds they
 see the same batches, so a fixed ``random_state`` gives the same coreset
 either way, up to that rounding.
+
+:class:`BatchedExecutor` is the executor (see :mod:`skunseen._execution`)
+that trains a round's pending tasks this way; :class:`NetExecutor` picks it
+or the joblib executor for every round of nets.
 """
 
 import math
@@ -39,14 +43,15 @@ from skorch.callbacks import LRScheduler, lr_scheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
-from ._data import fold_view
-from ._parallel import device_params, seed_params, task_seeds
-from ._recording import TrainingDiverged, describe, initialize_fresh
+from ._classifier import describe, is_skorch_net
+from ._execution import JoblibExecutor
+from ._net_data import fold_view
+from ._parallel import device_params, seed_params, threads_per_task
+from ._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged, epoch_statistics
+from ._recording import NetTaskRunner, initialize_fresh, warn_if_serialised
+from ._rng import task_seeds
 from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
 from .models._stacked import stack_modules, stackable
-from .scores import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
-
-__all__ = ["batching_obstacle", "fit_and_record_batched", "macs_per_row", "use_fold_batching"]
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -81,9 +86,7 @@ def batching_obstacle(net, extras=None):
     ...                            device="cpu"))
     'its module cifar_resnet18 is not a built-in net that can be stacked (MLP, SmallCNN, FastCifarNet)'
     """
-    from skorch.net import NeuralNet
-
-    if not isinstance(net, NeuralNet):
+    if not is_skorch_net(net):
         return f"{describe(net)} is not a skorch net"
     if extras:
         return f"the recorder must produce {sorted(extras)}, which batched rounds do not record"
@@ -511,3 +514,49 @@ def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics
     n_epochs = state.nets[0].max_epochs
     return [(rec, {"seconds": seconds, "n_epochs": n_epochs, "batched": True})
             for rec in records]
+
+
+class BatchedExecutor:
+    """Trains the pending tasks of a round at once (:func:`fit_and_record_batched`).
+
+    The second executor for the same tasks as
+    :class:`~skunseen._execution.JoblibExecutor`: same records, same hooks;
+    a diverged model names its task's position in the round.
+    """
+
+    def __call__(self, run, pending):
+        try:
+            results = fit_and_record_batched(
+                run.estimator, run.X, run.y, [run.tasks[p] for p in pending],
+                n_classes=run.n_classes, record_dynamics=run.recording.dynamics,
+                device=run.devices[pending[0]])
+        except TrainingDiverged as exc:
+            message, index = exc.args
+            raise TrainingDiverged(message, pending[index]) from exc
+        return [(position, records, info) for position, (records, info) in zip(pending, results)]
+
+
+class NetExecutor:
+    """The executor of a round of nets: batched where :func:`use_fold_batching`
+    says so, else one joblib job per task.
+
+    Parameters
+    ----------
+    fold_batching : bool or "auto"
+        The caller's setting.
+    sample_shape : tuple of int
+        Shape of one input row.
+    """
+
+    def __init__(self, fold_batching, sample_shape):
+        self.fold_batching = fold_batching
+        self.sample_shape = sample_shape
+
+    def __call__(self, run, pending):
+        if use_fold_batching(
+                self.fold_batching, run.estimator, n_tasks=len(pending),
+                devices=[run.devices[p] for p in pending], sample_shape=self.sample_shape,
+                extras=run.recording.extras, n_jobs=run.n_jobs, fit_params=run.fit_params):
+            return BatchedExecutor()(run, pending)
+        warn_if_serialised(run.estimator, len(pending), run.n_jobs)
+        return JoblibExecutor(NetTaskRunner(threads_per_task(run.n_jobs)))(run, pending)

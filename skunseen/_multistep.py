@@ -7,16 +7,19 @@ pool) is unseen by them: they score the pool and the best of it is added.
 
 import time
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import joblib
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _MAX_SEED, BasePruner, ScoringTask, draw_seeds
+from ._base import BasePruner, task_attributes
 from ._data import plain, resolve_n_select
-from ._unseen import UnseenPruner, held_out_splits
+from ._docstrings import SHARED, Substitution
+from ._rng import draw_seed
+from ._strategies import OutOfFold, TrainOnRows
+from ._unseen import UnseenPruner
 from .selection import select
 
 
@@ -99,6 +102,7 @@ def _check_explicit_schedule(schedule):
     return fractions
 
 
+@Substitution(**SHARED)
 class MultiStepUnseenPruner(BasePruner):
     """Multi-step UNSEEN: build the coreset in steps, "evaluate and refill".
 
@@ -134,18 +138,12 @@ class MultiStepUnseenPruner(BasePruner):
 
     Parameters
     ----------
-    estimator : skorch NeuralNet or classifier with ``predict_proba``, default=None
-        The scoring model, cloned for every fold and step. ``None`` builds a
-        small skorch net from the shape of X (see :class:`UnseenPruner`).
-    scorer : str or callable, default="el2n"
-        Registered scorer name or callable ``scorer(records, **params)``
-        (higher = harder).
-    scorer_params : dict, default=None
-        Keyword arguments of the scorer.
-    selector : str or callable, default="ccs"
-        Selection rule, used at every step on the candidates of that step.
-    selector_params : dict, default=None
-        Keyword arguments of the selector.
+    %(estimator)s
+    %(scorer)s
+    %(scorer_params)s
+    %(selector)s
+        Used at every step on the candidates of that step.
+    %(selector_params)s
     keep : float in (0, 1] or int, default=0.5
         Final coreset size: a fraction of the samples or their number.
     cv : int, cross-validation generator or iterable, default=5
@@ -170,32 +168,12 @@ class MultiStepUnseenPruner(BasePruner):
         refill, the coreset in a replacement), and every class with
         candidates gets at least one sample when the step's size allows. With
         ``init="random"`` step 1 has no models and uses ``"proportional"``.
-    device : str, default="auto"
-        Device of the scoring nets (see :class:`UnseenPruner`).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the folds, the scoring models and every selection. The same
-        value gives the same coreset.
-    n_jobs : int, default=None
-        Number of scoring models trained in parallel within a step (see
-        :class:`UnseenPruner`).
-    checkpoint_dir : str or path-like, default=None
-        Directory where every finished scoring model is saved and read back
-        by a rerun with the same data and parameters (see
-        :class:`UnseenPruner`). A step's models are identified by the rows
-        they train on and score, so an interrupted fit resumes at the step
-        it reached. ``None`` saves nothing.
-    verbose : int, default=0
-        Show progress bars when positive.
-    fold_batching : bool or "auto", default="auto"
-        Train the scoring models of a round (the folds, or a multi-step
-        refill's repeats) at once, as one stacked module on one device (see
-        :ref:`fold batching <fold_batching>`): each model still trains on its
-        own rows only, with its own BatchNorm statistics, optimizer state and
-        learning-rate schedule. ``"auto"`` does so where it is measured to be
-        faster: for built-in nets with a fast-path iterator, on the CPU, when
-        the net is small (see the docs), with ``n_jobs`` unset or 1.
-        ``True`` always does for such nets and raises a ``ValueError`` saying
-        why for any other; ``False`` trains the models one by one.
+    %(device)s
+    %(random_state)s
+    %(n_jobs)s
+    %(checkpoint_dir)s
+    %(verbose)s
+    %(fold_batching)s
     n_steps : int, default=3
         Number of steps T of a named ``schedule``; ignored when ``schedule``
         is an explicit sequence. ``n_steps=1`` is single-step UNSEEN.
@@ -237,8 +215,7 @@ class MultiStepUnseenPruner(BasePruner):
         out-of-fold score when ``replace`` re-scored it. NaN for a sample no
         such model scored (only with ``init="random"``: a member of the
         random first step that ``replace`` never re-scored).
-    sample_indices_ : ndarray of shape (n_selected,)
-        Sorted rows of the data passed to ``fit`` that form the coreset.
+    %(sample_indices_)s
     steps_ : list of dict
         One record per step, in order: ``"step"`` (number, from 1),
         ``"size"`` (coreset size after it), ``"added"`` and ``"dropped"``
@@ -254,21 +231,15 @@ class MultiStepUnseenPruner(BasePruner):
         outside it (including those dropped by ``replace`` and not added
         back).
     fold_ids_ : ndarray of shape (n_repeats, n_samples)
-        The held-out fold of every sample in step 1 (``init="unseen"``).
-    classes_ : ndarray of shape (n_classes,)
-        The class labels.
-    n_samples_fit_ : int
-        Number of rows seen in ``fit``.
-    n_features_in_ : int
-        Number of features (second axis) of array input.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when X is a DataFrame with string column names.
+        The held-out fold of every sample in step 1 (``init="unseen"``;
+        kept by a warm start).
+    %(data_attributes)s
     task_info_ : list of dict
         Per scoring model, over all steps (a warm start appends): its name
         (``"step 2, model 0"``, ...), training seconds and epochs, whether it
         trained in a ``batched`` round (``fold_batching``; its seconds are then
-        the round's divided among its models) and whether it was ``resumed``
-        from ``checkpoint_dir``.
+        the round's divided among its models), and whether it was ``resumed``
+        from ``checkpoint_dir`` or ``cached`` in memory.
     n_tasks_resumed_ : int
         Number of scoring models of the last ``fit`` read back from
         ``checkpoint_dir``.
@@ -306,10 +277,7 @@ class MultiStepUnseenPruner(BasePruner):
         "warm_start": ["boolean"],
     }
 
-    # Step 1 with init="unseen" is single-step UNSEEN: its fold construction
-    # (and the fold checks and fold_ids_) are UnseenPruner's own methods.
-    _scoring_tasks = UnseenPruner._scoring_tasks
-    _splitter = UnseenPruner._splitter
+    # groups are the pruner's own fit metadata (they shape the folds).
     __metadata_request__fit = {"groups": True}
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
@@ -331,6 +299,7 @@ class MultiStepUnseenPruner(BasePruner):
         self.replace = replace
         self.warm_start = warm_start
 
+    @Substitution(**SHARED)
     def fit(self, X, y=None, groups=None, **params):
         """Select the coreset in steps (or continue a fitted one, see ``warm_start``).
 
@@ -338,19 +307,14 @@ class MultiStepUnseenPruner(BasePruner):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
-            Training data.
-        y : array-like of shape (n_samples,), default=None
-            Labels. May be omitted only when X is a Dataset exposing them.
+        %(fit_X)s
+        %(fit_y)s
         groups : array-like of shape (n_samples,), default=None
             Group of every sample, for the folds of step 1 and of the
             replacement scoring within the coreset (see
             :meth:`UnseenPruner.fit`). A refill step trains on the coreset
             and scores the pool, whatever the groups.
-        **params : dict
-            Metadata for the scoring estimators' ``fit`` (e.g.
-            ``sample_weight``), through scikit-learn's metadata routing (see
-            :meth:`BasePruner.fit`).
+        %(fit_params)s
 
         Returns
         -------
@@ -359,156 +323,94 @@ class MultiStepUnseenPruner(BasePruner):
         """
         return super().fit(X, y, groups=groups, **params)
 
-    def _unfitted_copy(self):
-        # The fit runs on a copy without fitted attributes; a warm start
-        # continues from those of this pruner.
-        state = super()._unfitted_copy()
-        state._warm_previous = self._fitted_state() if self.warm_start else None
-        return state
-
     # ---------------------------------------------------------------- steps
-    def _fit(self, X, y, estimator, scorer, rng):
-        n = len(y)
+    def _score_and_select(self, session, scorer, groups, rng):
+        n = len(session.y)
         budget = resolve_n_select(self.keep, n)
-        sizes = step_sizes(budget, self.n_steps, self.schedule, len(self.classes_))
+        sizes = step_sizes(budget, self.n_steps, self.schedule, len(session.classes))
         if self.replace > 0 and not (isinstance(self.cv, Integral) or hasattr(self.cv, "split")):
             raise ValueError(
                 "replace > 0 scores the coreset out-of-fold within itself, which needs "
                 "`cv` as an int or a splitter object; an explicit iterable of splits "
                 "indexes the whole data. Pass an int (or a splitter) as cv, or replace=0."
             )
-        self._labels_fingerprint_ = joblib.hash(np.asarray(y))
-        previous = self._warm_previous
-        if previous is not None and self._same_data(previous):
-            members = previous["sample_indices"]
-            if budget < len(members):
-                raise ValueError(
-                    f"warm_start=True continues from the fitted coreset of {len(members)} "
-                    f"samples and never shrinks it, but keep={self.keep!r} gives {budget}. "
-                    "Set warm_start=False to start over."
-                )
-            self._restore(previous)
-            sizes = [size for size in sizes if size > len(members)]
-            if not sizes:
-                warnings.warn(
-                    f"warm_start=True: the coreset already has the budget's {budget} "
-                    "samples; nothing was added. Increase keep to continue.",
-                    UserWarning, stacklevel=3,
-                )
-                return
+        labels = joblib.hash(np.asarray(session.y))
+        log = self._warm_steps(session, labels)
+        steps = _Steps(self, session, scorer, groups, rng,
+                       _StepLog.start(n) if log is None else log)
+        if log is None:
+            steps.first(sizes.pop(0))
         else:
-            self.scores_ = np.full(n, np.nan)
-            self.step_added_ = np.full(n, -1, dtype=np.int64)
-            self.steps_ = []
-            members = self._first_step(X, y, estimator, scorer, rng, sizes[0])
-            sizes = sizes[1:]
+            sizes = self._sizes_after(sizes, budget, len(log.members))
         for size in sizes:
-            members = self._refill_step(X, y, estimator, scorer, rng, members, size)
-        self.sample_indices_ = np.sort(members)
+            steps.refill(size)
+        return {**steps.log.attributes(), "_labels_fingerprint_": labels}
 
-    def _first_step(self, X, y, estimator, scorer, rng, size):
-        start = time.perf_counter()
-        if self.init == "unseen":
-            tasks = self._scoring_tasks(X, y, rng)
-            for task in tasks:
-                task.name = f"step 1, {task.name}"
-            results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.reads_dynamics(self.scorer_params),
-                                      extras=self._extra_requests(scorer))
-            self.scores_, proba = self._combine(results, scorer, np.arange(len(y)))
-            members = self._choose(self.scores_, y, size, proba, rng,
-                                   self._selector_inputs(results, np.arange(len(y))))
-            accuracy = _accuracy(proba, y)
-        else:
-            budget = "proportional" if self.class_budget == "difficulty" else self.class_budget
-            members = select(np.zeros(len(y)), y, size, selector="random", class_budget=budget,
-                             random_state=rng.randint(_MAX_SEED))
-            tasks, accuracy = [], np.nan
-        self._record_step(members, np.empty(0, dtype=np.int64), start, n_models=len(tasks),
-                          pool_accuracy=accuracy)
-        return members
+    def _warm_steps(self, session, labels):
+        """The fitted steps to continue from: with ``warm_start``, after a fit
+        on the same data (read from the fitted attributes, which the fit
+        replaces only at its end); else None."""
+        if not (self.warm_start and hasattr(self, "steps_")):
+            return None
+        same = (self._fingerprint_ == session.fingerprint and self._labels_fingerprint_ == labels
+                and np.array_equal(self.classes_, session.classes)
+                and len(self.scores_) == len(session.y))
+        if not same:
+            return None
+        return _StepLog(self.scores_.copy(), self.step_added_.copy(), list(self.steps_),
+                        list(self.task_info_), getattr(self, "fold_ids_", None))
 
-    def _refill_step(self, X, y, estimator, scorer, rng, members, size):
-        start = time.perf_counter()
-        step = len(self.steps_) + 1
-        n_models = 0
-        dropped, coreset_accuracy = np.empty(0, dtype=np.int64), np.nan
-        n_drop = min(int(round(self.replace * len(members))),
-                     len(members) - min(len(members), len(self.classes_)))
-        if n_drop > 0:
-            tasks = self._coreset_tasks(y, members, step, rng)
-            results = self._run_tasks(estimator, X, y, tasks,
-                                      record_dynamics=scorer.reads_dynamics(self.scorer_params),
-                                      extras=self._extra_requests(scorer))
-            scores, proba = self._combine(results, scorer, members)
-            self.scores_[members] = scores
-            kept = members[self._choose(scores, y[members], len(members) - n_drop, proba, rng,
-                                        self._selector_inputs(results, members))]
-            dropped = np.setdiff1d(members, kept)
-            coreset_accuracy = _accuracy(proba, y[members])
-            members, n_models = kept, len(tasks)
-
-        present = np.unique(y[members])
-        if len(present) < 2:
+    def _sizes_after(self, sizes, budget, n_members):
+        """The sizes a warm start still has to reach from ``n_members``."""
+        if budget < n_members:
             raise ValueError(
-                f"Before step {step} the coreset holds the single class "
-                f"{plain(self.classes_[present[0]])!r}; scoring models trained on it "
-                "cannot rank the pool. Use a class_budget, or a first step of at least "
-                "as many samples as classes."
+                f"warm_start=True continues from the fitted coreset of {n_members} "
+                f"samples and never shrinks it, but keep={self.keep!r} gives {budget}. "
+                "Set warm_start=False to start over."
             )
-        pool = np.setdiff1d(np.arange(len(y)), members)
-        tasks = [
-            ScoringTask(f"step {step}, model {repeat}", repeat, members, pool, seed)
-            for repeat, seed in enumerate(draw_seeds(rng, self.n_repeats))
-        ]
-        results = self._run_tasks(estimator, X, y, tasks, record_dynamics=scorer.reads_dynamics(self.scorer_params),
-                                  extras=self._extra_requests(scorer))
-        scores, proba = self._combine(results, scorer, pool)
-        self.scores_[pool] = scores
-        added = pool[self._choose(scores, y[pool], size - len(members), proba, rng,
-                                  self._selector_inputs(results, pool))]
-        self.step_added_[dropped] = -1
-        self._record_step(added, dropped, start, n_models=n_models + len(tasks),
-                          pool_accuracy=_accuracy(proba, y[pool]),
-                          coreset_accuracy=coreset_accuracy)
-        return np.sort(np.concatenate([members, added]))
+        sizes = [size for size in sizes if size > n_members]
+        if not sizes:
+            warnings.warn(
+                f"warm_start=True: the coreset already has the budget's {budget} "
+                "samples; nothing was added. Increase keep to continue.",
+                UserWarning, stacklevel=5,
+            )
+        return sizes
 
-    def _coreset_tasks(self, y, members, step, rng):
-        """Out-of-fold tasks within the coreset: every member held out once per repeat."""
-        y_members = y[members]
-        groups = None if self._fit_groups is None else self._fit_groups[members]
-        folds = []
-        for repeat, split_seed in enumerate(draw_seeds(rng, self.n_repeats)):
-            if isinstance(self.cv, Integral):
-                kind = StratifiedKFold if groups is None else StratifiedGroupKFold
-                splitter = kind(n_splits=min(self.cv, len(members)), shuffle=True,
-                                random_state=int(split_seed))
-            else:
-                splitter = check_cv(self.cv, y_members, classifier=True)
-            with warnings.catch_warnings():
-                # A coreset may hold fewer members of a class than folds: that
-                # class is then missing from some training folds, by design.
-                warnings.filterwarnings("ignore", message=".*least populated class",
-                                        category=UserWarning)
-                splits = held_out_splits(splitter, y_members, groups, classes=self.classes_,
-                                         warn_missing_classes=False)
-            for fold, (train, held_out) in enumerate(splits):
-                folds.append((repeat, fold, members[train], members[held_out]))
-        seeds = draw_seeds(rng, len(folds))
-        return [
-            ScoringTask(f"step {step}, coreset repeat {repeat}, fold {fold}", repeat, train,
-                        held_out, seed)
-            for (repeat, fold, train, held_out), seed in zip(folds, seeds)
-        ]
 
-    # -------------------------------------------------------------- helpers
-    def _record_step(self, added, dropped, start, *, n_models, pool_accuracy,
-                     coreset_accuracy=np.nan):
-        step = len(self.steps_) + 1
-        self.step_added_[added] = step
-        self.steps_.append({
+@dataclass
+class _StepLog:
+    """What a multi-step fit has done: every sample's last unseen score, the
+    step that added it (-1: outside the coreset), one record per step, the
+    models' info, and the folds of step 1."""
+
+    scores: np.ndarray
+    step_added: np.ndarray
+    steps: list
+    task_info: list
+    fold_ids: np.ndarray = None
+    n_resumed: int = 0
+
+    @classmethod
+    def start(cls, n):
+        return cls(np.full(n, np.nan), np.full(n, -1, dtype=np.int64), [], [])
+
+    @property
+    def members(self):
+        return np.flatnonzero(self.step_added >= 1)
+
+    def add_round(self, held):
+        self.task_info += held.task_info
+        self.n_resumed += task_attributes([held])["n_tasks_resumed_"]
+
+    def record(self, added, dropped, start, *, n_models, pool_accuracy,
+               coreset_accuracy=np.nan):
+        step = len(self.steps) + 1
+        self.step_added[dropped] = -1
+        self.step_added[added] = step
+        self.steps.append({
             "step": step,
-            "size": int(np.count_nonzero(self.step_added_ >= 1)),
+            "size": len(self.members),
             "added": np.sort(np.asarray(added, dtype=np.int64)),
             "dropped": np.sort(np.asarray(dropped, dtype=np.int64)),
             "pool_accuracy": float(pool_accuracy),
@@ -517,34 +419,87 @@ class MultiStepUnseenPruner(BasePruner):
             "seconds": time.perf_counter() - start,
         })
 
-    def _fitted_state(self):
-        if not hasattr(self, "steps_"):
-            return None
-        return {
-            "fingerprint": self._fingerprint_,
-            "labels": self._labels_fingerprint_,
-            "classes": self.classes_,
-            "sample_indices": self.sample_indices_.copy(),
-            "scores": self.scores_.copy(),
-            "step_added": self.step_added_.copy(),
-            "steps": list(self.steps_),
-            "task_info": list(self.task_info_),
-        }
+    def attributes(self):
+        fitted = {"scores_": self.scores, "sample_indices_": self.members,
+                  "step_added_": self.step_added, "steps_": self.steps,
+                  "task_info_": self.task_info, "n_tasks_resumed_": self.n_resumed}
+        if self.fold_ids is not None:
+            fitted["fold_ids_"] = self.fold_ids
+        return fitted
 
-    def _same_data(self, previous):
-        return (
-            previous["fingerprint"] == self._fingerprint_
-            and previous["labels"] == self._labels_fingerprint_
-            and np.array_equal(previous["classes"], self.classes_)
-            and len(previous["scores"]) == self.n_samples_fit_
-        )
 
-    def _restore(self, previous):
-        self.scores_ = previous["scores"]
-        self.step_added_ = previous["step_added"]
-        self.steps_ = previous["steps"]
-        self.task_info_ = previous["task_info"] + self.task_info_
-        self.sample_indices_ = previous["sample_indices"]
+class _Steps:
+    """The rounds of one multi-step fit: strategies run in the pruner's session,
+    scored and selected with the pruner's rules, written to ``log``."""
+
+    def __init__(self, pruner, session, scorer, groups, rng, log):
+        self.pruner = pruner
+        self.session = session
+        self.scorer = scorer
+        self.groups = groups
+        self.rng = rng
+        self.log = log
+
+    def _round(self, strategy, rows):
+        """Run ``strategy``, keep its scores of ``rows`` in the log."""
+        held, scores, proba = self.pruner._scored_round(self.session, strategy, self.scorer,
+                                                        self.rng)
+        self.log.add_round(held)
+        self.log.scores[rows] = scores
+        return held, scores, proba
+
+    def first(self, size):
+        """Step 1: single-step UNSEEN over every sample, or a random draw."""
+        start, pruner, y = time.perf_counter(), self.pruner, self.session.y
+        if pruner.init == "random":
+            budget = "proportional" if pruner.class_budget == "difficulty" else (
+                pruner.class_budget)
+            members = select(np.zeros(len(y)), y, size, selector="random", class_budget=budget,
+                             random_state=draw_seed(self.rng))
+            self.log.record(members, [], start, n_models=0, pool_accuracy=np.nan)
+            return
+        strategy = OutOfFold(pruner.cv, pruner.n_repeats, groups=self.groups, name="step 1, ")
+        held, scores, proba = self._round(strategy, np.arange(len(y)))
+        self.log.fold_ids = held.fold_ids
+        members = pruner._select(held, scores, proba, size, self.rng)
+        self.log.record(members, [], start, n_models=len(held.records),
+                        pool_accuracy=_accuracy(proba, held.y))
+
+    def refill(self, size):
+        """Step t: optionally replace the weakest members, then add the best of the pool."""
+        start, step = time.perf_counter(), len(self.log.steps) + 1
+        members, dropped, replaced = self._replace(self.log.members, step)
+        present = np.unique(self.session.y[members])
+        if len(present) < 2:
+            raise ValueError(
+                f"Before step {step} the coreset holds the single class "
+                f"{plain(self.session.classes[present[0]])!r}; scoring models trained on it "
+                "cannot rank the pool. Use a class_budget, or a first step of at least "
+                "as many samples as classes."
+            )
+        pool = np.setdiff1d(np.arange(len(self.session.y)), members)
+        strategy = TrainOnRows(members, pool, n_repeats=self.pruner.n_repeats,
+                               name=f"step {step}, ")
+        held, scores, proba = self._round(strategy, pool)
+        added = self.pruner._select(held, scores, proba, size - len(members), self.rng)
+        self.log.record(added, dropped, start, n_models=replaced["n_models"] + len(held.records),
+                        pool_accuracy=_accuracy(proba, held.y),
+                        coreset_accuracy=replaced["accuracy"])
+
+    def _replace(self, members, step):
+        """``(kept, dropped, info)``: the members that ``replace`` keeps after
+        scoring the coreset out-of-fold within itself."""
+        pruner = self.pruner
+        n_drop = min(int(round(pruner.replace * len(members))),
+                     len(members) - min(len(members), len(self.session.classes)))
+        if n_drop <= 0:
+            return members, np.empty(0, dtype=np.int64), {"n_models": 0, "accuracy": np.nan}
+        strategy = OutOfFold(pruner.cv, pruner.n_repeats, groups=self.groups, rows=members,
+                             name=f"step {step}, coreset ")
+        held, scores, proba = self._round(strategy, members)
+        kept = pruner._select(held, scores, proba, len(members) - n_drop, self.rng)
+        return kept, np.setdiff1d(members, kept), {"n_models": len(held.records),
+                                                   "accuracy": _accuracy(proba, held.y)}
 
 
 def _accuracy(proba, y):

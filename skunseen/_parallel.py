@@ -1,21 +1,22 @@
-"""Where and how scoring tasks run: devices, torch threads and per-task randomness.
+"""Where and how scoring nets run: devices, torch threads and per-task randomness.
 
-The pruners dispatch their scoring tasks (folds, repeats, multi-step models)
-through :class:`sklearn.utils.parallel.Parallel`, so any joblib backend runs
-them: sequential, ``threading``, ``loky``, ``multiprocessing``, ``dask`` or
+The executor (:mod:`skunseen._execution`) dispatches the scoring tasks
+(folds, repeats, multi-step models) through
+:class:`sklearn.utils.parallel.Parallel`, so any joblib backend runs them:
+sequential, ``threading``, ``loky``, ``multiprocessing``, ``dask`` or
 ``ray``, chosen with :func:`joblib.parallel_config`. This module makes every
-task's result independent of the backend.
+net task's result independent of the backend.
 
 Randomness
 ----------
 Every task has its own seed, drawn from ``random_state`` before anything is
-dispatched (:func:`skunseen._base.draw_seeds`), and three seeds derived from
-it (:func:`task_seeds`): module initialisation, data order, and any other
+dispatched (:func:`skunseen._rng.draw_seeds`), and three seeds derived from
+it (:func:`skunseen._rng.task_seeds`): module initialisation, data order, and any other
 draw during training. torch has one global random generator per process
 (per device on CUDA), shared by all threads, so a skorch net's randomness
 is made task-local as follows:
 
-* initialisation runs under :data:`RNG_LOCK` with the global generator
+* initialisation runs under :data:`~skunseen._rng.RNG_LOCK` with the global generator
   seeded for the task (modules draw their initial weights from it);
 * the training and validation iterators get their own seeded
   :class:`torch.Generator` (``iterator_train__generator``), which drives
@@ -57,18 +58,12 @@ The caller's own torch random state is restored when the tasks are done.
 
 import contextlib
 import inspect
-import threading
 
-import numpy as np
 import torch
-from joblib import effective_n_jobs
-from joblib.parallel import get_active_backend
 from skorch.callbacks import Callback
 
-#: Serialises the pruners' writes to torch's process-global random
-#: generators, and the training of nets that draw from them (see the module
-#: docstring). Re-entrant, so a task already holding it may take it again.
-RNG_LOCK = threading.RLock()
+from ._execution import in_process_workers
+from ._rng import RNG_LOCK
 
 # Modules that draw from the global generator at every training step.
 _STOCHASTIC_MODULES = (
@@ -79,27 +74,6 @@ _STOCHASTIC_MODULES = (
     torch.nn.AlphaDropout,
     torch.nn.FeatureAlphaDropout,
 )
-
-
-def task_seeds(seed):
-    """Independent seeds for a task's initialisation, data order and training.
-
-    Parameters
-    ----------
-    seed : int
-        The task's seed.
-
-    Returns
-    -------
-    init_seed, order_seed, train_seed : int
-
-    Examples
-    --------
-    >>> from skunseen._parallel import task_seeds
-    >>> task_seeds(0) == task_seeds(0), len(set(task_seeds(0)))
-    (True, 3)
-    """
-    return tuple(int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3))
 
 
 def task_devices(device, n_tasks):
@@ -311,13 +285,6 @@ class _Release(Callback):
         self.section.release()
 
 
-def in_process_workers(n_jobs):
-    """Number of concurrent tasks when they are threads of this process, else 1."""
-    backend, _ = get_active_backend()
-    n_workers = effective_n_jobs(n_jobs)
-    return n_workers if n_workers > 1 and getattr(backend, "uses_threads", False) else 1
-
-
 def threads_per_task(n_jobs):
     """torch intra-op threads for each of ``n_jobs`` concurrent threaded tasks.
 
@@ -352,16 +319,3 @@ def torch_threads(n_threads):
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def return_mode(n_jobs):
-    """``return_as`` for :class:`~sklearn.utils.parallel.Parallel`.
-
-    Results in completion order, so that each finished task can be
-    checkpointed at once; the ``multiprocessing`` backend cannot stream
-    results and gets a list.
-    """
-    backend, _ = get_active_backend()
-    if effective_n_jobs(n_jobs) == 1 or getattr(backend, "supports_return_generator", True):
-        return "generator_unordered"
-    return "list"

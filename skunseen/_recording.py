@@ -9,46 +9,47 @@ nothing it records reaches the history that early stopping or checkpointing
 read.
 """
 
+import contextlib
 import functools
 import time
+import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
-from skorch.net import NeuralNet
 from skorch.utils import to_tensor
 from sklearn.base import clone
-from sklearn.utils.validation import _check_method_params
 
-from ._data import fold_view, take_rows
+from ._classifier import describe, fit_classifier, is_skorch_net, timed_fit
+from ._execution import TaskHook, in_process_workers
+from ._net_data import fold_view
 from ._parallel import (
-    RNG_LOCK,
     LockedSection,
+    cuda_indices,
     device_params,
+    draws_global_rng,
     initialize_seeded,
     seed_params,
     seeded_training,
-    task_seeds,
+    task_devices,
+    torch_threads,
 )
-from .scores import (
+from ._progress import make_bar
+from ._records import (
+    EMBEDDING,
     EPOCH_STATISTICS,
+    GRAD_NORM,
     ScoringRecords,
+    TrainingDiverged,
+    check_extra_requests,
     epoch_statistics,
-    grad_norm_batches,
-    last_layer_grad_norms,
-    last_linear,
 )
-from .scores._registry import _epoch_window
-
-
-def is_skorch_net(estimator):
-    return isinstance(estimator, NeuralNet)
-
-
-def describe(estimator):
-    return f"estimator {type(estimator).__name__}"
+from ._rng import RNG_LOCK, task_seeds
+from .models import resolve_device
+from .scores import grad_norm_batches, last_layer_grad_norms, last_linear
+from .scores._registry import epoch_window
 
 
 def is_binary_net(net):
@@ -98,6 +99,31 @@ def check_fresh_weights(net):
             )
 
 
+def check_net(net, *, n_classes, device):
+    """What a given skorch net must satisfy before any of its clones trains.
+
+    ``device`` is the caller's: any value but ``"auto"`` applies to every
+    scoring net; with ``"auto"`` every net keeps the device it asks for.
+    """
+    if device != "auto":
+        resolve_device(device)
+    else:
+        try:
+            resolve_device(net.device)
+        except ValueError as exc:
+            raise ValueError(
+                f"The {describe(net)} has device={net.device!r}, which cannot be "
+                f"used: {exc}. Set the pruner's device='cpu' (it applies to every "
+                "scoring net) or the net's own device."
+            ) from None
+    if is_binary_net(net) and n_classes != 2:
+        raise ValueError(
+            f"The {describe(net)} predicts two classes (one logit), but y has "
+            f"{n_classes}; use a NeuralNetClassifier as `estimator`."
+        )
+    check_fresh_weights(net)
+
+
 def initialize_fresh(net, seed):
     """Initialise ``net`` seeded (see :func:`skunseen._parallel.initialize_seeded`),
     with fresh weights also for modules it was given as instances.
@@ -120,54 +146,6 @@ def _reset_given_modules(net):
                 layer, "_reset_parameters", None)
             if callable(reset):
                 reset()
-
-
-#: Extras :class:`HeldOutRecorder` can record, with their options' defaults.
-RECORDABLE_EXTRAS = {
-    "embedding": {},
-    "grad_norm": {"last_layer": False, "epochs": None},
-}
-
-
-def check_extra_requests(extras):
-    """Normalise an ``extras`` request to ``{name: options}``, defaults filled in.
-
-    Parameters
-    ----------
-    extras : iterable of str or dict of str to dict
-        Names from :data:`RECORDABLE_EXTRAS`, or names mapped to options.
-
-    Returns
-    -------
-    requests : dict of str to dict
-
-    Examples
-    --------
-    >>> from skunseen._recording import check_extra_requests
-    >>> check_extra_requests(("embedding",))
-    {'embedding': {}}
-    >>> check_extra_requests({"grad_norm": {"last_layer": True}})
-    {'grad_norm': {'last_layer': True, 'epochs': None}}
-    """
-    if isinstance(extras, str):
-        extras = (extras,)
-    items = extras.items() if isinstance(extras, dict) else ((name, {}) for name in extras)
-    requests = {}
-    for name, options in items:
-        if name not in RECORDABLE_EXTRAS:
-            raise ValueError(
-                f"Unknown extra {name!r} to record; HeldOutRecorder records "
-                f"{sorted(RECORDABLE_EXTRAS)}."
-            )
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(RECORDABLE_EXTRAS[name]))
-        if unknown:
-            raise ValueError(
-                f"Unknown option(s) {unknown} for extra {name!r}; valid options: "
-                f"{sorted(RECORDABLE_EXTRAS[name])}."
-            )
-        requests[name] = {**RECORDABLE_EXTRAS[name], **options}
-    return requests
 
 
 class HeldOutRecorder(Callback):
@@ -262,10 +240,10 @@ class HeldOutRecorder(Callback):
     def on_train_begin(self, net, **kwargs):
         self._requests = check_extra_requests(self.extras)
         self._grad_epochs = None
-        grad = self._requests.get("grad_norm")
+        grad = self._requests.get(GRAD_NORM)
         if grad is not None and grad["epochs"] is not None:
             try:
-                self._grad_epochs = set(_epoch_window(grad["epochs"], net.max_epochs))
+                self._grad_epochs = set(epoch_window(grad["epochs"], net.max_epochs))
             except ValueError as exc:
                 raise ValueError(f"grad_norm epochs: {exc}") from exc
         self.epochs_ = {name: [] for name in EPOCH_STATISTICS}
@@ -283,7 +261,7 @@ class HeldOutRecorder(Callback):
         # The closed-form last-layer norm reads the prediction pass; the
         # full-network norm needs its own pass, so no prediction is made for
         # it when dynamics are off.
-        closed_form = grad_now and self._requests["grad_norm"]["last_layer"]
+        closed_form = grad_now and self._requests[GRAD_NORM]["last_layer"]
         if not (self.every_epoch or closed_form):
             if grad_now:
                 self._add_grad_norms(net)
@@ -301,14 +279,14 @@ class HeldOutRecorder(Callback):
     def on_train_end(self, net, **kwargs):
         # A second pass rather than the last epoch's outputs: callbacks such as
         # checkpoint restoring may have changed the weights after that epoch.
-        grad = self._requests.get("grad_norm")
+        grad = self._requests.get(GRAD_NORM)
         grad_at_end = grad is not None and grad["epochs"] is None
-        embed = "embedding" in self._requests or (grad_at_end and grad["last_layer"])
+        embed = EMBEDDING in self._requests or (grad_at_end and grad["last_layer"])
         log_proba, embedding, head_is_logits = self._predict(net, embed=embed)
         self.proba_ = log_proba.exp().cpu().numpy()
         self._previous_log_proba = None
-        if "embedding" in self._requests:
-            self.extras_["embedding"] = embedding.numpy()
+        if EMBEDDING in self._requests:
+            self.extras_[EMBEDDING] = embedding.numpy()
         if grad_at_end:
             self._add_grad_norms(net, log_proba, embedding, head_is_logits)
         if grad is not None:
@@ -318,7 +296,7 @@ class HeldOutRecorder(Callback):
                     f"{self._epoch} trained (training stopped early); choose earlier "
                     "epochs or epochs=None (the end of training)."
                 )
-            self.extras_["grad_norm"] = self._grad_sum / self._grad_count
+            self.extras_[GRAD_NORM] = self._grad_sum / self._grad_count
 
     def _predict(self, net, embed=False):
         """One eval pass over X: log-probabilities, embeddings (or None), and
@@ -366,7 +344,7 @@ class HeldOutRecorder(Callback):
 
     def _add_grad_norms(self, net, log_proba=None, embedding=None, head_is_logits=False):
         start = time.perf_counter()
-        last_layer = self._requests["grad_norm"]["last_layer"]
+        last_layer = self._requests[GRAD_NORM]["last_layer"]
         if last_layer and embedding is not None and head_is_logits:
             norms = last_layer_grad_norms(
                 embedding.numpy(), log_proba.exp().cpu().numpy(), np.asarray(self.y),
@@ -437,9 +415,9 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
         The unfitted scoring model (it is cloned).
     X : array-like, tensor, DataFrame or Dataset
         All rows of the caller's data. A net reads its rows through
-        :func:`skunseen._data.fold_view`: arrays and tensors are not copied
+        :func:`skunseen._net_data.fold_view`: arrays and tensors are not copied
         unless they are float64 (cast them once with
-        :func:`skunseen._data.as_net_input` before calling this per fold).
+        :func:`skunseen._net_data.as_net_input` before calling this per fold).
     y : ndarray of int
         Encoded labels of all rows.
     n_classes : int
@@ -479,29 +457,12 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     TrainingDiverged
         When a net's training loss stops being finite.
     """
-    start = time.perf_counter()
-    model = clone(estimator)
-    y_train, y_score = y[train_indices], y[score_indices]
-    fit_params = _check_method_params(X, fit_params or {}, train_indices)
-    if is_skorch_net(model):
-        # Index views, not copies: K folds of an image array cost no K copies.
-        X_train = fold_view(X, net_targets(model, y), train_indices)
-        X_score = fold_view(X, None, score_indices)
-        records, n_epochs = _fit_net(model, X_train, y_train, X_score, y_score, score_indices,
-                                     n_classes=n_classes, seed=seed,
-                                     record_dynamics=record_dynamics, device=device,
-                                     extras=extras, fit_params=fit_params)
-    else:
-        X_train, X_score = take_rows(X, train_indices), take_rows(X, score_indices)
-        records, n_epochs = _fit_classifier(model, X_train, y_train, X_score, y_score,
-                                            score_indices, seed=seed, n_classes=n_classes,
-                                            fit_params=fit_params)
-    return records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs,
-                     "batched": False}
-
-
-class TrainingDiverged(FloatingPointError):
-    """A scoring net's training loss became NaN or infinite."""
+    if is_skorch_net(estimator):
+        return timed_fit(fit_net, estimator, X, y, train_indices, score_indices,
+                         fit_params=fit_params, n_classes=n_classes, seed=seed,
+                         record_dynamics=record_dynamics, device=device, extras=extras)
+    return timed_fit(fit_classifier, estimator, X, y, train_indices, score_indices,
+                     fit_params=fit_params, seed=seed, n_classes=n_classes)
 
 
 class _StopWhenDiverged(Callback):
@@ -519,9 +480,16 @@ class _StopWhenDiverged(Callback):
             )
 
 
-def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classes, seed,
-             record_dynamics, device, extras, fit_params):
-    recorder = HeldOutRecorder(X_score, y_score, every_epoch=record_dynamics, extras=extras)
+def fit_net(net, X, y, train_indices, score_indices, *, n_classes, seed, record_dynamics,
+            device, extras, fit_params):
+    """Train a skorch net on its rows with a :class:`HeldOutRecorder` on the scored rows.
+
+    Returns the records and the number of epochs trained.
+    """
+    # Index views, not copies: K folds of an image array cost no K copies.
+    X_train = fold_view(X, net_targets(net, y), train_indices)
+    recorder = HeldOutRecorder(fold_view(X, None, score_indices), y[score_indices],
+                               every_epoch=record_dynamics, extras=extras)
     section = LockedSection()
     callbacks = net.callbacks if isinstance(net.callbacks, list) else []
     init_seed, order_seed, train_seed = task_seeds(seed)
@@ -541,7 +509,7 @@ def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classe
     initialize_fresh(net, init_seed)
     try:
         with seeded_training(net, train_seed):
-            net.fit(X_train, net_targets(net, y_train), **fit_params)
+            net.fit(X_train, net_targets(net, y[train_indices]), **fit_params)
     finally:
         section.release()
     records = recorder.records(score_indices, model=describe(net))
@@ -553,14 +521,105 @@ def _fit_net(net, X_train, y_train, X_score, y_score, score_indices, *, n_classe
     return records, len(net.history)
 
 
-def _fit_classifier(model, X_train, y_train, X_score, y_score, score_indices, *, seed,
-                    n_classes, fit_params):
-    if "random_state" in model.get_params(deep=False):
-        model.set_params(random_state=seed)
-    model.fit(X_train, y_train, **fit_params)
-    # A model trained on rows lacking some class has fewer predict_proba
-    # columns: place them by the model's classes_ so columns stay aligned.
-    proba = np.zeros((len(score_indices), n_classes), dtype=np.float64)
-    proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(X_score)
-    return ScoringRecords(indices=np.asarray(score_indices, dtype=np.int64), y=y_score,
-                          proba=proba, model=describe(model)), 0
+class NetTaskRunner:
+    """One net task for :class:`~skunseen._execution.JoblibExecutor` (picklable).
+
+    Parameters
+    ----------
+    n_threads : int or None
+        torch intra-op threads of the task (``None``: leave them).
+    """
+
+    def __init__(self, n_threads=None):
+        self.n_threads = n_threads
+
+    def __call__(self, estimator, X, y, task, *, n_classes, recording, device, fit_params):
+        with torch_threads(self.n_threads):
+            return fit_and_record(
+                estimator, X, y, task.train_indices, task.score_indices, n_classes=n_classes,
+                seed=task.seed, record_dynamics=recording.dynamics, device=device,
+                extras=recording.extras, fit_params=fit_params)
+
+
+class NetRuntime(TaskHook):
+    """Devices and torch's random state around a round of nets.
+
+    Every task gets its device (:func:`skunseen._parallel.task_devices`;
+    ``device=None`` leaves each net's own), and the caller's torch
+    generators are restored when the round ends: tasks seed the global
+    generators, which in-process backends (threads, sequential) share with
+    the caller.
+    """
+
+    def __init__(self, device):
+        self.device = device
+
+    @contextlib.contextmanager
+    def round(self, run):
+        run.devices = task_devices(self.device, len(run.tasks))
+        with torch.random.fork_rng(devices=cuda_indices(run.devices)):
+            yield
+
+
+def warn_if_serialised(estimator, n_pending, n_jobs):
+    """Say so when threads would train a net one at a time (see _parallel)."""
+    if n_pending < 2 or in_process_workers(n_jobs) == 1:
+        return
+    # An initialised CPU copy shows the modules that the clones will have.
+    probe = clone(estimator).set_params(device="cpu")
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        probe.initialize()
+    if draws_global_rng(probe):
+        warnings.warn(
+            "The scoring net draws from torch's global random generator while "
+            "training (dropout layers, or a training iterator without a `generator` "
+            "parameter), so threads train one net at a time to keep the coreset "
+            "reproducible. Use the 'loky' or 'dask' joblib backend to train these "
+            "nets in parallel.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+class EpochProgress(Callback):
+    """skorch callback showing a bar over a net's epochs with its training loss.
+
+    Parameters
+    ----------
+    desc : str, default="epochs"
+        Label of the bar.
+    leave : bool, default=False
+        Keep the finished bar on screen (``False`` suits nets trained one
+        after another under an outer bar).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from skunseen._recording import EpochProgress
+    >>> net = NeuralNetClassifier(torch.nn.Linear(2, 2), max_epochs=2, train_split=None,
+    ...                           criterion=torch.nn.CrossEntropyLoss, verbose=0,
+    ...                           callbacks=[("progress", EpochProgress(leave=True))])
+    >>> X, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    >>> len(net.fit(X, y).history)
+    2
+    """
+
+    def __init__(self, desc="epochs", leave=False):
+        self.desc = desc
+        self.leave = leave
+
+    def on_train_begin(self, net, **kwargs):
+        self.bar_ = make_bar(total=net.max_epochs, desc=self.desc, leave=self.leave,
+                             unit="epoch")
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is not None:
+            self.bar_.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        self.bar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+        # a closed bar holds a lock that cannot be pickled with the net
+        self.bar_ = None

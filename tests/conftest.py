@@ -1,17 +1,13 @@
-"""Shared fixtures: small local data and tiny, fast scoring models."""
-
-import os
-from pathlib import Path
+"""Shared fixtures and test-run hooks (helpers to import live in ``helpers.py``)."""
 
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.datasets import load_digits
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-#: The CIFAR-10 JPEG archive; SKUNSEEN_CIFAR points elsewhere (the GPU suite does).
-CIFAR_ARCHIVE = Path(os.environ.get("SKUNSEEN_CIFAR", SHARED_DATA / "cifar10-jpeg.tar.gz"))
+from skunseen import records_cache
+from skunseen.scores._registry import SCORERS
+from skunseen.selection._registry import SELECTORS
 
 
 def pytest_collection_modifyitems(config, items):
@@ -24,34 +20,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-class TinyMLP(torch.nn.Module):
-    """A two-layer net that trains on digits in well under a second."""
-
-    def __init__(self, n_features=64, n_classes=10, hidden=32):
-        super().__init__()
-        self.layers = torch.nn.Sequential(
-            torch.nn.Linear(n_features, hidden), torch.nn.ReLU(),
-            torch.nn.Linear(hidden, n_classes))
-
-    def forward(self, X):
-        return self.layers(X.reshape(len(X), -1))
-
-
-def tiny_net(max_epochs=3, n_features=64, n_classes=10, **params):
-    return NeuralNetClassifier(
-        TinyMLP, module__n_features=n_features, module__n_classes=n_classes,
-        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.01,
-        max_epochs=max_epochs, batch_size=64, train_split=None, verbose=0, **params)
+@pytest.fixture(autouse=True)
+def _isolated_registries():
+    """Scorers and selectors a test registers must not leak into other tests."""
+    with SCORERS.isolated(), SELECTORS.isolated():
+        yield
 
 
 @pytest.fixture(autouse=True)
-def _isolated_registries(monkeypatch):
-    """Scorers and selectors a test registers must not leak into other tests."""
-    from skunseen.scores import _registry as scorers
-    from skunseen.selection import _registry as selectors
+def _records_cache(request):
+    """The records cache is off, except in tests marked ``records_cache``.
 
-    monkeypatch.setattr(scorers, "_SCORERS", dict(scorers._SCORERS))
-    monkeypatch.setattr(selectors, "_SELECTORS", dict(selectors._SELECTORS))
+    Many tests fit twice to compare two ways of training the same models
+    (backends, fold batching, devices, reruns with one seed); the cache
+    would answer the second fit from the first and the comparison could not
+    fail. Tests of the cache itself carry the marker, and start empty.
+    """
+    records_cache.clear()
+    if request.node.get_closest_marker("records_cache") is not None:
+        yield
+    else:
+        with records_cache.disabled():
+            yield
+    records_cache.clear()
 
 
 @pytest.fixture(autouse=True)

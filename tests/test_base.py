@@ -97,7 +97,7 @@ def test_a_refit_on_a_dataset_drops_the_array_fit_attributes(small_digits):
     import torch
     from torch.utils.data import TensorDataset
 
-    from conftest import tiny_net
+    from helpers import tiny_net
 
     X, y = small_digits
     pruner = UnseenPruner(tiny_net(max_epochs=1), cv=3, random_state=0).fit(X, y)

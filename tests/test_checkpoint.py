@@ -16,7 +16,7 @@ from skorch.callbacks import Callback
 from sklearn.linear_model import LogisticRegression
 from torch.utils.data import TensorDataset
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import FittingPruner, UnseenPruner
 from skunseen._checkpoint import _digest
 from skunseen._files import _host, owned_prefix

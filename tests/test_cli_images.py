@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE
 from skunseen._cli import main
 
 

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import (
     FittingPruner,
     MultiStepUnseenPruner,

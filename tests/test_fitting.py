@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import FittingPruner, UnseenPruner
 from test_unseen import TRAINING_LOG, RowTrackingClassifier, with_row_ids
 

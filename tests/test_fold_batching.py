@@ -6,9 +6,9 @@ import torch
 from skorch.callbacks import EarlyStopping, LRScheduler
 from sklearn.linear_model import LogisticRegression
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import MultiStepUnseenPruner, UnseenPruner
-from skunseen._base import ScoringTask
+from skunseen._strategies import ScoringTask
 import skunseen._fold_batching
 from skunseen._fold_batching import (
     CPU_MACS_LIMIT,
@@ -18,7 +18,8 @@ from skunseen._fold_batching import (
     macs_per_row,
     use_fold_batching,
 )
-from skunseen._recording import TrainingDiverged, fit_and_record
+from skunseen._records import TrainingDiverged
+from skunseen._recording import fit_and_record
 from skunseen.models import make_net
 
 

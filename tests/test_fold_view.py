@@ -10,9 +10,10 @@ from PIL import Image
 from torch.utils.data import Subset
 
 import skunseen._recording as recording
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import UnseenPruner
-from skunseen._data import as_net_input, fold_view, take_rows
+from skunseen._data import take_rows
+from skunseen._net_data import as_net_input, fold_view
 from skunseen._recording import fit_and_record
 from skunseen.datasets import load_digits_images, load_image_folder
 from skunseen.models import ArrayIndexView, make_net

@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import MultiStepUnseenPruner, PrunedClassifier, UnseenPruner
 from skunseen._multistep import step_sizes
 from test_unseen import TRAINING_LOG, RowTrackingClassifier, with_row_ids

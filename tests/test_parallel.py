@@ -8,8 +8,8 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
-import skunseen._base
-from conftest import TinyMLP, tiny_net
+import skunseen._recording
+from helpers import TinyMLP, tiny_net
 from skunseen import UnseenPruner
 from skunseen._parallel import device_params, draws_global_rng, task_devices
 from skunseen._recording import fit_and_record
@@ -136,7 +136,7 @@ def fake_gpus(monkeypatch, n_gpus):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: n_gpus)
     # There are no GPUs whose random state could be saved and restored.
-    monkeypatch.setattr(skunseen._base, "cuda_indices", lambda devices: [])
+    monkeypatch.setattr(skunseen._recording, "cuda_indices", lambda devices: [])
 
 
 def record_calls(monkeypatch):
@@ -144,13 +144,13 @@ def record_calls(monkeypatch):
     calls = []
 
     def fake_fit_and_record(estimator, X, y, train, score, *, n_classes, seed, device,
-                            record_dynamics, fit_params):
+                            record_dynamics, fit_params, extras=None):
         calls.append({"device": device, "threads": torch.get_num_threads(), "seed": seed})
         proba = np.full((len(score), n_classes), 1.0 / n_classes)
         return ScoringRecords(indices=score, y=y[score], proba=proba), {"seconds": 0.0,
                                                                         "n_epochs": 0}
 
-    monkeypatch.setattr(skunseen._base, "fit_and_record", fake_fit_and_record)
+    monkeypatch.setattr(skunseen._recording, "fit_and_record", fake_fit_and_record)
     return calls
 
 

@@ -4,7 +4,7 @@ import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping
 
-from conftest import TinyMLP, tiny_net
+from helpers import TinyMLP, tiny_net
 from skunseen import HeldOutRecorder
 from skunseen._recording import fit_and_record
 

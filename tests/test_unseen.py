@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, StratifiedGroupKFold
 from torch.utils.data import TensorDataset
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import MultiStepUnseenPruner, UnseenPruner
 
 TRAINING_LOG = []
@@ -52,17 +52,19 @@ def test_no_sample_is_scored_by_a_model_that_trained_on_it(small_digits, n_repea
 
 
 class IdLoggingMLP(torch.nn.Module):
-    """Logs the row ids (feature 0) it sees while training and while evaluating."""
+    """Logs the row ids (feature 0) each instance sees while training and evaluating."""
 
-    seen = {"train": set(), "eval": set()}
+    instances = []
 
     def __init__(self):
         super().__init__()
         self.linear = torch.nn.Linear(64, 10)
+        self.seen = {"train": set(), "eval": set()}
+        IdLoggingMLP.instances.append(self)
 
     def forward(self, X):
         ids = set(X[:, 0].long().tolist())
-        IdLoggingMLP.seen["train" if self.training else "eval"].update(ids)
+        self.seen["train" if self.training else "eval"].update(ids)
         return self.linear(X[:, 1:])
 
 
@@ -71,24 +73,16 @@ def test_skorch_recording_never_sees_training_rows(small_digits):
 
     X, y = small_digits
     X_ids = with_row_ids(X).astype(np.float32)
-    logged = []
-
-    class OneFold(UnseenPruner):
-        def _run_tasks(self, estimator, X, y, tasks, **recording):
-            results = []
-            for task in tasks:
-                IdLoggingMLP.seen = {"train": set(), "eval": set()}
-                results += super()._run_tasks(estimator, X, y, [task], **recording)
-                logged.append((task, dict(IdLoggingMLP.seen)))
-            return results
-
+    IdLoggingMLP.instances = []
     net = NeuralNetClassifier(IdLoggingMLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
                               train_split=None, verbose=0)
-    OneFold(net, scorer="forgetting", cv=3, random_state=0).fit(X_ids, y)
-    assert len(logged) == 3
-    for task, seen in logged:
-        assert seen["train"] == set(task.train_indices.tolist())
-        assert seen["eval"] == set(task.score_indices.tolist())
+    pruner = UnseenPruner(net, scorer="forgetting", cv=3, random_state=0).fit(X_ids, y)
+    # One module per fold model: it trained on the other folds, recorded its own.
+    seen = sorted((sorted(m.seen["train"]), sorted(m.seen["eval"]))
+                  for m in IdLoggingMLP.instances if m.seen["train"])
+    folds = sorted((np.flatnonzero(pruner.fold_ids_[0] != k).tolist(),
+                    np.flatnonzero(pruner.fold_ids_[0] == k).tolist()) for k in range(3))
+    assert seen == folds
 
 
 @pytest.mark.parametrize("keep, expected", [(0.5, 150), (0.1, 30), (1.0, 300), (77, 77), (1, 1)])

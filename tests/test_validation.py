@@ -8,7 +8,7 @@ from skorch import NeuralNetClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from conftest import TinyMLP, tiny_net
+from helpers import TinyMLP, tiny_net
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
 
 

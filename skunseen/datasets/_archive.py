@@ -19,12 +19,12 @@ import torch
 from .._files import owned_prefix, remove_orphans
 from ._common import (
     TrainTestData,
-    _class_positions,
-    _finish,
-    _kept_names,
-    _select_rows,
-    _take_rows,
-    _train_sources,
+    class_positions,
+    finish,
+    kept_names,
+    select_rows,
+    take_rows,
+    train_sources,
 )
 
 __all__ = ["load_image_archive"]
@@ -454,15 +454,15 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         # time. The selection is the same as on cached full arrays.
         ((train_blobs, y_train, train_files), (test_blobs, y_test, _)), names = (
             _list_archive(path))
-        positions = _class_positions(classes, names)
+        positions = class_positions(classes, names)
         n_train = len(y_train)
-        train_rows, y_train = _select_rows(y_train, positions, limit, pool_seed)
-        test_rows, y_test = _select_rows(y_test, positions, test_limit, pool_seed)
+        train_rows, y_train = select_rows(y_train, positions, limit, pool_seed)
+        test_rows, y_test = select_rows(y_test, positions, test_limit, pool_seed)
         return TrainTestData(
             _decode_all(_take_list(train_blobs, train_rows), image_size), y_train,
             _decode_all(_take_list(test_blobs, test_rows), image_size), y_test,
-            classes=_kept_names(names, positions), source_classes=names,
-            **_train_sources(n_train, train_rows, train_files=train_files))
+            classes=kept_names(names, positions), source_classes=names,
+            **train_sources(n_train, train_rows, train_files=train_files))
     stem = path.name.split(".")[0] or "images"
     cache = Path(cache_dir).expanduser()
     remove_orphans(cache, _TMP_PATTERN)
@@ -476,5 +476,5 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         loaded = arrays, {"classes": names, "train_files": splits[0][2]}
         _write_cache(folder, *loaded)
     (X_train, y_train, X_test, y_test), meta = loaded
-    return _finish(X_train, y_train, X_test, y_test, meta["classes"], classes, limit,
-                   test_limit, pool_seed, _take_rows, train_files=meta["train_files"])
+    return finish(X_train, y_train, X_test, y_test, meta["classes"], classes, limit,
+                  test_limit, pool_seed, take_rows, train_files=meta["train_files"])

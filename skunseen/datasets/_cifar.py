@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import _finish, _take_rows
+from ._common import finish, take_rows
 
 __all__ = ["load_cifar10", "load_cifar100"]
 
@@ -28,7 +28,7 @@ def _load_torchvision_cifar(cls, folder, archive, title, root, download, limit,
         X = np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2))
         splits += [X, np.asarray(ds.targets, dtype=np.int64)]
     names = list(ds.classes)
-    return _finish(*splits, names, classes, limit, test_limit, pool_seed, _take_rows)
+    return finish(*splits, names, classes, limit, test_limit, pool_seed, take_rows)
 
 
 def load_cifar10(root, *, download=False, limit=None, test_limit=None, classes=None,

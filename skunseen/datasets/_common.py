@@ -166,7 +166,7 @@ def stratified_subset(y, size, random_state=0):
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
-def _class_positions(classes, names):
+def class_positions(classes, names):
     """Positions of the requested ``classes`` (indices or names) in ``names``."""
     if classes is None:
         return None
@@ -187,7 +187,7 @@ def _class_positions(classes, names):
     return positions
 
 
-def _select_rows(y, positions, limit, pool_seed):
+def select_rows(y, positions, limit, pool_seed):
     """Rows kept by a class selection and a stratified limit, and their new labels.
 
     Rows are None when everything is kept in order, so callers can skip a copy.
@@ -206,28 +206,28 @@ def _select_rows(y, positions, limit, pool_seed):
     return (None if len(rows) == n else rows), y
 
 
-def _kept_names(names, positions):
+def kept_names(names, positions):
     return list(names) if positions is None else [names[p] for p in positions]
 
 
-def _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-            pool_seed, take, *, train_index=None, train_files=None, source_classes=None):
+def finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
+           pool_seed, take, *, train_index=None, train_files=None, source_classes=None):
     """Apply ``classes`` and the ``limit`` subsets; ``train_index`` and
     ``train_files`` describe the given training rows (default: their positions),
     ``source_classes`` all classes of the source (default: ``names``)."""
-    positions = _class_positions(classes, names)
+    positions = class_positions(classes, names)
     n_train = len(y_train)
-    train_rows, y_train = _select_rows(y_train, positions, limit, pool_seed)
-    test_rows, y_test = _select_rows(y_test, positions, test_limit, pool_seed)
+    train_rows, y_train = select_rows(y_train, positions, limit, pool_seed)
+    test_rows, y_test = select_rows(y_test, positions, test_limit, pool_seed)
     return TrainTestData(
         X_train if train_rows is None else take(X_train, train_rows), y_train,
         X_test if test_rows is None else take(X_test, test_rows), y_test,
-        classes=_kept_names(names, positions),
+        classes=kept_names(names, positions),
         source_classes=names if source_classes is None else source_classes,
-        **_train_sources(n_train, train_rows, train_index, train_files))
+        **train_sources(n_train, train_rows, train_index, train_files))
 
 
-def _train_sources(n_train, rows, train_index=None, train_files=None):
+def train_sources(n_train, rows, train_index=None, train_files=None):
     """``train_index`` and ``train_files`` of the kept ``rows`` (None: all of them)."""
     index = np.arange(n_train, dtype=np.int64) if train_index is None else train_index
     if rows is None:
@@ -236,5 +236,5 @@ def _train_sources(n_train, rows, train_index=None, train_files=None):
             "train_files": None if train_files is None else [train_files[r] for r in rows]}
 
 
-def _take_rows(X, rows):
+def take_rows(X, rows):
     return X[rows]

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from ._common import _finish, _take_rows
+from ._common import finish, take_rows
 
 __all__ = ["load_digits_images"]
 
@@ -66,5 +66,5 @@ def load_digits_images(*, test_size=0.25, split_seed=0, limit=None, test_limit=N
         X, y, np.arange(len(y)), test_size=test_size, stratify=y, random_state=split_seed
     )
     names = [str(int(t)) for t in digits.target_names]
-    return _finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
-                   pool_seed, _take_rows, train_index=index_train)
+    return finish(X_train, y_train, X_test, y_test, names, classes, limit, test_limit,
+                  pool_seed, take_rows, train_index=index_train)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
-from ._common import _finish
+from ._common import class_positions, finish
 
 __all__ = ["load_image_folder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -117,18 +117,16 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     if transform is None:
         transform = _default_transform(image_size)
     # List only the requested classes (a large saving on ImageNet) by giving
-    # ImageFolder the selection; _finish then sees labels already in order.
-    from ._common import _class_positions
-
-    positions = _class_positions(classes, names)
+    # ImageFolder the selection; finish then sees labels already in order.
+    positions = class_positions(classes, names)
     listed = names if positions is None else [names[p] for p in positions]
     train = _image_folder(train_dir, listed, transform)
     test = _image_folder(test_dir, listed, transform)
     files = [str(Path(file).relative_to(root)) for file, _ in train.samples]
-    data = _finish(train, np.asarray(train.targets, dtype=np.int64),
-                   test, np.asarray(test.targets, dtype=np.int64),
-                   listed, None, limit, test_limit, pool_seed, _take_subset,
-                   train_files=files, source_classes=names)
+    data = finish(train, np.asarray(train.targets, dtype=np.int64),
+                  test, np.asarray(test.targets, dtype=np.int64),
+                  listed, None, limit, test_limit, pool_seed, _take_subset,
+                  train_files=files, source_classes=names)
     if positions is not None:
         # Positions among the listed classes only, not in the whole folder.
         data.train_index = None

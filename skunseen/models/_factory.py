@@ -320,23 +320,30 @@ def make_net(model="auto", *, input_shape, n_classes, device="auto", max_epochs=
             ("lr", LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs, step_every="epoch"))
         ]
 
-    use_fast = True if fast_path == "auto" else bool(fast_path)
-    if use_fast:
-        params.update(
-            iterator_train=DeviceTrainIterator,
-            iterator_valid=DeviceEvalIterator,
-            iterator_train__device=device,
-            iterator_valid__device=device,
-            iterator_train__augment=augment,
-        )
-        if name == "fastcifar":
-            params.update(iterator_train__crop_padding=_FASTCIFAR_CROP_PADDING,
-                          iterator_train__padding_mode="reflect")
-        for key, value in (("mean", mean), ("std", std)):
-            if value is not None:
-                params[f"iterator_train__{key}"] = value
-                params[f"iterator_valid__{key}"] = value
-    elif mean is not None or std is not None or augment not in ("auto", False):
-        raise ValueError("augment, mean and std apply to the fast path only; set fast_path=True")
+    params.update(_iterator_params(name, device, fast_path, augment, mean, std))
     params.update(net_params)
     return FastNetClassifier(**params)
+
+
+def _iterator_params(name, device, fast_path, augment, mean, std):
+    """The fast-path iterators' parameters; none when ``fast_path`` is off."""
+    if fast_path != "auto" and not fast_path:
+        if mean is not None or std is not None or augment not in ("auto", False):
+            raise ValueError(
+                "augment, mean and std apply to the fast path only; set fast_path=True")
+        return {}
+    params = dict(
+        iterator_train=DeviceTrainIterator,
+        iterator_valid=DeviceEvalIterator,
+        iterator_train__device=device,
+        iterator_valid__device=device,
+        iterator_train__augment=augment,
+    )
+    if name == "fastcifar":
+        params.update(iterator_train__crop_padding=_FASTCIFAR_CROP_PADDING,
+                      iterator_train__padding_mode="reflect")
+    for key, value in (("mean", mean), ("std", std)):
+        if value is not None:
+            params[f"iterator_train__{key}"] = value
+            params[f"iterator_valid__{key}"] = value
+    return params

@@ -28,11 +28,11 @@ recorder produce only for them:
   models are not comparable).
 """
 
+from .._records import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
 from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
 from ._features import median_distance
 from ._final import LOG_EPS, el2n, entropy, loss, margin
 from ._gradients import grad_norm_batches, grad_norms, last_layer_grad_norms, last_linear
-from ._records import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
 from ._registry import Scorer, available_scorers, get_scorer, register_scorer
 
 __all__ = [

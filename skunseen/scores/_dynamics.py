@@ -11,14 +11,11 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._checks import is_int
+
 # Upper bound on the number of elements of one block of windows, so that the
 # windowed scores stay within tens of MB for ImageNet-sized runs.
 _BLOCK_ELEMENTS = 1 << 22
-
-
-def _is_int(value):
-    # bool is an Integral, but window=True is a caller error, not a 1.
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_epochs(values, name, dtype=np.float64):
@@ -39,7 +36,7 @@ def _check_epochs(values, name, dtype=np.float64):
 
 
 def _check_window(window):
-    if not _is_int(window) or window < 1:
+    if not is_int(window) or window < 1:
         raise ValueError(f"window must be an integer >= 1; got {window!r}.")
     return int(window)
 
@@ -243,7 +240,7 @@ def tdds(change, window=10, beta=0.9, horizon=None):
         )
     if horizon is None:
         horizon = n_changes
-    elif not _is_int(horizon) or not 1 <= horizon <= n_changes:
+    elif not is_int(horizon) or not 1 <= horizon <= n_changes:
         raise ValueError(
             f"horizon must be an integer in [1, {n_changes}] (recorded epochs "
             f"minus one) or None; got {horizon!r}."

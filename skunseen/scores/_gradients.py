@@ -11,11 +11,12 @@ statistics (a per-sample call has no batch to normalise over, and in-place
 updates of the running statistics are not allowed under ``vmap``) and dropout
 is off, so the gradient is that of the same function whose probabilities are
 recorded.
+
+The functions take torch modules and tensors, so they import torch when
+called; the scorers load without it.
 """
 
 import numpy as np
-import torch
-from torch.func import functional_call, grad, vmap
 
 # Per-sample gradients of one chunk hold chunk * n_parameters floats; 2**25
 # floats (128 MiB in float32; the backward pass holds about as much again)
@@ -59,6 +60,8 @@ def last_linear(module):
     >>> last_linear(net)[0]
     '2'
     """
+    import torch
+
     found = None
     for name, layer in module.named_modules():
         if isinstance(layer, torch.nn.Linear):
@@ -81,6 +84,8 @@ def _parameter_names(module, last_layer):
 
 
 def _log_softmax(outputs):
+    import torch
+
     return torch.log_softmax(outputs, dim=-1)
 
 
@@ -132,6 +137,9 @@ def grad_norm_batches(module, batches, *, last_layer=False, log_proba=None):
     ...                  rtol=1e-4))
     True
     """
+    import torch
+    from torch.func import functional_call, grad, vmap
+
     log_proba = _log_softmax if log_proba is None else log_proba
     names = set(_parameter_names(module, last_layer))
     params = {n: p.detach() for n, p in module.named_parameters() if n in names}
@@ -213,6 +221,8 @@ def grad_norms(module, X, y, *, last_layer=False, log_proba=None, batch_size=256
     >>> full.shape, bool((full >= head).all())
     ((5,), True)
     """
+    import torch
+
     device = next(module.parameters()).device
     X = torch.as_tensor(X).to(device)
     y = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)

@@ -11,7 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from ._dynamics import _is_int, aum, dual, dyn_unc, forgetting, tdds
+from .._checks import is_int
+from .._records import EMBEDDING, GRAD_NORM
+from .._registry import Registry
+from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
 from ._features import median_distance
 from ._final import el2n, entropy, loss, margin
 from ._gradients import grad_norms
@@ -165,7 +168,8 @@ class Scorer:
         return scores
 
 
-_SCORERS = {}
+#: The registered scorers by name.
+SCORERS = Registry("scorer", "func(records, **params)")
 
 
 def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
@@ -214,21 +218,11 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
     >>> get_scorer("wrong_doc").func is wrong
     True
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"Scorer name must be a non-empty string; got {name!r}.")
     if not callable(func):
         raise TypeError(f"func must be callable; got {type(func).__name__}.")
-    if name in _SCORERS and not overwrite:
-        raise ValueError(
-            f"A scorer named {name!r} is already registered; pass overwrite=True "
-            "to replace it."
-        )
-    scorer = Scorer(
-        name, func, needs_dynamics=needs_dynamics if callable(needs_dynamics) else bool(needs_dynamics),
-        extras=tuple(extras), record=record
-    )
-    _SCORERS[name] = scorer
-    return scorer
+    dynamics = needs_dynamics if callable(needs_dynamics) else bool(needs_dynamics)
+    scorer = Scorer(name, func, needs_dynamics=dynamics, extras=tuple(extras), record=record)
+    return SCORERS.register(name, scorer, overwrite=overwrite)
 
 
 def available_scorers():
@@ -250,7 +244,7 @@ def available_scorers():
     >>> {"el2n", "forgetting", "tdds"} <= set(available_scorers())
     True
     """
-    return sorted(_SCORERS)
+    return SCORERS.names()
 
 
 def get_scorer(scorer):
@@ -286,16 +280,11 @@ def get_scorer(scorer):
     if isinstance(scorer, Scorer):
         return scorer
     if isinstance(scorer, str):
-        if scorer not in _SCORERS:
-            raise ValueError(
-                f"Unknown scorer {scorer!r}; valid names: {available_scorers()}, "
-                "or a callable func(records, **params)."
-            )
-        return _SCORERS[scorer]
+        return SCORERS.lookup(scorer)
     if callable(scorer):
         for name, array_func in _ARRAY_FUNCTIONS.items():
             if scorer is array_func:
-                return _SCORERS[name]
+                return SCORERS.lookup(name)
         name = getattr(scorer, "__name__", None) or type(scorer).__name__
         return Scorer(name, scorer)
     raise ValueError(
@@ -304,9 +293,19 @@ def get_scorer(scorer):
     )
 
 
-def _epoch_window(epochs, n_epochs):
-    """Epoch positions selected by an int, a ``(start, stop)`` pair or a slice."""
-    if _is_int(epochs):
+def epoch_window(epochs, n_epochs):
+    """Epoch positions selected by an int, a ``(start, stop)`` pair or a slice.
+
+    Raises ``ValueError`` for another value, or one selecting no epoch of
+    ``n_epochs``.
+
+    Examples
+    --------
+    >>> from skunseen.scores._registry import epoch_window
+    >>> epoch_window(-1, 5), epoch_window((1, 3), 5)
+    ([4], [1, 2])
+    """
+    if is_int(epochs):
         if not -n_epochs <= epochs < n_epochs:
             raise ValueError(
                 f"epochs={epochs} is out of range for {n_epochs} recorded epochs."
@@ -333,7 +332,7 @@ def _el2n_records(records, epochs=None):
     if epochs is None:
         return el2n(records.proba, records.y)
     per_epoch = np.asarray(records.epoch("el2n"), dtype=np.float64)
-    return per_epoch[:, _epoch_window(epochs, per_epoch.shape[1])].mean(axis=1)
+    return per_epoch[:, epoch_window(epochs, per_epoch.shape[1])].mean(axis=1)
 
 
 def _loss_records(records):
@@ -371,15 +370,15 @@ def _dual_records(records, window=10):
 def _grand_records(records, last_layer=False, epochs=None):
     # The parameters act on the recording (see _grand_recording): the records
     # hold the norms already averaged over the chosen epochs.
-    return records.extra("grad_norm")
+    return records.extra(GRAD_NORM)
 
 
 def _grand_recording(last_layer=False, epochs=None):
-    return {"grad_norm": {"last_layer": bool(last_layer), "epochs": epochs}}
+    return {GRAD_NORM: {"last_layer": bool(last_layer), "epochs": epochs}}
 
 
 def _moderate_records(records, normalize=True):
-    return median_distance(records.extra("embedding"), records.y, normalize=normalize)
+    return median_distance(records.extra(EMBEDDING), records.y, normalize=normalize)
 
 
 _ARRAY_FUNCTIONS = {
@@ -396,6 +395,7 @@ _ARRAY_FUNCTIONS = {
     "moderate": median_distance,
 }
 
+
 def _el2n_window_given(params):
     return params.get("epochs") is not None
 
@@ -409,5 +409,5 @@ register_scorer("aum", _aum_records, needs_dynamics=True)
 register_scorer("dyn_unc", _dyn_unc_records, needs_dynamics=True)
 register_scorer("tdds", _tdds_records, needs_dynamics=True)
 register_scorer("dual", _dual_records, needs_dynamics=True)
-register_scorer("grand", _grand_records, extras=("grad_norm",), record=_grand_recording)
-register_scorer("moderate", _moderate_records, extras=("embedding",))
+register_scorer("grand", _grand_records, extras=(GRAD_NORM,), record=_grand_recording)
+register_scorer("moderate", _moderate_records, extras=(EMBEDDING,))

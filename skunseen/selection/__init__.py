@@ -11,13 +11,14 @@ Some rules read per-sample inputs besides the scores, named in their
 ``d2`` reads ``features`` (embeddings) and optionally ``groups`` (which
 embedding space each row is in), ``dual`` reads ``target_proba`` (mean
 probability of the label). The pruners fill them from the scoring models'
-records (:data:`PRUNER_INPUTS`).
+records (:meth:`skunseen.HeldOutRecords.sample_inputs`, see :data:`PRUNER_INPUTS`).
 """
 
+from .._records import PRUNER_INPUTS
 from ._budgets import CLASS_BUDGETS, class_budgets, class_difficulty
 from ._d2 import d2, knn_graph
 from ._dual import beta_sampling, dual_sampling_weights
-from ._inputs import PRUNER_INPUTS, rule_needs, selector_extras, selector_inputs
+from ._inputs import rule_needs
 from ._registry import available_selectors, get_selector, register_selector
 from ._select import select
 from ._selectors import (
@@ -50,7 +51,5 @@ __all__ = [
     "register_selector",
     "rule_needs",
     "select",
-    "selector_extras",
-    "selector_inputs",
     "uniform",
 ]

@@ -2,15 +2,16 @@
 
 import numpy as np
 
-from ._selectors import _is_int
+from .._checks import is_int
 
 #: Valid values of ``class_budget`` (``None``, one global ranking, is handled
 #: by :func:`~skunseen.selection.select`).
 CLASS_BUDGETS = ("proportional", "balanced", "difficulty")
 
 
-def _check_n_select(n_select, n_samples):
-    if not _is_int(n_select) or not 1 <= n_select <= n_samples:
+def check_n_select(n_select, n_samples):
+    """``n_select`` as an int, checked to lie in ``[1, n_samples]``."""
+    if not is_int(n_select) or not 1 <= n_select <= n_samples:
         raise ValueError(
             f"n_select must be an integer in [1, {n_samples}] (the number of "
             f"samples); got {n_select!r}."
@@ -156,7 +157,7 @@ def class_budgets(y, n_select, class_budget="proportional", class_weights=None):
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D; got shape {y.shape}.")
-    n_select = _check_n_select(n_select, len(y))
+    n_select = check_n_select(n_select, len(y))
     if class_budget not in CLASS_BUDGETS:
         raise ValueError(
             f"Unknown class_budget {class_budget!r}; valid values: "

@@ -5,7 +5,8 @@ import numbers
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from ._selectors import _check_rule_input, _is_int
+from .._checks import is_int
+from ._selectors import check_rule_input
 
 # Floor of a neighbour's score in a forward message, as in the authors' code,
 # so that zero-score neighbours still make a sample's region count.
@@ -175,7 +176,7 @@ def d2(scores, n_select, rng, features, groups=None, n_neighbors=5, gamma_forwar
     >>> d2(scores, 2, None, features, n_neighbors=1, gamma_reverse=0.0).tolist()
     [0, 2]
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     n = len(scores)
     features = np.asarray(features, dtype=np.float64)
     if features.ndim < 1 or len(features) != n:
@@ -187,7 +188,7 @@ def d2(scores, n_select, rng, features, groups=None, n_neighbors=5, gamma_forwar
         raise ValueError("features contain NaN or infinite values.")
     if groups is not None and np.shape(groups) != (n,):
         raise ValueError(f"groups must have shape ({n},); got {np.shape(groups)}.")
-    if not _is_int(n_neighbors) or n_neighbors < 1:
+    if not is_int(n_neighbors) or n_neighbors < 1:
         raise ValueError(f"n_neighbors must be an integer >= 1; got {n_neighbors!r}.")
     gamma_forward = _check_positive(gamma_forward, "gamma_forward", allow_zero=True)
     gamma_reverse = _check_positive(gamma_reverse, "gamma_reverse", allow_zero=True)

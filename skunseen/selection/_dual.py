@@ -5,7 +5,8 @@ import numbers
 import numpy as np
 from scipy.stats import beta
 
-from ._selectors import _check_rule_input, _is_int
+from .._checks import is_int
+from ._selectors import check_rule_input
 
 # Mean probabilities are kept inside (0, 1): the Beta density is infinite at
 # an end point when its parameter there is below 1.
@@ -129,12 +130,12 @@ def beta_sampling(scores, n_select, rng, target_proba, c_d=4.0, n_anchor=10,
     >>> len(set(kept.tolist()))
     30
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     for value, name in ((c_d, "c_d"), (concentration, "concentration")):
         if (not isinstance(value, numbers.Real) or isinstance(value, bool)
                 or not np.isfinite(value) or value <= 0):
             raise ValueError(f"{name} must be a finite number > 0; got {value!r}.")
-    if not _is_int(n_anchor) or n_anchor < 1:
+    if not is_int(n_anchor) or n_anchor < 1:
         raise ValueError(f"n_anchor must be an integer >= 1; got {n_anchor!r}.")
     n = len(scores)
     if n_select == n:

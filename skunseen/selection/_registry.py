@@ -1,10 +1,12 @@
 """Named selection rules, so that pruners accept ``selector="ccs"``."""
 
+from .._registry import Registry
 from ._d2 import d2
 from ._dual import beta_sampling
 from ._selectors import ccs, easy, hard, moderate, uniform
 
-_SELECTORS = {}
+#: The registered selection rules by name.
+SELECTORS = Registry("selector", "func(scores, n_select, rng, **params)")
 
 
 def register_selector(name, func, overwrite=False):
@@ -45,17 +47,7 @@ def register_selector(name, func, overwrite=False):
     >>> select(np.zeros(6), np.zeros(6, int), 3, selector="every_other_doc").tolist()
     [0, 2, 4]
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"Selector name must be a non-empty string; got {name!r}.")
-    if not callable(func):
-        raise TypeError(f"func must be callable; got {type(func).__name__}.")
-    if name in _SELECTORS and not overwrite:
-        raise ValueError(
-            f"A selector named {name!r} is already registered; pass overwrite=True "
-            "to replace it."
-        )
-    _SELECTORS[name] = func
-    return func
+    return SELECTORS.register(name, func, overwrite=overwrite)
 
 
 def available_selectors():
@@ -77,7 +69,7 @@ def available_selectors():
     >>> {"ccs", "easy", "hard", "moderate", "random"} <= set(available_selectors())
     True
     """
-    return sorted(_SELECTORS)
+    return SELECTORS.names()
 
 
 def get_selector(selector):
@@ -106,12 +98,7 @@ def get_selector(selector):
     True
     """
     if isinstance(selector, str):
-        if selector not in _SELECTORS:
-            raise ValueError(
-                f"Unknown selector {selector!r}; valid names: {available_selectors()}, "
-                "or a callable func(scores, n_select, rng, **params)."
-            )
-        return _SELECTORS[selector]
+        return SELECTORS.lookup(selector)
     if callable(selector):
         return selector
     raise ValueError(

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._budgets import _check_n_select, class_budgets
+from ._budgets import check_n_select, class_budgets
 from ._inputs import required_need, rule_needs
 from ._registry import get_selector
 
@@ -138,7 +138,7 @@ def select(
             "scores and y must be 1-D of the same length; got shapes "
             f"{scores.shape} and {y.shape}."
         )
-    n_select = _check_n_select(n_select, len(scores))
+    n_select = check_n_select(n_select, len(scores))
     if not np.all(np.isfinite(scores)):
         raise ValueError(
             f"scores contain {np.count_nonzero(~np.isfinite(scores))} NaN or "

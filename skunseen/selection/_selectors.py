@@ -11,17 +11,15 @@ import numbers
 
 import numpy as np
 
-
-def _is_int(value):
-    # bool is an Integral, but n_select=True is a caller error, not a 1.
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+from .._checks import is_int
 
 
-def _check_rule_input(scores, n_select):
+def check_rule_input(scores, n_select):
+    """``scores`` as a 1-D float64 array and ``n_select`` as an int in ``[0, n]``."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1:
         raise ValueError(f"scores must be 1-D; got shape {scores.shape}.")
-    if not _is_int(n_select) or not 0 <= n_select <= len(scores):
+    if not is_int(n_select) or not 0 <= n_select <= len(scores):
         raise ValueError(
             f"n_select must be an integer in [0, {len(scores)}]; got {n_select!r}."
         )
@@ -56,7 +54,7 @@ def hard(scores, n_select, rng=None):
     >>> hard([0.1, 0.9, 0.5, 0.9], 3).tolist()
     [1, 3, 2]
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     return np.argsort(-scores, kind="stable")[:n_select].astype(np.int64)
 
 
@@ -88,7 +86,7 @@ def easy(scores, n_select, rng=None):
     >>> easy([0.1, 0.9, 0.5, 0.1], 3).tolist()
     [0, 3, 2]
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     return np.argsort(scores, kind="stable")[:n_select].astype(np.int64)
 
 
@@ -123,7 +121,7 @@ def uniform(scores, n_select, rng):
     >>> sorted(uniform(np.zeros(10), 4, np.random.RandomState(0)).tolist())
     [2, 4, 8, 9]
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     return rng.permutation(len(scores))[:n_select].astype(np.int64)
 
 
@@ -159,7 +157,7 @@ def moderate(scores, n_select, rng=None):
     >>> moderate([0.0, 1.0, 2.0, 3.0, 10.0], 3).tolist()
     [2, 1, 3]
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     if n_select == 0:
         return np.empty(0, dtype=np.int64)
     distance = np.abs(scores - np.median(scores))
@@ -269,7 +267,7 @@ def ccs(scores, n_select, rng, cutoff="auto", n_strata=50):
     >>> len(kept), 7 in kept, 6 in kept  # 100.0 dropped; lone 10.0 kept
     (4, False, True)
     """
-    scores, n_select = _check_rule_input(scores, n_select)
+    scores, n_select = check_rule_input(scores, n_select)
     n_samples = len(scores)
     if isinstance(cutoff, str) and cutoff == "auto":
         cutoff = ccs_auto_cutoff(1.0 - n_select / n_samples) if n_samples else 0.0
@@ -279,7 +277,7 @@ def ccs(scores, n_select, rng, cutoff="auto", n_strata=50):
         or not 0.0 <= cutoff < 1.0
     ):
         raise ValueError(f"cutoff must be 'auto' or a float in [0, 1); got {cutoff!r}.")
-    if not _is_int(n_strata) or n_strata < 1:
+    if not is_int(n_strata) or n_strata < 1:
         raise ValueError(f"n_strata must be an integer >= 1; got {n_strata!r}.")
     if n_select == 0:
         return np.empty(0, dtype=np.int64)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TinyMLP, tiny_net
+from helpers import TinyMLP, tiny_net
 from skunseen import HeldOutRecorder
 from skunseen.scores import ScoringRecords, get_scorer, median_distance
 

@@ -6,7 +6,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 
-from conftest import TinyMLP, tiny_net
+from helpers import TinyMLP, tiny_net
 from skunseen import HeldOutRecorder
 from skunseen.scores import (
     ScoringRecords,

@@ -6,7 +6,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from conftest import tiny_net
+from helpers import tiny_net
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
 from skunseen.scores import available_scorers, register_scorer
 from skunseen.selection import d2, register_selector

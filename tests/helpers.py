@@ -1,0 +1,35 @@
+"""Helpers shared by the tests: small local data and tiny, fast scoring models.
+
+Tests import these from here (``from helpers import tiny_net``); fixtures
+live in ``conftest.py``. No test module imports another test module.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+from skorch import NeuralNetClassifier
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The CIFAR-10 JPEG archive; SKUNSEEN_CIFAR points elsewhere (the GPU suite does).
+CIFAR_ARCHIVE = Path(os.environ.get("SKUNSEEN_CIFAR", SHARED_DATA / "cifar10-jpeg.tar.gz"))
+
+
+class TinyMLP(torch.nn.Module):
+    """A two-layer net that trains on digits in well under a second."""
+
+    def __init__(self, n_features=64, n_classes=10, hidden=32):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Linear(n_features, hidden), torch.nn.ReLU(),
+            torch.nn.Linear(hidden, n_classes))
+
+    def forward(self, X):
+        return self.layers(X.reshape(len(X), -1))
+
+
+def tiny_net(max_epochs=3, n_features=64, n_classes=10, **params):
+    return NeuralNetClassifier(
+        TinyMLP, module__n_features=n_features, module__n_classes=n_classes,
+        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.01,
+        max_epochs=max_epochs, batch_size=64, train_split=None, verbose=0, **params)

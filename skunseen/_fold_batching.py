@@ -13,8 +13,8 @@ its own:
   lockstep, one batch per model per step;
 * no batch statistic mixes models: BatchNorm statistics are per model and
   come from that model's own rows (shorter batches are padded, and the
-  padding enters no statistic and no loss);
-  held-out rows are only ever predicted in eval mode;
+  padding enters no statistic and no loss); held-out rows are only ever
+  predicted, in eval mode;
 * per-model optimizer state and learning-rate schedule: one optimizer over
   the stacked tensors when every model takes the same number of steps per
   epoch (element-wise optimizers then update each model exactly as its own

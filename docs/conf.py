@@ -109,6 +109,9 @@ API = [
     ("skunseen", "Pruners and composition", [
         ("Pruners", ["UnseenPruner", "MultiStepUnseenPruner", "FittingPruner"]),
         ("Pipelines", ["PrunedClassifier", "PruningSampler"]),
+        ("Out-of-fold engine", ["cross_val_records", "unseen_scores", "fitting_scores",
+                                "HeldOutRecords"]),
+        ("Score once, select many", ["RecordsCache"]),
         ("Recording and base class", ["HeldOutRecorder", "BasePruner"]),
     ]),
     ("skunseen.scores", "Scores", [

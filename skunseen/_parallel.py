@@ -260,29 +260,25 @@ class LockedSection:
 
     def callbacks(self, name, *inner):
         """``inner`` named callbacks, run with the lock held at epoch and train end."""
-        return [(f"{name}_lock", _Acquire(self)), *inner, (f"{name}_unlock", _Release(self))]
+        return [(f"{name}_lock", _SectionEdge(self, "acquire")), *inner,
+                (f"{name}_unlock", _SectionEdge(self, "release"))]
 
 
-class _Acquire(Callback):
-    def __init__(self, section):
+class _SectionEdge(Callback):
+    """Calls ``section.acquire`` or ``section.release`` at epoch and train end."""
+
+    def __init__(self, section, action):
         self.section = section
+        self.action = action
+
+    def _act(self):
+        getattr(self.section, self.action)()
 
     def on_epoch_end(self, net, **kwargs):
-        self.section.acquire()
+        self._act()
 
     def on_train_end(self, net, **kwargs):
-        self.section.acquire()
-
-
-class _Release(Callback):
-    def __init__(self, section):
-        self.section = section
-
-    def on_epoch_end(self, net, **kwargs):
-        self.section.release()
-
-    def on_train_end(self, net, **kwargs):
-        self.section.release()
+        self._act()
 
 
 def threads_per_task(n_jobs):

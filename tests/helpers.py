@@ -7,7 +7,10 @@ live in ``conftest.py``. No test module imports another test module.
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -33,3 +36,25 @@ def tiny_net(max_epochs=3, n_features=64, n_classes=10, **params):
         TinyMLP, module__n_features=n_features, module__n_classes=n_classes,
         criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.01,
         max_epochs=max_epochs, batch_size=64, train_split=None, verbose=0, **params)
+
+
+#: (rows trained on, rows predicted) of every RowTrackingClassifier prediction.
+TRAINING_LOG = []
+
+
+class RowTrackingClassifier(ClassifierMixin, BaseEstimator):
+    """Logs which rows (column 0 holds the row id) it trains on and predicts."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.train_rows_ = set(X[:, 0].astype(int))
+        self.model_ = LogisticRegression(max_iter=200).fit(X[:, 1:], y)
+        return self
+
+    def predict_proba(self, X):
+        TRAINING_LOG.append((self.train_rows_, set(X[:, 0].astype(int))))
+        return self.model_.predict_proba(X[:, 1:])
+
+
+def with_row_ids(X):
+    return np.column_stack([np.arange(len(X)), X])

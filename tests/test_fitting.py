@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import tiny_net
+from helpers import TRAINING_LOG, RowTrackingClassifier, tiny_net, with_row_ids
 from skunseen import FittingPruner, UnseenPruner
-from test_unseen import TRAINING_LOG, RowTrackingClassifier, with_row_ids
 
 
 def test_models_score_the_rows_they_trained_on(small_digits):

@@ -9,10 +9,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
-from helpers import tiny_net
+from helpers import TRAINING_LOG, RowTrackingClassifier, tiny_net, with_row_ids
 from skunseen import MultiStepUnseenPruner, PrunedClassifier, UnseenPruner
 from skunseen._multistep import step_sizes
-from test_unseen import TRAINING_LOG, RowTrackingClassifier, with_row_ids
 
 # Tiny training sets make LogisticRegression stop early; irrelevant here.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

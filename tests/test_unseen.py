@@ -9,29 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, StratifiedGroupKFold
 from torch.utils.data import TensorDataset
 
-from helpers import tiny_net
+from helpers import TRAINING_LOG, RowTrackingClassifier, tiny_net, with_row_ids
 from skunseen import MultiStepUnseenPruner, UnseenPruner
-
-TRAINING_LOG = []
-
-
-class RowTrackingClassifier(ClassifierMixin, BaseEstimator):
-    """Logs which rows (column 0 holds the row id) it trains on and predicts."""
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        self.train_rows_ = set(X[:, 0].astype(int))
-        self.model_ = LogisticRegression(max_iter=200).fit(X[:, 1:], y)
-        return self
-
-    def predict_proba(self, X):
-        TRAINING_LOG.append((self.train_rows_, set(X[:, 0].astype(int))))
-        return self.model_.predict_proba(X[:, 1:])
-
-
-def with_row_ids(X):
-    return np.column_stack([np.arange(len(X)), X])
-
 
 def lr():
     return LogisticRegression(max_iter=300)

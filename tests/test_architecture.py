@@ -1,0 +1,113 @@
+"""The package's shape: layers, torch-free core, small functions, complete docstrings.
+
+The rules live in one place each: the import layers in ``setup.cfg``
+(``[importlinter]``, also run by ``lint-imports``), the docstring sections in
+``docs/check_docstrings.py``; this module runs them in the suite.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "skunseen"
+MAX_FUNCTION_LINES = 60
+MAX_BASE_PRUNER_LINES = 250
+
+
+def _run(code):
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_import_linter_contracts_are_kept():
+    pytest.importorskip("importlinter")
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "setup.cfg"), no_cache=True) == 0
+
+
+def test_importing_skunseen_and_a_scikit_learn_pruner_loads_no_torch():
+    result = _run(
+        "import sys\n"
+        "import skunseen\n"
+        "from sklearn.datasets import load_digits\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "skunseen.UnseenPruner(LogisticRegression(max_iter=100), cv=3, keep=0.5,\n"
+        "                      random_state=0).fit(X[:300] / 16, y[:300])\n"
+        "print(sorted(m for m in ('torch', 'skorch', 'torchvision') if m in sys.modules))\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _docstring_lines(node):
+    lines = set()
+    for inner in ast.walk(node):
+        body = getattr(inner, "body", None)
+        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                lines.update(range(first.lineno, first.end_lineno + 1))
+    return lines
+
+
+def _code_lines(source_lines, node):
+    """Lines of ``node`` that are code: no docstring, blank or comment-only line."""
+    skip = _docstring_lines(node)
+    return sum(1 for number in range(node.lineno, node.end_lineno + 1)
+               if number not in skip
+               and source_lines[number - 1].strip()
+               and not source_lines[number - 1].strip().startswith("#"))
+
+
+def _definitions(kinds):
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, kinds):
+                yield path.relative_to(ROOT), node, source.splitlines()
+
+
+def test_no_function_is_longer_than_sixty_lines_of_code():
+    long = [f"{path}:{node.lineno} {node.name} ({lines} lines)"
+            for path, node, source in _definitions((ast.FunctionDef, ast.AsyncFunctionDef))
+            if (lines := _code_lines(source, node)) > MAX_FUNCTION_LINES]
+    assert long == []
+
+
+def test_the_base_pruner_stays_thin():
+    [(_, node, source)] = [item for item in _definitions(ast.ClassDef)
+                           if item[1].name == "BasePruner"]
+    assert _code_lines(source, node) < MAX_BASE_PRUNER_LINES
+
+
+def test_no_private_name_is_imported_across_skunseen_modules():
+    private = [f"{path}:{node.lineno} {alias.name}"
+               for path, node, _ in _definitions(ast.ImportFrom)
+               if node.level > 0 or (node.module or "").startswith("skunseen")
+               for alias in node.names
+               if alias.name.startswith("_") and alias.name != "__version__"]
+    assert private == []
+
+
+def test_no_test_module_imports_another():
+    offending = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offending += [f"{path.name}: {name}" for name in names
+                          if name.split(".")[-1].startswith("test_") or name.startswith("tests")]
+    assert offending == []
+
+
+def test_every_public_object_has_its_numpydoc_sections():
+    pytest.importorskip("numpydoc")
+    result = subprocess.run([sys.executable, str(ROOT / "docs" / "check_docstrings.py")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -1,0 +1,97 @@
+"""The out-of-fold engine as functions: cross_val_records, unseen_scores, fitting_scores."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from helpers import TRAINING_LOG, RowTrackingClassifier, tiny_net, with_row_ids
+from skunseen import (
+    FittingPruner,
+    HeldOutRecords,
+    MultiStepUnseenPruner,
+    UnseenPruner,
+    cross_val_records,
+    fitting_scores,
+    unseen_scores,
+)
+from skunseen.scores import el2n
+
+
+def _logreg():
+    return LogisticRegression(max_iter=300)
+
+
+def test_cross_val_records_hold_out_every_row_once_per_repeat(small_digits):
+    X, y = small_digits
+    TRAINING_LOG.clear()
+    held = cross_val_records(RowTrackingClassifier(), with_row_ids(X), y, cv=3, n_repeats=2,
+                             random_state=0)
+    assert isinstance(held, HeldOutRecords)
+    assert held.proba.shape == (len(X), 10)
+    np.testing.assert_array_equal(held.rows, np.arange(len(X)))
+    assert held.fold_ids.shape == (2, len(X))
+    for repeat in range(2):
+        assert sorted(np.unique(held.fold_ids[repeat])) == [0, 1, 2]
+    assert len(TRAINING_LOG) == 6
+    for train_rows, scored_rows in TRAINING_LOG:
+        assert not train_rows & scored_rows
+
+
+def test_user_side_scoring_of_the_records_equals_the_pruner(small_digits):
+    # cleanlab's way: records from a function, the score from an array function.
+    X, y = small_digits
+    held = cross_val_records(_logreg(), X, y, cv=4, random_state=3)
+    pruner = UnseenPruner(_logreg(), cv=4, random_state=3).fit(X, y)
+    np.testing.assert_allclose(el2n(held.proba, held.y), pruner.scores_, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scorer", ["el2n", "margin"])
+def test_unseen_scores_equal_the_pruner_scores(small_digits, scorer):
+    X, y = small_digits
+    scores = unseen_scores(_logreg(), X, y, scorer=scorer, cv=4, n_repeats=2, random_state=1)
+    pruner = UnseenPruner(_logreg(), scorer=scorer, cv=4, n_repeats=2, random_state=1).fit(X, y)
+    np.testing.assert_array_equal(scores, pruner.scores_)
+
+
+def test_unseen_scores_with_a_net_and_a_dynamics_scorer_equal_the_pruner(small_digits):
+    X, y = small_digits
+    kwargs = dict(scorer="forgetting", cv=3, random_state=0)
+    scores = unseen_scores(tiny_net(max_epochs=3), X, y, **kwargs)
+    pruner = UnseenPruner(tiny_net(max_epochs=3), **kwargs).fit(X, y)
+    np.testing.assert_array_equal(scores, pruner.scores_)
+
+
+def test_fitting_scores_equal_the_fitting_pruner(small_digits):
+    X, y = small_digits
+    scores = fitting_scores(_logreg(), X, y, random_state=0)
+    pruner = FittingPruner(_logreg(), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(scores, pruner.scores_)
+    assert scores.shape == (len(X),)
+
+
+def test_the_first_multistep_round_is_cross_val_records(small_digits):
+    X, y = small_digits
+    held = cross_val_records(_logreg(), X, y, cv=3, random_state=0)
+    pruner = MultiStepUnseenPruner(_logreg(), keep=0.5, n_steps=1, cv=3,
+                                   random_state=0).fit(X, y)
+    np.testing.assert_array_equal(el2n(held.proba, held.y), pruner.scores_)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(cv=1), "cv"),
+    (dict(n_repeats=0), "n_repeats"),
+    (dict(record="nonsense"), "record"),
+    (dict(fold_batching="yes"), "fold_batching"),
+])
+def test_cross_val_records_names_the_bad_parameter_before_training(small_digits, kwargs, name):
+    X, y = small_digits
+    TRAINING_LOG.clear()
+    with pytest.raises(ValueError, match=name):
+        cross_val_records(RowTrackingClassifier(), with_row_ids(X), y, **kwargs)
+    assert TRAINING_LOG == []
+
+
+def test_unseen_scores_rejects_an_unknown_scorer(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="scorer"):
+        unseen_scores(_logreg(), X, y, scorer="no-such-scorer")

@@ -27,7 +27,7 @@ Rows (``--rows``):
     issue's target is UNSEEN within 1.5x of fitting.
 
 ``--memory`` also runs each variant of each row once in a fresh process and
-reports the peak resident memory (``ru_maxrss``) of both.
+reports the peak resident memory (``VmHWM``) of both.
 
     python benchmarks/fold_batching.py                      # CPU rows, ~10 min on 2 CPUs
     python benchmarks/fold_batching.py --device cuda --rows cifar-cnn cifar-fastcifar full-fastcifar
@@ -147,15 +147,20 @@ def measure(args, row):
 
 
 def peak_memory(args, row, batched):
-    """Peak RSS (MB) of one fit of a variant in a fresh process."""
+    """Peak RSS (MB) of one fit of a variant in a fresh process.
+
+    ``VmHWM`` of the process's own memory map: ``ru_maxrss`` would also count
+    the parent's memory at fork time (Linux keeps the maximum across exec).
+    """
     code = (
-        "import resource, sys; sys.argv = ['x']; "
+        "import sys; sys.argv = ['x']; "
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
         "import fold_batching as fb; "
         f"a = fb.parse_args({['--device', args.device, '--pool', str(args.pool), '--cifar-epochs', str(args.cifar_epochs), '--digits-epochs', str(args.digits_epochs)]!r}); "
         f"X, y, net = fb.load_row(a, {row!r}); "
         f"fb.fit(fb.UnseenPruner, net(), X, y, 0, cv={args.folds}, fold_batching={batched}); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print([int(line.split()[1]) / 1024 for line in open('/proc/self/status') "
+        "if line.startswith('VmHWM:')][0])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

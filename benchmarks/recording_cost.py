@@ -44,7 +44,6 @@ Usage (from the repository root)::
 
 import argparse
 import multiprocessing
-import resource
 import statistics
 import sys
 import time
@@ -127,8 +126,12 @@ def measure(n_classes, variant, args):
         cpus.append((time.process_time() - cpu) / args.epochs)
     if args.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**20
-    else:  # ru_maxrss is in KiB on Linux
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    else:
+        # VmHWM, the process's own high-water mark: ru_maxrss would also count
+        # the spawning parent's memory (Linux keeps the maximum across exec).
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status
+                        if line.startswith("VmHWM:")) / 2**10
     return {
         "wall": statistics.median(walls),
         "cpu": statistics.median(cpus),

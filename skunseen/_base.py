@@ -33,6 +33,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._checks import refuse_bools
 from ._data import (
     fingerprint,
     is_dataset,
@@ -345,6 +346,8 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _check_pruning_params(self, n_samples):
         """Check the parameters not covered by the constraints before any model trains."""
+        refuse_bools(**{name: getattr(self, name) for name in ("n_repeats", "n_steps")
+                        if hasattr(self, name)})
         resolve_n_select(self.keep, n_samples)
         get_selector(self.selector)
         check_checkpoint_dir(self.checkpoint_dir)

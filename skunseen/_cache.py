@@ -20,8 +20,12 @@ every task the executor finishes.
 import collections
 import contextlib
 import copy
+import functools
+import numbers
 import os
+import sys
 import threading
+import types
 import warnings
 
 import joblib
@@ -43,15 +47,25 @@ class RecordsCache:
     Entries are keyed like checkpoints, but without what was recorded: an
     entry serves every later request that its recording covers (records
     with per-epoch statistics serve a final-output scorer too), cut down to
-    what was asked, so results equal those of a fresh run. The least
-    recently used entries are dropped beyond ``max_bytes``; records larger
-    than that are never kept. Entries are copies, so that nothing a caller
-    does to its results reaches the store.
+    what was asked, so results equal those of a fresh run. Within the
+    process the key also holds the identity of every class and function the
+    estimator is made of, so a class or function redefined under the same
+    name (a notebook cell run again) is trained anew. The least recently
+    used entries are dropped beyond ``max_bytes``; records larger than that
+    are never kept. Entries are copies, so that nothing a caller does to its
+    results reaches the store.
+
+    The cache assumes that a scoring model is a function of its class,
+    parameters, data and seed: ``random_state`` parameters, nested ones
+    included, are set from the task seeds, but a model that draws from a
+    global random generator of its own gives one draw that later fits reuse.
+    Use :meth:`disabled` (or ``max_bytes = 0``) for such models.
 
     Parameters
     ----------
     max_bytes : int, default=512 MiB
-        Size bound of the stored arrays; 0 keeps nothing.
+        Size bound of the stored arrays, in bytes; 0 keeps nothing. Setting
+        it later evicts down to the new bound.
 
     Attributes
     ----------
@@ -59,6 +73,16 @@ class RecordsCache:
         Lookups answered, and not answered, since creation or :meth:`clear`.
     n_bytes : int
         Size of the stored arrays.
+    enabled : bool
+        Whether fits read and store entries now: ``max_bytes > 0`` and no
+        :meth:`disabled` block open.
+
+    Raises
+    ------
+    TypeError
+        If ``max_bytes`` is not an integer.
+    ValueError
+        If ``max_bytes`` is negative.
 
     See Also
     --------
@@ -79,10 +103,31 @@ class RecordsCache:
     """
 
     def __init__(self, max_bytes=512 * 2**20):
-        self.max_bytes = max_bytes
         self._entries = collections.OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._n_disabled = 0
         self.clear()
+        self.max_bytes = max_bytes
+
+    @property
+    def max_bytes(self):
+        """Size bound of the stored arrays, in bytes; setting it evicts down to it."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"max_bytes must be an integer number of bytes; got {value!r}.")
+        if value < 0:
+            raise ValueError(f"max_bytes must be >= 0 (0 keeps nothing); got {value!r}.")
+        with self._lock:
+            self._max_bytes = int(value)
+            self._evict()
+
+    @property
+    def enabled(self):
+        """Whether fits read and store entries now (see :meth:`disabled`)."""
+        return self._max_bytes > 0 and self._n_disabled == 0
 
     def __len__(self):
         return len(self._entries)
@@ -102,37 +147,92 @@ class RecordsCache:
                 return None
             self._entries.move_to_end(key)
             self.n_hits += 1
-            _, records, info, _ = entry
+            _, records, info, _, _ = entry
         return copy.deepcopy(recording.restrict(records)), dict(info)
 
-    def put(self, key, recording, records, info):
-        """Store a finished task, dropping the least recently used beyond ``max_bytes``."""
+    def put(self, key, recording, records, info, *, anchors=()):
+        """Store a finished task, dropping the least recently used beyond ``max_bytes``.
+
+        ``anchors`` are objects the entry keeps alive: the classes and
+        functions whose identities are part of ``key`` (see
+        :func:`code_identity`), so that no later object can take their ids.
+        """
         size = _nbytes(records)
-        if size > self.max_bytes:
+        if size > self._max_bytes:
             return
-        entry = (recording, copy.deepcopy(records), dict(info), size)
+        entry = (recording, copy.deepcopy(records), dict(info), size, tuple(anchors))
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self.n_bytes -= old[3]
             self._entries[key] = entry
             self.n_bytes += size
-            while self.n_bytes > self.max_bytes:
-                self.n_bytes -= self._entries.popitem(last=False)[1][3]
+            self._evict()
+
+    def _evict(self):
+        while self.n_bytes > self._max_bytes:
+            self.n_bytes -= self._entries.popitem(last=False)[1][3]
 
     @contextlib.contextmanager
     def disabled(self):
-        """Neither read nor store anything inside the block (e.g. to time training)."""
-        previous, self.max_bytes = self.max_bytes, 0
+        """Neither read nor store anything inside the block (e.g. to time training).
+
+        Process-wide, for every thread, while any such block is open; blocks
+        may nest and overlap. Entries and ``max_bytes`` are left as they are.
+        """
+        with self._lock:
+            self._n_disabled += 1
         try:
             yield self
         finally:
-            self.max_bytes = previous
+            with self._lock:
+                self._n_disabled -= 1
 
 
 #: The process's records cache: every pruner and engine function reads and
 #: fills it when no ``checkpoint_dir`` is given.
 records_cache = RecordsCache()
+
+
+def code_identity(estimator):
+    """The classes and functions an estimator's behaviour is defined by.
+
+    The estimator's class and, through its parameters (nested estimators,
+    lists, tuples and dicts of them included), every class, function and
+    module instance's class it holds, each once, in a stable order.
+    Checkpoint keys name these by module and name, which a redefinition
+    under the same name does not change; their identities do.
+    """
+    found, seen, pending = [], set(), [estimator]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, (type, *_FUNCTIONS)):
+            found.append(value)
+        elif isinstance(value, types.MethodType):
+            pending.extend([value.__func__, type(value.__self__)])
+        elif isinstance(value, functools.partial):
+            pending.extend([value.func, *value.args, *value.keywords.values()])
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend(value)
+        elif hasattr(value, "get_params"):
+            found.append(type(value))
+            pending.extend(value.get_params(deep=False).values())
+        elif callable(value) or _is_module(value):
+            found.append(type(value))
+    return found
+
+
+_FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType)
+
+
+def _is_module(value):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def task_keys(run, *, with_recording):
@@ -183,18 +283,25 @@ class CacheHook(_StoreHook):
         self.cache = records_cache if cache is None else cache
 
     def _keys(self, run):
-        if self.cache.max_bytes <= 0:
+        if not self.cache.enabled:
             return None
         try:
-            return task_keys(run, with_recording=False)
+            keys = task_keys(run, with_recording=False)
         except TypeError:  # such an estimator is simply trained every time
             return None
+        self.anchors = code_identity(run.estimator)
+        # Within one process the cache also tells apart a class or function
+        # redefined under the same name (a notebook cell run again), and
+        # records trained batched from records trained one by one.
+        local = joblib.hash(([id(anchor) for anchor in self.anchors], run.batched))
+        return [joblib.hash((key, local)) for key in keys]
 
     def _load(self, run, position, task):
         return self.cache.get(self.keys[position], run.recording)
 
     def _save(self, run, position, records, info):
-        self.cache.put(self.keys[position], run.recording, records, info)
+        self.cache.put(self.keys[position], run.recording, records, info,
+                       anchors=self.anchors)
 
     def _found_message(self, n_found, n_tasks):
         return f"Reused {n_found} of {n_tasks} scoring models from the in-memory records cache."

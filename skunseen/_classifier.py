@@ -60,10 +60,22 @@ def timed_fit(fit, estimator, X, y, train_indices, score_indices, *, fit_params=
                      "batched": False}
 
 
+def seed_random_states(model, seed):
+    """Set every ``random_state`` parameter of ``model``, nested ones included, to ``seed``.
+
+    A pipeline or meta-estimator whose inner models keep ``random_state=None``
+    would otherwise draw new randomness on every fit, so the same
+    ``random_state`` of the caller would not give the same scores.
+    """
+    names = [name for name in model.get_params(deep=True)
+             if name == "random_state" or name.endswith("__random_state")]
+    if names:
+        model.set_params(**dict.fromkeys(names, seed))
+
+
 def fit_classifier(model, X, y, train_indices, score_indices, *, seed, n_classes, fit_params):
     """Train a classifier on its rows and record its probabilities on the scored rows."""
-    if "random_state" in model.get_params(deep=False):
-        model.set_params(random_state=seed)
+    seed_random_states(model, seed)
     model.fit(take_rows(X, train_indices), y[train_indices], **fit_params)
     # A model trained on rows lacking some class has fewer predict_proba
     # columns: place them by the model's classes_ so columns stay aligned.

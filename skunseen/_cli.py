@@ -401,11 +401,10 @@ def load_pool(args, *, test=True):
         load_image_folder,
     )
 
+    check_data_source(args)
     subsets = dict(limit=args.limit, test_limit=args.test_limit if test else 0,
                    classes=args.classes, pool_seed=args.pool_seed)
     if args.dataset == "digits":
-        if args.data is not None:
-            raise ValueError("--dataset digits is bundled with scikit-learn and takes no --data")
         data = load_digits_images(**subsets)
         if args.model not in ("auto", "mlp"):
             return data
@@ -414,11 +413,7 @@ def load_pool(args, *, test=True):
         X_train, y_train, X_test, y_test = data
         return data.with_arrays(X_train.reshape(len(X_train), 64), y_train,
                                 X_test.reshape(len(X_test), 64), y_test)
-    if args.data is None:
-        raise ValueError(f"--dataset {args.dataset} needs --data PATH (see --help)")
     path = args.data.expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"--data {path} does not exist")
     if args.dataset == "imagefolder":
         return load_image_folder(path, image_size=args.image_size or 224, **subsets)
     folder = _TORCHVISION_FOLDERS[args.dataset]
@@ -731,8 +726,6 @@ def read_coreset(path, args, data):
     y = data.y_train
     if path is None:
         return np.arange(len(y))
-    if not path.is_file():
-        raise FileNotFoundError(f"--coreset {path} does not exist")
     rows = np.load(path)
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
         raise ValueError(f"--coreset {path} must hold a 1-D array of row indices, got "
@@ -761,9 +754,26 @@ def report_parameters(args):
             for key, value in vars(args).items() if key != "run"}
 
 
+def check_data_source(args):
+    """The data options' paths, checked before anything heavy loads."""
+    if getattr(args, "dataset", None) is None:
+        return
+    if args.dataset == "digits":
+        if args.data is not None:
+            raise ValueError("--dataset digits is bundled with scikit-learn and takes no --data")
+    elif args.data is None:
+        raise ValueError(f"--dataset {args.dataset} needs --data PATH (see --help)")
+    elif not args.data.expanduser().exists():
+        raise FileNotFoundError(f"--data {args.data.expanduser()} does not exist")
+    coreset = getattr(args, "coreset", None)
+    if coreset is not None and not coreset.is_file():
+        raise FileNotFoundError(f"--coreset {coreset} does not exist")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        check_data_source(args)
         return args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as error:
         print_error(f"skunseen {args.command}", error)

@@ -45,9 +45,10 @@ class Substitution:
 #: Parameters of the pruners and the engine functions.
 PARAMETERS = {
     "estimator": """\
-estimator : skorch NeuralNet or classifier with ``predict_proba``, default=None
+estimator : skorch NeuralNet, classifier with ``predict_proba``, or None
     The scoring model, cloned for every scoring task (fold, repeat, step).
-    ``None`` builds a small skorch net from the shape of X (an MLP for 2-D
+    ``None`` (the pruners' default; the functions take it as their first
+    argument) builds a small skorch net from the shape of X (an MLP for 2-D
     data, a small CNN for images) with :func:`skunseen.models.make_net`. A
     plain scikit-learn classifier supports the final-output scorers only.""",
     "scorer": """\
@@ -67,7 +68,9 @@ selector_params : dict, default=None
     Keyword arguments of the selector, e.g. ``{"cutoff": 0.1}``.""",
     "keep": """\
 keep : float in (0, 1] or int, default=0.5
-    Fraction of the samples to keep, or their number.""",
+    Fraction of the samples to keep, or their number. A fraction is
+    rounded to the nearest count, halves to even (``round``): 0.5 of 1,347
+    samples keeps 674, of 1,797 keeps 898; at least one is kept.""",
     "cv": """\
 cv : int, cross-validation generator or iterable, default=5
     Number of folds (stratified, shuffled with a seed drawn from
@@ -94,11 +97,16 @@ device : str, default="auto"
     scoring net. A bare ``"cuda"`` (given here or as the net's device)
     with several visible GPUs spreads the tasks over them: task ``k`` of a
     round trains on ``cuda:{k % n_gpus}``. ``"cuda"`` without a GPU raises;
-    ``"auto"`` falls back to the CPU.""",
+    ``"auto"`` falls back to the CPU. Scikit-learn estimators run where
+    scikit-learn runs them; the value does not apply to them.""",
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
     Seeds the folds, the scoring models and the selection. The same value
-    gives the same result, for every joblib backend (see :ref:`parallel`).""",
+    gives the same result, for every joblib backend (see :ref:`parallel`).
+    Each scoring model gets its own seed: a net's initialisation and batch
+    order, and every ``random_state`` parameter of a scikit-learn model,
+    nested ones included (``randomforestclassifier__random_state`` in a
+    Pipeline).""",
     "n_jobs": """\
 n_jobs : int, default=None
     Number of scoring models trained in parallel through joblib (honours

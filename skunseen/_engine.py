@@ -10,6 +10,7 @@ The pruners are thin estimators over the same :class:`ScoringSession`, so
 for one ``random_state`` these functions return their ``scores_``.
 """
 
+import inspect
 import os
 from numbers import Integral
 
@@ -17,9 +18,10 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_X_y, column_or_1d
+from sklearn.utils.validation import check_X_y
 
 from ._cache import CacheHook, CheckpointHook
+from ._checks import refuse_bools
 from ._classifier import describe, is_skorch_net, run_classifier_task
 from ._data import (
     check_finite,
@@ -108,19 +110,21 @@ class ScoringSession:
     def _executor(self):
         if not is_skorch_net(self.estimator):
             return JoblibExecutor(run_classifier_task)
-        from ._fold_batching import NetExecutor
+        from ._fold_batching import net_executor
 
-        return NetExecutor(self.fold_batching, sample_shape(self.X))
+        return net_executor
 
     def _hooks(self):
         store = CacheHook() if self.checkpoint_dir is None else CheckpointHook(
             self.checkpoint_dir)
         hooks = [DivergenceCheck(), store, ProgressHook()]
         if is_skorch_net(self.estimator):
+            from ._fold_batching import BatchingDecision
             from ._recording import NetRuntime
 
-            # First: the tasks' devices enter their checkpoint keys.
-            hooks.insert(0, NetRuntime(self.device))
+            # First the tasks' devices, then how they train: both enter the keys.
+            hooks[:0] = [NetRuntime(self.device),
+                         BatchingDecision(self.fold_batching, sample_shape(self.X))]
         return hooks
 
 
@@ -169,7 +173,9 @@ def check_groups(groups, n_samples):
     """``groups`` as a 1-D array with one entry per row (None stays None)."""
     if groups is None:
         return None
-    groups = column_or_1d(groups)
+    groups = np.asarray(groups)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be 1-D, one group per row of X; got shape {groups.shape}.")
     if len(groups) != n_samples:
         raise ValueError(
             f"groups must have one entry per row of X: got {len(groups)} for "
@@ -196,7 +202,9 @@ def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
     if is_skorch_net(estimator):
         from ._recording import check_net
 
-        check_net(estimator, n_classes=n_classes, device=device)
+        check_net(estimator, n_classes=n_classes, device=device,
+                  sample_shape=sample_shape(X) if not is_dataset(X) else None,
+                  extras=recording.extras)
     elif is_dataset(X):
         raise ValueError(
             f"X is a torch Dataset, which {describe(estimator)} cannot read; "
@@ -247,9 +255,18 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
 
     ``options`` are the remaining :class:`ScoringSession` parameters.
     """
+    check_session_inputs(estimator, n_rows(X), n_jobs=options.get("n_jobs"),
+                         fit_params=options.get("fit_params"))
     estimator = resolve_estimator(estimator, X, len(classes), device=device,
                                   recording=recording, asked_by=asked_by)
+    if is_skorch_net(estimator):
+        check_forward_takes(estimator, options.get("fit_params"))
     task_device = None
+    if options.get("fold_batching") is True and not is_skorch_net(estimator):
+        raise ValueError(
+            f"fold_batching=True trains skorch nets as one stacked module; the scoring "
+            f"{describe(estimator)} is not a skorch net. Use fold_batching='auto' or False."
+        )
     if is_skorch_net(estimator):
         from ._net_data import as_net_input, serves_uint8
 
@@ -258,6 +275,49 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
         task_device = estimator.device if device == "auto" else device
     return ScoringSession(estimator, X, y, classes, recording=recording, device=task_device,
                           **options)
+
+
+def check_session_inputs(estimator, n_samples, *, n_jobs, fit_params):
+    """What scikit-learn's parameter constraints let through, refused before training."""
+    if isinstance(estimator, type):
+        raise TypeError(
+            f"estimator must be an estimator instance such as {estimator.__name__}(), "
+            f"not the class {estimator.__name__}."
+        )
+    refuse_bools(n_jobs=n_jobs)
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs=0 has no meaning: pass None or 1 (one model at a time), a positive "
+            "number of parallel jobs, or a negative one (-1: one job per CPU)."
+        )
+    weights = (fit_params or {}).get("sample_weight")
+    if weights is not None:
+        weights = np.asarray(weights)
+        if weights.shape != (n_samples,):
+            raise ValueError(
+                f"The fit parameter sample_weight must have one weight per row of X: got "
+                f"shape {weights.shape} for {n_samples} rows."
+            )
+        if not np.issubdtype(weights.dtype, np.number) or not np.isfinite(weights).all() \
+                or (weights < 0).any():
+            raise ValueError("The fit parameter sample_weight must hold finite weights >= 0.")
+
+
+def check_forward_takes(net, fit_params):
+    """skorch hands fit parameters to the module's ``forward``: it must take them."""
+    if not fit_params:
+        return
+    module = net.module if isinstance(net.module, type) else type(net.module)
+    parameters = inspect.signature(module.forward).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    missing = sorted(set(fit_params) - set(parameters))
+    if missing:
+        raise ValueError(
+            f"The fit parameters {missing} would reach {module.__name__}.forward, which does "
+            "not take them (a skorch net passes fit parameters to its module's forward). "
+            "Drop them, or use a module whose forward accepts them."
+        )
 
 
 def check_checkpoint_dir(checkpoint_dir):
@@ -282,8 +342,9 @@ def recording_from(record, *, is_net):
 
 
 def _session(estimator, X, y, *, recording_for, asked_by, groups, params, device, n_jobs,
-             checkpoint_dir, verbose, fold_batching, caller):
+             checkpoint_dir, verbose, fold_batching, caller, n_repeats):
     """The session of an engine function: data, labels and groups checked."""
+    refuse_bools(n_repeats=n_repeats)
     X, y = check_data(X, y, caller=caller)
     classes, y_encoded = check_labels(y)
     groups = check_groups(groups, n_rows(X))
@@ -397,7 +458,7 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
         asked_by={"dynamics": f"record={record!r}", "extras": f"record={record!r}"},
         groups=groups, params=params, device=device, n_jobs=n_jobs,
         checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
-        caller="cross_val_records")
+        caller="cross_val_records", n_repeats=n_repeats)
     return session.run(OutOfFold(cv, n_repeats, groups=groups), check_random_state(random_state))
 
 
@@ -484,7 +545,7 @@ def unseen_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, cv
                    scorer=scorer, scorer_params=scorer_params, groups=groups, params=params,
                    device=device, n_jobs=n_jobs, random_state=random_state,
                    checkpoint_dir=checkpoint_dir, verbose=verbose,
-                   fold_batching=fold_batching, caller="unseen_scores")
+                   fold_batching=fold_batching, caller="unseen_scores", n_repeats=n_repeats)
 
 
 @validate_params({**_SHARED_CONSTRAINTS, **_SCORER_CONSTRAINTS},
@@ -548,4 +609,4 @@ def fitting_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, n
     return _scores(lambda groups: TrainOnAll(n_repeats), estimator, X, y, scorer=scorer,
                    scorer_params=scorer_params, params=params, device=device, n_jobs=n_jobs,
                    random_state=random_state, checkpoint_dir=checkpoint_dir, verbose=verbose,
-                   fold_batching=fold_batching, caller="fitting_scores")
+                   fold_batching=fold_batching, caller="fitting_scores", n_repeats=n_repeats)

@@ -32,6 +32,7 @@ class Round:
     """The tasks of one round and everything they share.
 
     ``devices`` holds every task's device (``None``: the estimator's own);
+    ``batched`` whether the tasks train as one stacked module (fold batching);
     ``finished`` maps task positions to ``(records, info)`` as tasks are
     read back or trained; ``label`` names the caller in messages.
     """
@@ -48,6 +49,7 @@ class Round:
     label: str = "skunseen"
     data_fingerprint: str = None
     devices: list = None
+    batched: bool = False
     finished: dict = field(default_factory=dict)
 
     def __post_init__(self):

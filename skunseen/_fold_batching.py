@@ -29,10 +29,12 @@ see the same batches, so a fixed ``random_state`` gives the same coreset
 either way, up to that rounding.
 
 :class:`BatchedExecutor` is the executor (see :mod:`skunseen._execution`)
-that trains a round's pending tasks this way; :class:`NetExecutor` picks it
-or the joblib executor for every round of nets.
+that trains a round's pending tasks this way; :class:`BatchingDecision`
+decides for every round of nets, and :func:`net_executor` runs the round
+batched or as joblib jobs accordingly.
 """
 
+import contextlib
 import math
 import time
 
@@ -44,7 +46,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
 from ._classifier import describe, is_skorch_net
-from ._execution import JoblibExecutor
+from ._execution import JoblibExecutor, TaskHook
 from ._net_data import fold_view
 from ._parallel import device_params, seed_params, threads_per_task
 from ._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged, epoch_statistics
@@ -147,7 +149,7 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     ValueError
         ``setting=True`` for a net or round that cannot be batched.
     """
-    if setting is False or n_tasks < 2:
+    if setting is False:
         return False
     obstacle = batching_obstacle(net, extras)
     if obstacle is None and fit_params:
@@ -160,8 +162,8 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
                 f"fold_batching=True, but the scoring models cannot train batched: {obstacle}. "
                 "Use fold_batching='auto' (batch where possible) or False."
             )
-        return True
-    return (obstacle is None and n_jobs in (None, 1)
+        return n_tasks > 1
+    return (n_tasks > 1 and obstacle is None and n_jobs in (None, 1)
             and _batching_pays(net, devices[0], sample_shape))
 
 
@@ -536,27 +538,40 @@ class BatchedExecutor:
         return [(position, records, info) for position, (records, info) in zip(pending, results)]
 
 
-class NetExecutor:
-    """The executor of a round of nets: batched where :func:`use_fold_batching`
-    says so, else one joblib job per task.
+class BatchingDecision(TaskHook):
+    """Decides whether a round of nets trains batched, before anything else.
+
+    The decision looks at all the round's tasks, not only those a store
+    has not answered yet, so that ``fold_batching=True`` refuses a net it
+    cannot batch whatever is cached, and the in-memory cache can tell
+    records trained batched from records trained one by one (they agree
+    only to float rounding).
 
     Parameters
     ----------
-    fold_batching : bool or "auto"
-        The caller's setting.
+    setting : bool or "auto"
+        The caller's ``fold_batching``.
     sample_shape : tuple of int
         Shape of one input row.
     """
 
-    def __init__(self, fold_batching, sample_shape):
-        self.fold_batching = fold_batching
+    def __init__(self, setting, sample_shape):
+        self.setting = setting
         self.sample_shape = sample_shape
 
-    def __call__(self, run, pending):
-        if use_fold_batching(
-                self.fold_batching, run.estimator, n_tasks=len(pending),
-                devices=[run.devices[p] for p in pending], sample_shape=self.sample_shape,
-                extras=run.recording.extras, n_jobs=run.n_jobs, fit_params=run.fit_params):
-            return BatchedExecutor()(run, pending)
-        warn_if_serialised(run.estimator, len(pending), run.n_jobs)
-        return JoblibExecutor(NetTaskRunner(threads_per_task(run.n_jobs)))(run, pending)
+    @contextlib.contextmanager
+    def round(self, run):
+        run.batched = use_fold_batching(
+            self.setting, run.estimator, n_tasks=len(run.tasks), devices=run.devices,
+            sample_shape=self.sample_shape, extras=run.recording.extras, n_jobs=run.n_jobs,
+            fit_params=run.fit_params)
+        yield
+
+
+def net_executor(run, pending):
+    """The executor of a round of nets: batched where :class:`BatchingDecision`
+    said so, else one joblib job per task."""
+    if run.batched and len(pending) > 1:
+        return BatchedExecutor()(run, pending)
+    warn_if_serialised(run.estimator, len(pending), run.n_jobs)
+    return JoblibExecutor(NetTaskRunner(threads_per_task(run.n_jobs)))(run, pending)

@@ -99,11 +99,14 @@ def check_fresh_weights(net):
             )
 
 
-def check_net(net, *, n_classes, device):
+def check_net(net, *, n_classes, device, sample_shape=None, extras=None):
     """What a given skorch net must satisfy before any of its clones trains.
 
     ``device`` is the caller's: any value but ``"auto"`` applies to every
     scoring net; with ``"auto"`` every net keeps the device it asks for.
+    With ``sample_shape``, a forward pass on a CPU copy checks that the
+    module takes such rows and has one output per class. The epochs of a
+    ``grad_norm`` extra in ``extras`` must exist in the net's training.
     """
     if device != "auto":
         resolve_device(device)
@@ -122,6 +125,44 @@ def check_net(net, *, n_classes, device):
             f"{n_classes}; use a NeuralNetClassifier as `estimator`."
         )
     check_fresh_weights(net)
+    grad_epochs = (extras or {}).get(GRAD_NORM, {}).get("epochs")
+    if grad_epochs is not None:
+        try:
+            epoch_window(grad_epochs, net.max_epochs)
+        except ValueError as exc:
+            raise ValueError(f"The grad_norm extra's epochs: {exc}") from None
+    if sample_shape:
+        _check_shapes(net, tuple(sample_shape), n_classes)
+
+
+def _check_shapes(net, sample_shape, n_classes):
+    """A forward pass of two zero rows through a CPU copy of the module.
+
+    A wrong input size or number of outputs then fails here, before any
+    model trains, instead of after the first one has.
+    """
+    probe = clone(net).set_params(device="cpu")
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        probe.initialize()
+    try:
+        with torch.no_grad():
+            output = probe.module_.eval()(torch.zeros((2, *sample_shape)))
+    except Exception as exc:  # noqa: BLE001 - whatever the user's module raises
+        raise ValueError(
+            f"The scoring {describe(net)} cannot take rows of shape {sample_shape}: its "
+            f"module failed on them ({type(exc).__name__}: {exc}). Match the module's "
+            "input size to X (e.g. module__n_features, or make_net's input_shape)."
+        ) from None
+    if isinstance(output, (tuple, list)):
+        output = output[0]  # skorch reads the first output as the prediction
+    expected = 1 if is_binary_net(net) else n_classes
+    width = 1 if output.ndim == 1 else output.shape[-1]
+    if output.ndim > 2 or width != expected:
+        raise ValueError(
+            f"The scoring {describe(net)} outputs shape {tuple(output.shape[1:])} per row, "
+            f"but y has {n_classes} classes, so it needs {expected} output(s) per row; set "
+            "the module's number of outputs (e.g. module__n_classes) to match."
+        )
 
 
 def initialize_fresh(net, seed):

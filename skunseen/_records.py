@@ -115,6 +115,11 @@ def check_extra_requests(extras):
                 f"Unknown option(s) {unknown} for extra {name!r}; valid options: "
                 f"{sorted(RECORDABLE_EXTRAS[name])}."
             )
+        if not isinstance(options.get("last_layer", False), bool):
+            raise ValueError(
+                f"Option 'last_layer' of extra {name!r} must be True or False; got "
+                f"{options['last_layer']!r}."
+            )
         requests[name] = {**RECORDABLE_EXTRAS[name], **options}
     return requests
 

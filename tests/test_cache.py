@@ -99,3 +99,120 @@ def test_records_without_dynamics_do_not_serve_a_dynamics_request():
     cache.put("a", Recording(), records, {})
     assert cache.get("a", Recording(dynamics=True)) is None
     assert (cache.n_hits, cache.n_misses) == (0, 1)
+
+
+def _feature_subset(Z):
+    return Z
+
+
+def test_a_function_redefined_under_the_same_name_is_trained_anew(small_digits):
+    # A notebook cell run again: same module and name, another function.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = small_digits
+
+    def scores_with(function):
+        model = make_pipeline(FunctionTransformer(function), _scoring_model())
+        return UnseenPruner(model, cv=3, random_state=0).fit(X, y).scores_
+
+    first = scores_with(_feature_subset)
+
+    def _feature_subset_again(Z):
+        return Z[:, :8]
+
+    _feature_subset_again.__qualname__ = _feature_subset.__qualname__
+    N_FITS.clear()
+    again = scores_with(_feature_subset_again)
+    assert len(N_FITS) == 3
+    with records_cache.disabled():
+        fresh = scores_with(_feature_subset_again)
+    np.testing.assert_array_equal(again, fresh)
+    assert not np.array_equal(first, again)
+
+
+def test_a_class_redefined_under_the_same_name_is_trained_anew(small_digits):
+    X, y = small_digits
+    UnseenPruner(_scoring_model(), cv=3, random_state=0).fit(X, y)
+
+    class CountingLogisticRegression(LogisticRegression):  # same name, new class
+        def fit(self, X, y, sample_weight=None):
+            N_FITS.append(len(X))
+            return super().fit(X[:, :8], y, sample_weight=sample_weight)
+
+        def predict_proba(self, X):
+            return super().predict_proba(X[:, :8])
+
+    N_FITS.clear()
+    UnseenPruner(CountingLogisticRegression(max_iter=300), cv=3, random_state=0).fit(X, y)
+    assert len(N_FITS) == 3
+
+
+def test_random_models_inside_a_pipeline_are_seeded_so_the_cache_serves_a_fresh_result(
+        small_digits):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = small_digits
+
+    def fit():
+        model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5))
+        return UnseenPruner(model, cv=3, random_state=4).fit(X, y).scores_
+
+    cached = (fit(), fit())
+    with records_cache.disabled():
+        fresh = (fit(), fit())
+    for scores in (*cached, fresh[1]):
+        np.testing.assert_array_equal(scores, fresh[0])
+
+
+def test_records_trained_batched_do_not_answer_a_sequential_fit(small_digits):
+    from skunseen.models import make_net
+
+    X, y = small_digits
+    X = X.astype("float32")
+    kwargs = dict(cv=3, random_state=0)
+
+    def net():
+        return make_net("mlp", input_shape=X.shape[1:], n_classes=10, max_epochs=2,
+                        device="cpu", random_state=0)
+
+    UnseenPruner(net(), fold_batching=True, **kwargs).fit(X, y)
+    sequential = UnseenPruner(net(), fold_batching=False, **kwargs).fit(X, y)
+    assert not any(info["cached"] for info in sequential.task_info_)
+    again = UnseenPruner(net(), fold_batching=False, **kwargs).fit(X, y)
+    assert all(info["cached"] for info in again.task_info_)
+
+
+def test_overlapping_disabled_blocks_restore_the_cache():
+    cache = RecordsCache(max_bytes=1000)
+    first, second = cache.disabled(), cache.disabled()
+    first.__enter__()
+    second.__enter__()
+    cache.max_bytes = 2000
+    first.__exit__(None, None, None)
+    assert not cache.enabled
+    second.__exit__(None, None, None)
+    assert cache.enabled and cache.max_bytes == 2000
+
+
+@pytest.mark.parametrize("value, error", [("big", TypeError), (None, TypeError),
+                                          (float("nan"), TypeError), (1.5, TypeError),
+                                          (True, TypeError), (-1, ValueError)])
+def test_max_bytes_is_validated(value, error):
+    with pytest.raises(error, match="max_bytes"):
+        RecordsCache(max_bytes=value)
+    cache = RecordsCache()
+    with pytest.raises(error, match="max_bytes"):
+        cache.max_bytes = value
+    assert cache.max_bytes == 512 * 2**20
+
+
+def test_lowering_max_bytes_evicts_at_once():
+    records = ScoringRecords(np.arange(10), np.zeros(10, int), np.full((10, 2), 0.5))
+    cache = RecordsCache()
+    for key in "ab":
+        cache.put(key, Recording(), records, {})
+    cache.max_bytes = 0
+    assert len(cache) == 0 and cache.n_bytes == 0

@@ -285,3 +285,19 @@ def test_report_names_a_report_json_that_lacks_a_key(tmp_path, capsys):
     assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert str(run / "report.json") in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["prune", "--dataset", "cifar10"], "needs --data"),
+    (["compare", "--dataset", "cifar10", "--data", "/nonexistent/x.tar.gz"], "does not exist"),
+    (["prune", "--dataset", "imagefolder", "--data", "/nonexistent"], "does not exist"),
+    (["evaluate", "--dataset", "digits", "--coreset", "/nonexistent/c.npy"], "does not exist"),
+])
+def test_missing_data_paths_are_answered_before_torch_loads(argv, message, tmp_path):
+    code = ("import sys; from skunseen._cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=120)
+    assert message in result.stderr
+    assert result.stdout.split() == ["2", "False"]
+    assert not (tmp_path / "o").exists()

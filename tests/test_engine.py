@@ -95,3 +95,71 @@ def test_unseen_scores_rejects_an_unknown_scorer(small_digits):
     X, y = small_digits
     with pytest.raises(ValueError, match="scorer"):
         unseen_scores(_logreg(), X, y, scorer="no-such-scorer")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_repeats=True), ValueError, "n_repeats"),
+    (dict(n_jobs=0), ValueError, "n_jobs"),
+    (dict(n_jobs=True), ValueError, "n_jobs"),
+    (dict(groups=np.zeros((300, 2))), ValueError, "groups"),
+    (dict(params={"sample_weight": np.ones(299)}), ValueError, "sample_weight"),
+    (dict(params={"sample_weight": np.full(300, np.nan)}), ValueError, "sample_weight"),
+    (dict(params={"sample_weight": -np.ones(300)}), ValueError, "sample_weight"),
+])
+def test_values_the_constraints_let_through_are_refused_before_training(
+        small_digits, kwargs, error, match):
+    X, y = small_digits
+    TRAINING_LOG.clear()
+    with pytest.raises(error, match=match):
+        cross_val_records(RowTrackingClassifier(), with_row_ids(X), y, cv=3, **kwargs)
+    assert TRAINING_LOG == []
+
+
+def test_an_estimator_class_instead_of_an_instance_is_refused(small_digits):
+    X, y = small_digits
+    with pytest.raises(TypeError, match=r"LogisticRegression\(\)"):
+        unseen_scores(LogisticRegression, X, y)
+    with pytest.raises(TypeError, match=r"LogisticRegression\(\)"):
+        UnseenPruner(LogisticRegression).fit(X, y)
+
+
+def test_fit_parameters_a_net_cannot_take_are_refused_before_training(small_digits):
+    X, y = small_digits
+    net = tiny_net(max_epochs=1)
+    with pytest.raises(ValueError, match=r"sample_weight.*forward"):
+        cross_val_records(net, X.astype("float32"), y, cv=3,
+                          params={"sample_weight": np.ones(len(X))})
+
+
+@pytest.mark.parametrize("pruner", [UnseenPruner, FittingPruner, MultiStepUnseenPruner])
+def test_pruners_refuse_bool_counts(small_digits, pruner):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="n_repeats"):
+        pruner(_logreg(), n_repeats=True).fit(X, y)
+
+
+@pytest.mark.records_cache  # on, as in user code: a warm cache must not skip the check
+def test_fold_batching_true_refuses_what_it_cannot_batch_whatever_the_round(small_digits):
+    X, y = small_digits
+    X = X.astype("float32")
+    with pytest.raises(ValueError, match="fold_batching=True.*not a skorch net"):
+        cross_val_records(_logreg(), X, y, cv=3, fold_batching=True)
+    with pytest.raises(ValueError, match="fold_batching=True"):   # one model per round
+        FittingPruner(tiny_net(max_epochs=1), random_state=0, fold_batching=True).fit(X, y)
+    cross_val_records(tiny_net(max_epochs=1), X, y, cv=3, random_state=0, fold_batching=False)
+    with pytest.raises(ValueError, match="fold_batching=True"):   # all its models cached
+        cross_val_records(tiny_net(max_epochs=1), X, y, cv=3, random_state=0,
+                          fold_batching=True)
+
+
+@pytest.mark.parametrize("net_params, match", [
+    (dict(module__n_classes=5), "needs 10 output"),    # too few outputs
+    (dict(module__n_classes=12), "outputs shape"),     # too many
+    (dict(module__n_features=32), "cannot take rows"),  # wrong input size
+])
+def test_a_net_of_the_wrong_shape_is_refused_before_training(small_digits, net_params, match):
+    X, y = small_digits
+    net = tiny_net(max_epochs=1)
+    net.set_params(**net_params)
+    with pytest.raises(ValueError, match=match):
+        UnseenPruner(net, cv=3, random_state=0).fit(X.astype("float32"), y)

@@ -65,14 +65,20 @@ def test_batched_records_equal_sequential_ones(small_digits, model, split):
     """Same seeds, same batches: the same held-out records, to float rounding.
 
     SGD keeps rounding differences from growing (Adam divides by tiny second
-    moments and amplifies them), so the comparison can be tight.
+    moments and amplifies them), so the comparison can be tight: 1e-4 for
+    the MLP, the tolerance of the plain-PyTorch prototype. Grouped
+    convolutions sum in another order than plain ones, and three epochs of
+    training grow that to up to 1.3e-4 (one thread) on probabilities near
+    0.1, so the conv nets get 1e-3: a wrong row, batch or weight moves
+    them by 1e-2 and more.
     """
     X, y = small_digits
     X = X if model == "mlp" else X.reshape(-1, 1, 8, 8)
     tasks = _folds(len(y)) if split == "folds" else _uneven(len(y))
     net = _net(model, X, optimizer=torch.optim.SGD, lr=0.05, optimizer__momentum=0.9)
     batched = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
-    _assert_same_records(batched, _sequential(net, X, y, tasks), atol=1e-5)
+    atol = 1e-4 if model == "mlp" else 1e-3
+    _assert_same_records(batched, _sequential(net, X, y, tasks), atol=atol)
 
 
 def test_default_nets_match_with_their_own_optimizer_and_schedule(small_digits):

@@ -22,8 +22,8 @@ def resolve_device(device):
     Raises
     ------
     ValueError
-        If the string is not a device, or names CUDA/MPS on a machine
-        without it.
+        If the string is not a device, names a device type other than
+        CPU, CUDA or MPS, or names CUDA/MPS on a machine without it.
 
     See Also
     --------
@@ -56,7 +56,12 @@ def resolve_device(device):
             raise ValueError(
                 f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
             )
-    elif dev.type == "mps":
+    elif dev.type not in ("cpu", "mps"):
+        raise ValueError(
+            f"device={device!r}: nets train on 'cpu', 'cuda[:N]' or 'mps' here, not on "
+            f"{dev.type!r}; use device='auto' or device='cpu'"
+        )
+    if dev.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise ValueError(
                 f"device={device!r} was requested but MPS is not available; "

@@ -130,7 +130,7 @@ API = [
                              "ccs_auto_cutoff", "d2", "knn_graph", "beta_sampling",
                              "dual_sampling_weights"]),
         ("Registry", ["get_selector", "register_selector", "available_selectors",
-                      "rule_needs", "selector_extras", "selector_inputs"]),
+                      "rule_needs"]),
     ]),
     ("skunseen.models", "Models and the fast path", [
         ("Net factory", ["make_net", "FastNetClassifier", "resolve_device"]),

@@ -259,8 +259,6 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
                          fit_params=options.get("fit_params"))
     estimator = resolve_estimator(estimator, X, len(classes), device=device,
                                   recording=recording, asked_by=asked_by)
-    if is_skorch_net(estimator):
-        check_forward_takes(estimator, options.get("fit_params"))
     task_device = None
     if options.get("fold_batching") is True and not is_skorch_net(estimator):
         raise ValueError(
@@ -270,6 +268,7 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
     if is_skorch_net(estimator):
         from ._net_data import as_net_input, serves_uint8
 
+        check_forward_takes(estimator, options.get("fit_params"))
         # Once for all folds, which then read rows of it without copies.
         X = as_net_input(X, keep_uint8=serves_uint8(estimator))
         task_device = estimator.device if device == "auto" else device

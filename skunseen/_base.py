@@ -23,7 +23,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -33,7 +32,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._checks import refuse_bools
+from ._checks import check_seed, refuse_bools
 from ._data import (
     fingerprint,
     is_dataset,
@@ -325,7 +324,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             checkpoint_dir=self.checkpoint_dir, verbose=self.verbose,
             fold_batching=self.fold_batching, label=type(self).__name__,
             fingerprint=fitted["_fingerprint_"])
-        rng = check_random_state(self.random_state)
+        rng = check_seed(self.random_state)
         return {**fitted, **self._score_and_select(session, scorer, groups, rng)}
 
     def _check_data(self, X, y):

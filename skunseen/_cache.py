@@ -50,10 +50,12 @@ class RecordsCache:
     what was asked, so results equal those of a fresh run. Within the
     process the key also holds the identity of every class and function the
     estimator is made of, so a class or function redefined under the same
-    name (a notebook cell run again) is trained anew. The least recently
-    used entries are dropped beyond ``max_bytes``; records larger than that
-    are never kept. Entries are copies, so that nothing a caller does to its
-    results reaches the store.
+    name (a notebook cell run again) is trained anew; what those call in
+    turn (a helper function, a global, a layer class inside a module class)
+    is not compared, so call :meth:`clear` after redefining it. The least
+    recently used entries are dropped beyond ``max_bytes``; records larger
+    than that are never kept. Entries are copies, so that nothing a caller
+    does to its results reaches the store.
 
     The cache assumes that a scoring model is a function of its class,
     parameters, data and seed: ``random_state`` parameters, nested ones

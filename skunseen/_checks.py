@@ -2,6 +2,7 @@
 
 import numbers
 
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 
@@ -43,3 +44,16 @@ def refuse_bools(**counts):
     for name, value in counts.items():
         if isinstance(value, bool) or type(value).__name__ == "bool_":
             raise InvalidParameterError(f"{name}={value!r}: {name} must be an integer, not a bool.")
+
+
+def check_seed(random_state):
+    """:func:`~sklearn.utils.check_random_state`, refusing a bool (``True`` is not a seed).
+
+    Examples
+    --------
+    >>> from skunseen._checks import check_seed
+    >>> check_seed(0).randint(10) == check_seed(0).randint(10)
+    True
+    """
+    refuse_bools(random_state=random_state)
+    return check_random_state(random_state)

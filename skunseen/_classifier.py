@@ -6,6 +6,7 @@ but they are told apart here without importing skorch: a net was built
 with skorch, which is then loaded already.
 """
 
+import contextlib
 import sys
 import time
 
@@ -15,6 +16,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._data import take_rows
 from ._records import ScoringRecords
+from ._rng import RNG_LOCK
 
 
 def is_skorch_net(estimator):
@@ -67,16 +69,39 @@ def seed_random_states(model, seed):
     would otherwise draw new randomness on every fit, so the same
     ``random_state`` of the caller would not give the same scores.
     """
-    names = [name for name in model.get_params(deep=True)
+    try:
+        params = model.get_params(deep=True)
+    except TypeError:  # e.g. a class given as a Pipeline step: its fit reports it
+        params = model.get_params(deep=False)
+    names = [name for name in params
              if name == "random_state" or name.endswith("__random_state")]
     if names:
         model.set_params(**dict.fromkeys(names, seed))
 
 
+@contextlib.contextmanager
+def seeded_torch(seed, model):
+    """torch's global generators seeded for the fit of a model holding a skorch net.
+
+    A skorch net inside a Pipeline initialises and shuffles from them. The
+    caller's generators are restored after; the fit holds the lock, as a
+    net drawing from them does (see :mod:`skunseen._parallel`). Models
+    without a net are left alone, and so is torch when nobody imported it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not _holds_net(model):
+        yield
+        return
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def fit_classifier(model, X, y, train_indices, score_indices, *, seed, n_classes, fit_params):
     """Train a classifier on its rows and record its probabilities on the scored rows."""
     seed_random_states(model, seed)
-    model.fit(take_rows(X, train_indices), y[train_indices], **fit_params)
+    with seeded_torch(seed, model):
+        model.fit(take_rows(X, train_indices), y[train_indices], **fit_params)
     # A model trained on rows lacking some class has fewer predict_proba
     # columns: place them by the model's classes_ so columns stay aligned.
     proba = np.zeros((len(score_indices), n_classes), dtype=np.float64)
@@ -90,3 +115,11 @@ def run_classifier_task(estimator, X, y, task, *, n_classes, recording, device, 
     """One classifier task for the executor: ``(records, info)``."""
     return timed_fit(fit_classifier, estimator, X, y, task.train_indices, task.score_indices,
                      seed=task.seed, n_classes=n_classes, fit_params=fit_params)
+
+
+def _holds_net(model):
+    try:
+        params = model.get_params(deep=True)
+    except TypeError:
+        return False
+    return any(is_skorch_net(value) for value in params.values())

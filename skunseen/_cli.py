@@ -767,7 +767,8 @@ def check_data_source(args):
         raise FileNotFoundError(f"--data {args.data.expanduser()} does not exist")
     coreset = getattr(args, "coreset", None)
     if coreset is not None and not coreset.is_file():
-        raise FileNotFoundError(f"--coreset {coreset} does not exist")
+        problem = "is a directory, not a .npy file" if coreset.is_dir() else "does not exist"
+        raise FileNotFoundError(f"--coreset {coreset} {problem}")
 
 
 def main(argv=None):

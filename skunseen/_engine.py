@@ -15,13 +15,12 @@ import os
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
 from ._cache import CacheHook, CheckpointHook
-from ._checks import refuse_bools
+from ._checks import check_seed, refuse_bools
 from ._classifier import describe, is_skorch_net, run_classifier_task
 from ._data import (
     check_finite,
@@ -203,7 +202,7 @@ def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
         from ._recording import check_net
 
         check_net(estimator, n_classes=n_classes, device=device,
-                  sample_shape=sample_shape(X) if not is_dataset(X) else None,
+                  sample_shape=array_sample_shape(X),
                   extras=recording.extras)
     elif is_dataset(X):
         raise ValueError(
@@ -215,6 +214,16 @@ def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
     else:
         _check_classifier_records(estimator, recording, asked_by)
     return estimator
+
+
+def array_sample_shape(X):
+    """Shape of one row, when rows are arrays or tensors (a Dataset's may be anything)."""
+    if is_dataset(X):
+        first = X[0]
+        sample = first[0] if isinstance(first, (tuple, list)) else first
+        if not (isinstance(sample, np.ndarray) or is_tensor(sample)):
+            return None
+    return sample_shape(X)
 
 
 def _default_net(X, n_classes, device):
@@ -257,6 +266,8 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
     """
     check_session_inputs(estimator, n_rows(X), n_jobs=options.get("n_jobs"),
                          fit_params=options.get("fit_params"))
+    if not isinstance(options.get("fold_batching", "auto"), str):  # numpy bools too
+        options["fold_batching"] = bool(options["fold_batching"])
     estimator = resolve_estimator(estimator, X, len(classes), device=device,
                                   recording=recording, asked_by=asked_by)
     task_device = None
@@ -289,17 +300,18 @@ def check_session_inputs(estimator, n_samples, *, n_jobs, fit_params):
             "n_jobs=0 has no meaning: pass None or 1 (one model at a time), a positive "
             "number of parallel jobs, or a negative one (-1: one job per CPU)."
         )
-    weights = (fit_params or {}).get("sample_weight")
-    if weights is not None:
+    for name, weights in (fit_params or {}).items():
+        if name != "sample_weight" and not name.endswith("__sample_weight"):
+            continue
         weights = np.asarray(weights)
         if weights.shape != (n_samples,):
             raise ValueError(
-                f"The fit parameter sample_weight must have one weight per row of X: got "
-                f"shape {weights.shape} for {n_samples} rows."
+                f"The fit parameter {name} must have one weight per row of X: got shape "
+                f"{weights.shape} for {n_samples} rows."
             )
         if not np.issubdtype(weights.dtype, np.number) or not np.isfinite(weights).all() \
                 or (weights < 0).any():
-            raise ValueError("The fit parameter sample_weight must hold finite weights >= 0.")
+            raise ValueError(f"The fit parameter {name} must hold finite weights >= 0.")
 
 
 def check_forward_takes(net, fit_params):
@@ -458,7 +470,7 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
         groups=groups, params=params, device=device, n_jobs=n_jobs,
         checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
         caller="cross_val_records", n_repeats=n_repeats)
-    return session.run(OutOfFold(cv, n_repeats, groups=groups), check_random_state(random_state))
+    return session.run(OutOfFold(cv, n_repeats, groups=groups), check_seed(random_state))
 
 
 def _scores(strategy_for, estimator, X, y, *, scorer, scorer_params, groups=None, **options):
@@ -469,7 +481,7 @@ def _scores(strategy_for, estimator, X, y, *, scorer, scorer_params, groups=None
     session, groups = _session(
         estimator, X, y, recording_for=lambda is_net: scorer_recording(scorer, scorer_params),
         asked_by=asked_by, groups=groups, **options)
-    held = session.run(strategy_for(groups), check_random_state(random_state))
+    held = session.run(strategy_for(groups), check_seed(random_state))
     params = scorer_params or {}
     return held.average(lambda records: scorer(records, **params))
 

@@ -159,9 +159,10 @@ def _check_shapes(net, sample_shape, n_classes):
     width = 1 if output.ndim == 1 else output.shape[-1]
     if output.ndim > 2 or width != expected:
         raise ValueError(
-            f"The scoring {describe(net)} outputs shape {tuple(output.shape[1:])} per row, "
-            f"but y has {n_classes} classes, so it needs {expected} output(s) per row; set "
-            "the module's number of outputs (e.g. module__n_classes) to match."
+            f"The scoring {describe(net)} outputs {width} value(s) per row (output shape "
+            f"{tuple(output.shape)} for 2 rows), but y has {n_classes} classes, so it needs "
+            f"{expected} per row; set the module's number of outputs (e.g. "
+            "module__n_classes) to match."
         )
 
 

@@ -108,6 +108,11 @@ def check_extra_requests(extras):
                 f"Unknown extra {name!r} to record; HeldOutRecorder records "
                 f"{sorted(RECORDABLE_EXTRAS)}."
             )
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(
+                f"The options of extra {name!r} must be a dict such as "
+                f"{dict(RECORDABLE_EXTRAS[name])!r}; got {options!r}."
+            )
         options = dict(options or {})
         unknown = sorted(set(options) - set(RECORDABLE_EXTRAS[name]))
         if unknown:

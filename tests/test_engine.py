@@ -153,8 +153,8 @@ def test_fold_batching_true_refuses_what_it_cannot_batch_whatever_the_round(smal
 
 
 @pytest.mark.parametrize("net_params, match", [
-    (dict(module__n_classes=5), "needs 10 output"),    # too few outputs
-    (dict(module__n_classes=12), "outputs shape"),     # too many
+    (dict(module__n_classes=5), "needs 10 per row"),   # too few outputs
+    (dict(module__n_classes=12), "outputs 12 value"),     # too many
     (dict(module__n_features=32), "cannot take rows"),  # wrong input size
 ])
 def test_a_net_of_the_wrong_shape_is_refused_before_training(small_digits, net_params, match):
@@ -163,3 +163,47 @@ def test_a_net_of_the_wrong_shape_is_refused_before_training(small_digits, net_p
     net.set_params(**net_params)
     with pytest.raises(ValueError, match=match):
         UnseenPruner(net, cv=3, random_state=0).fit(X.astype("float32"), y)
+
+
+def test_numpy_bools_for_fold_batching_mean_what_python_bools_mean(small_digits):
+    from skunseen.models import make_net
+
+    X, y = small_digits
+    X = X.astype("float32")
+    net = make_net("mlp", input_shape=(64,), n_classes=10, device="cpu", max_epochs=1)
+    held = cross_val_records(net, X, y, cv=3, random_state=0, fold_batching=np.False_)
+    assert not any(info["batched"] for info in held.task_info)
+    with pytest.raises(ValueError, match="fold_batching=True"):
+        cross_val_records(_logreg(), X, y, cv=3, fold_batching=np.True_)
+
+
+def test_prefixed_sample_weight_of_a_pipeline_is_checked_before_training(small_digits):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = small_digits
+    model = make_pipeline(StandardScaler(), _logreg())
+    with pytest.raises(ValueError, match="logisticregression__sample_weight"):
+        cross_val_records(model, X, y, cv=3,
+                          params={"logisticregression__sample_weight": np.ones(299)})
+
+
+def test_a_skorch_net_inside_a_pipeline_is_seeded(small_digits):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = small_digits
+
+    def scores():
+        model = make_pipeline(FunctionTransformer(np.float32), tiny_net(max_epochs=2))
+        return unseen_scores(model, X, y, cv=3, random_state=0)
+
+    np.testing.assert_array_equal(scores(), scores())
+
+
+def test_random_state_true_is_refused(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="random_state"):
+        unseen_scores(_logreg(), X, y, random_state=True)
+    with pytest.raises(ValueError, match="random_state"):
+        UnseenPruner(_logreg(), random_state=True).fit(X, y)

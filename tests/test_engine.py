@@ -207,3 +207,14 @@ def test_random_state_true_is_refused(small_digits):
         unseen_scores(_logreg(), X, y, random_state=True)
     with pytest.raises(ValueError, match="random_state"):
         UnseenPruner(_logreg(), random_state=True).fit(X, y)
+
+
+def test_a_dataset_of_array_rows_is_shape_checked_too(small_digits):
+    import torch
+    from torch.utils.data import TensorDataset
+
+    X, y = small_digits
+    data = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
+    net = tiny_net(max_epochs=1, n_classes=3)
+    with pytest.raises(ValueError, match="needs 10 per row"):
+        cross_val_records(net, data, cv=3, random_state=0)

@@ -140,6 +140,16 @@ fold_batching : bool or "auto", default="auto"
     the net is small (see the docs), with ``n_jobs`` unset or 1.
     ``True`` always does for such nets and raises a ``ValueError`` saying
     why for any other; ``False`` trains the models one by one.""",
+    "engine_X": """\
+X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
+    The samples. A torch ``Dataset`` is never loaded whole.
+y : array-like of shape (n_samples,), default=None
+    Labels; may be omitted only when X is a Dataset exposing them.""",
+    "engine_params": """\
+params : dict, default=None
+    Keyword arguments of the models' ``fit`` (e.g. ``sample_weight``, or
+    ``step__sample_weight`` for a Pipeline); per-row values are checked
+    against X and restricted to each model's training rows.""",
     "groups": """\
 groups : array-like of shape (n_samples,), default=None
     Group of every sample (e.g. the patient or the source video), so that

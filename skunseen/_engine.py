@@ -218,12 +218,11 @@ def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
 
 def array_sample_shape(X):
     """Shape of one row, when rows are arrays or tensors (a Dataset's may be anything)."""
-    if is_dataset(X):
-        first = X[0]
-        sample = first[0] if isinstance(first, (tuple, list)) else first
-        if not (isinstance(sample, np.ndarray) or is_tensor(sample)):
-            return None
-    return sample_shape(X)
+    if not is_dataset(X):
+        return sample_shape(X)
+    first = X[0]  # read once: a Dataset item may be a decoded image
+    sample = first[0] if isinstance(first, (tuple, list)) else first
+    return tuple(sample.shape) if isinstance(sample, np.ndarray) or is_tensor(sample) else None
 
 
 def _default_net(X, n_classes, device):
@@ -408,10 +407,7 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
     Parameters
     ----------
     %(estimator)s
-    X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
-        The samples. A torch ``Dataset`` is never loaded whole.
-    y : array-like of shape (n_samples,), default=None
-        Labels; may be omitted only when X is a Dataset exposing them.
+    %(engine_X)s
     %(cv)s
     n_repeats : int, default=1
         Number of fold redraws.
@@ -422,10 +418,7 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
         ``"grad_norm"``, several of them, or a dict mapping extras to
         options (see :class:`skunseen.HeldOutRecorder`). ``"auto"`` records
         dynamics for skorch nets and nothing more for other classifiers.
-    params : dict, default=None
-        Keyword arguments of the models' ``fit`` (e.g. ``sample_weight``);
-        values with one entry per sample are restricted to each model's
-        training rows.
+    %(engine_params)s
     %(device)s
     %(n_jobs)s
     %(random_state)s
@@ -503,18 +496,14 @@ def unseen_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, cv
     Parameters
     ----------
     %(estimator)s
-    X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
-        The samples.
-    y : array-like of shape (n_samples,), default=None
-        Labels; may be omitted only when X is a Dataset exposing them.
+    %(engine_X)s
     %(scorer)s
     %(scorer_params)s
     %(cv)s
     n_repeats : int, default=1
         Number of fold redraws whose scores are averaged.
     %(groups)s
-    params : dict, default=None
-        Keyword arguments of the models' ``fit`` (e.g. ``sample_weight``).
+    %(engine_params)s
     %(device)s
     %(n_jobs)s
     %(random_state)s
@@ -575,16 +564,12 @@ def fitting_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, n
     Parameters
     ----------
     %(estimator)s
-    X : array-like of shape (n_samples, ...), tensor, DataFrame or Dataset
-        The samples.
-    y : array-like of shape (n_samples,), default=None
-        Labels; may be omitted only when X is a Dataset exposing them.
+    %(engine_X)s
     %(scorer)s
     %(scorer_params)s
     n_repeats : int, default=1
         Number of models (different seeds) whose scores are averaged.
-    params : dict, default=None
-        Keyword arguments of the models' ``fit`` (e.g. ``sample_weight``).
+    %(engine_params)s
     %(device)s
     %(n_jobs)s
     %(random_state)s

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
-from skunseen._report import summarize
+from skunseen.cli._report import summarize
 from skunseen.datasets import load_image_archive
 from skunseen.models import ArrayIndexView, make_net
 from skunseen.selection import select

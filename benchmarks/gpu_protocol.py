@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine_description, markdown_table  # noqa: E402
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
-from skunseen._report import summarize  # noqa: E402
+from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_image_archive  # noqa: E402
 from skunseen.models import ArrayIndexView, make_net  # noqa: E402
 from skunseen.selection import select  # noqa: E402

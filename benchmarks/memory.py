@@ -100,10 +100,10 @@ def child(args):
     """One measurement; prints a JSON line."""
     import numpy as np
 
-    import skunseen._recording as recording
+    import skunseen.nets._recording as recording
     from skunseen import UnseenPruner
     from skunseen._data import take_rows
-    from skunseen._net_data import as_net_input
+    from skunseen.nets._inputs import as_net_input
     from skunseen.datasets import load_image_archive
 
     set_threads(args.threads)

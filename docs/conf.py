@@ -77,7 +77,7 @@ numpydoc_xref_param_type = False
 # No intersphinx: the build must work without network access.
 
 # Without nitpicky mode, references to private helpers that some docstrings
-# mention (e.g. skunseen._parallel) render as plain text instead of failing.
+# mention (e.g. skunseen.nets._devices) render as plain text instead of failing.
 nitpicky = False
 
 # html
@@ -243,7 +243,7 @@ def _cli_help():
     """The --help text of every ``skunseen`` sub-command, as an rst fragment."""
     import argparse
 
-    from skunseen._cli import build_parser
+    from skunseen.cli._main import build_parser
 
     os.environ["COLUMNS"] = "88"
     parser = build_parser()

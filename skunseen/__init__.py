@@ -13,19 +13,19 @@ __version__ = "0.1.0"
 # and only what is used loads: torch with the first net, tensor, Dataset or
 # image loader, never for a pruner over a scikit-learn classifier.
 _PUBLIC = {
-    "BasePruner": "_base",
-    "FittingPruner": "_fitting",
-    "HeldOutRecorder": "_recording",
+    "BasePruner": "pruners",
+    "FittingPruner": "pruners",
+    "HeldOutRecorder": "nets._recording",
     "HeldOutRecords": "_records",
-    "MultiStepUnseenPruner": "_multistep",
-    "PrunedClassifier": "_composition",
-    "PruningSampler": "_composition",
-    "RecordsCache": "_cache",
-    "UnseenPruner": "_unseen",
-    "cross_val_records": "_engine",
-    "fitting_scores": "_engine",
-    "records_cache": "_cache",
-    "unseen_scores": "_engine",
+    "MultiStepUnseenPruner": "pruners",
+    "PrunedClassifier": "pruners",
+    "PruningSampler": "pruners",
+    "RecordsCache": "engine._cache",
+    "UnseenPruner": "pruners",
+    "cross_val_records": "engine",
+    "fitting_scores": "engine",
+    "records_cache": "engine._cache",
+    "unseen_scores": "engine",
 }
 _SUBPACKAGES = ("datasets", "models", "scores", "selection")
 

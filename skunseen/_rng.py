@@ -14,7 +14,7 @@ import numpy as np
 MAX_SEED = np.iinfo(np.int32).max
 
 #: Serialises writes to torch's process-global random generators, and the
-#: training of nets that draw from them (see :mod:`skunseen._parallel`).
+#: training of nets that draw from them (see :mod:`skunseen.nets._devices`).
 #: Re-entrant, so a task already holding it may take it again.
 RNG_LOCK = threading.RLock()
 

@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 
 from helpers import tiny_net
 from skunseen import FittingPruner, UnseenPruner
-from skunseen._checkpoint import _digest
+from skunseen.engine._store import _digest
 from skunseen._files import _host, owned_prefix
 
 TESTS = Path(__file__).resolve().parent

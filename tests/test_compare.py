@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from skunseen._cli import main
+from skunseen.cli._main import main
 
 POOL = ["--limit", "300", "--epochs", "1", "--folds", "3", "-q"]
 

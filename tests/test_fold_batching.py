@@ -8,9 +8,9 @@ from sklearn.linear_model import LogisticRegression
 
 from helpers import tiny_net
 from skunseen import MultiStepUnseenPruner, UnseenPruner
-from skunseen._strategies import ScoringTask
-import skunseen._fold_batching
-from skunseen._fold_batching import (
+from skunseen.engine._plan import ScoringTask
+import skunseen.nets._batched
+from skunseen.nets._batched import (
     CPU_MACS_LIMIT,
     _Round,
     batching_obstacle,
@@ -19,7 +19,7 @@ from skunseen._fold_batching import (
     use_fold_batching,
 )
 from skunseen._records import TrainingDiverged
-from skunseen._recording import fit_and_record
+from skunseen.nets._recording import fit_and_record
 from skunseen.models import make_net
 
 
@@ -195,7 +195,7 @@ def test_auto_batches_small_nets_on_the_cpu_only(small_digits, monkeypatch):
     cnn = make_net("cnn", input_shape=(1, 16, 16), n_classes=10, device="cpu", max_epochs=1)
     assert macs_per_row(cnn, (1, 16, 16)) > CPU_MACS_LIMIT
     assert not any(batched(UnseenPruner(cnn, cv=3), images))
-    monkeypatch.setattr(skunseen._fold_batching, "CPU_MACS_LIMIT", 10**9)
+    monkeypatch.setattr(skunseen.nets._batched, "CPU_MACS_LIMIT", 10**9)
     assert all(batched(UnseenPruner(cnn, cv=3), images))
     # parallel workers asked for: joblib runs the folds
     assert not any(batched(UnseenPruner(_mlp(X), cv=3, n_jobs=2), X))

@@ -9,12 +9,12 @@ import torch
 from PIL import Image
 from torch.utils.data import Subset
 
-import skunseen._recording as recording
+import skunseen.nets._recording as recording
 from helpers import tiny_net
 from skunseen import UnseenPruner
 from skunseen._data import take_rows
-from skunseen._net_data import as_net_input, fold_view
-from skunseen._recording import fit_and_record
+from skunseen.nets._inputs import as_net_input, fold_view
+from skunseen.nets._recording import fit_and_record
 from skunseen.datasets import load_digits_images, load_image_folder
 from skunseen.models import ArrayIndexView, make_net
 

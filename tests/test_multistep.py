@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 from helpers import TRAINING_LOG, RowTrackingClassifier, tiny_net, with_row_ids
 from skunseen import MultiStepUnseenPruner, PrunedClassifier, UnseenPruner
-from skunseen._multistep import step_sizes
+from skunseen.pruners._multistep import step_sizes
 
 # Tiny training sets make LogisticRegression stop early; irrelevant here.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

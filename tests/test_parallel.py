@@ -8,11 +8,11 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
-import skunseen._recording
+import skunseen.nets._recording
 from helpers import TinyMLP, tiny_net
 from skunseen import UnseenPruner
-from skunseen._parallel import device_params, draws_global_rng, task_devices
-from skunseen._recording import fit_and_record
+from skunseen.nets._devices import device_params, draws_global_rng, task_devices
+from skunseen.nets._recording import fit_and_record
 from skunseen.models import make_net
 from skunseen.scores import ScoringRecords
 
@@ -136,7 +136,7 @@ def fake_gpus(monkeypatch, n_gpus):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: n_gpus)
     # There are no GPUs whose random state could be saved and restored.
-    monkeypatch.setattr(skunseen._recording, "cuda_indices", lambda devices: [])
+    monkeypatch.setattr(skunseen.nets._recording, "cuda_indices", lambda devices: [])
 
 
 def record_calls(monkeypatch):
@@ -150,7 +150,7 @@ def record_calls(monkeypatch):
         return ScoringRecords(indices=score, y=y[score], proba=proba), {"seconds": 0.0,
                                                                         "n_epochs": 0}
 
-    monkeypatch.setattr(skunseen._recording, "fit_and_record", fake_fit_and_record)
+    monkeypatch.setattr(skunseen.nets._recording, "fit_and_record", fake_fit_and_record)
     return calls
 
 

@@ -2,7 +2,7 @@
 
 Python blocks run one by one, each in a fresh namespace (so each is
 self-contained), with one torch thread. Shell blocks run their ``skunseen`` commands in order,
-through ``skunseen._cli.main`` in a folder beside a link to the shared data,
+through ``skunseen.cli._main.main`` in a folder beside a link to the shared data,
 so that the README's relative paths (``../shared/data/...``) resolve; the
 ``pip`` and ``pytest`` set-up commands are this suite's own set-up and are
 not run. Commands on CIFAR-10 get ``--limit 300 --test-limit 200 --epochs 1
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from helpers import SHARED_DATA
-from skunseen._cli import main
+from skunseen.cli._main import main
 
 pytestmark = pytest.mark.slow
 

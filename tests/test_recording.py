@@ -6,7 +6,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from helpers import TinyMLP, tiny_net
 from skunseen import HeldOutRecorder
-from skunseen._recording import fit_and_record
+from skunseen.nets._recording import fit_and_record
 
 
 def split(small_digits):

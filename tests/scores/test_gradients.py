@@ -149,7 +149,7 @@ def test_recorder_grad_norms(small_digits, last_layer, epochs):
 
 
 def test_last_layer_of_a_logits_head_needs_no_backward_pass(small_digits, monkeypatch):
-    import skunseen._recording as recording
+    import skunseen.nets._recording as recording
 
     def fail(*args, **kwargs):
         raise AssertionError("the closed form should have been used")

@@ -1,7 +1,7 @@
 """Scoring models that are plain scikit-learn classifiers, and what every kind shares.
 
 A classifier with ``predict_proba`` records the final probabilities of the
-rows it scores. skorch nets record more (see :mod:`skunseen._recording`),
+rows it scores. skorch nets record more (see :mod:`skunseen.nets._recording`),
 but they are told apart here without importing skorch: a net was built
 with skorch, which is then loaded already.
 """
@@ -14,9 +14,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import _check_method_params
 
-from ._data import take_rows
-from ._records import ScoringRecords
-from ._rng import RNG_LOCK
+from .._data import take_rows
+from .._records import ScoringRecords
+from .._rng import RNG_LOCK
 
 
 def is_skorch_net(estimator):
@@ -85,7 +85,7 @@ def seeded_torch(seed, model):
 
     A skorch net inside a Pipeline initialises and shuffles from them. The
     caller's generators are restored after; the fit holds the lock, as a
-    net drawing from them does (see :mod:`skunseen._parallel`). Models
+    net drawing from them does (see :mod:`skunseen.nets._devices`). Models
     without a net are left alone, and so is torch when nobody imported it.
     """
     torch = sys.modules.get("torch")

@@ -12,7 +12,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-from ._classifier import is_skorch_net
+from ..engine._classifier import is_skorch_net
 
 
 def _inner_has(method):
@@ -127,7 +127,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                                                 pruner.sample_indices_)
         y_encoded = np.searchsorted(classes, np.asarray(y_core))
         if is_skorch_net(estimator):
-            from ._recording import net_targets
+            from ..nets._recording import net_targets
 
             y_encoded = net_targets(estimator, y_encoded)
         estimator.fit(_model_input(estimator, X_core), y_encoded, **estimator_params)
@@ -171,8 +171,8 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _make_estimator(self, X_core, classes, pruner):
         if self.estimator is not None:
             return clone(self.estimator)
-        from ._data import sample_shape
-        from .models import make_net
+        from .._data import sample_shape
+        from ..models import make_net
 
         return make_net("auto", input_shape=sample_shape(X_core), n_classes=len(classes),
                         device=getattr(pruner, "device", "auto"))
@@ -370,6 +370,6 @@ def _model_input(estimator, X):
     """X as ``estimator`` reads it: float32 (or uint8 images) for a skorch net."""
     if not is_skorch_net(estimator):
         return X
-    from ._net_data import as_net_input, serves_uint8
+    from ..nets._inputs import as_net_input, serves_uint8
 
     return as_net_input(X, keep_uint8=serves_uint8(estimator))

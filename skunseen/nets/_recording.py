@@ -22,10 +22,10 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from sklearn.base import clone
 
-from ._classifier import describe, fit_classifier, is_skorch_net, timed_fit
-from ._execution import TaskHook, in_process_workers
-from ._net_data import fold_view
-from ._parallel import (
+from ..engine._classifier import describe, fit_classifier, is_skorch_net, timed_fit
+from ..engine._execution import TaskHook, in_process_workers
+from ._inputs import fold_view
+from ._devices import (
     LockedSection,
     cuda_indices,
     device_params,
@@ -36,8 +36,8 @@ from ._parallel import (
     task_devices,
     torch_threads,
 )
-from ._progress import make_bar
-from ._records import (
+from .._progress import make_bar
+from .._records import (
     EMBEDDING,
     EPOCH_STATISTICS,
     GRAD_NORM,
@@ -46,10 +46,10 @@ from ._records import (
     check_extra_requests,
     epoch_statistics,
 )
-from ._rng import RNG_LOCK, task_seeds
-from .models import resolve_device
-from .scores import grad_norm_batches, last_layer_grad_norms, last_linear
-from .scores._registry import epoch_window
+from .._rng import RNG_LOCK, task_seeds
+from ..models import resolve_device
+from ..scores import grad_norm_batches, last_layer_grad_norms, last_linear
+from ..scores._registry import epoch_window
 
 
 def is_binary_net(net):
@@ -167,7 +167,7 @@ def _check_shapes(net, sample_shape, n_classes):
 
 
 def initialize_fresh(net, seed):
-    """Initialise ``net`` seeded (see :func:`skunseen._parallel.initialize_seeded`),
+    """Initialise ``net`` seeded (see :func:`skunseen.nets._devices.initialize_seeded`),
     with fresh weights also for modules it was given as instances.
 
     Under one hold of the lock, so that no other task reseeds in between.
@@ -457,9 +457,9 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
         The unfitted scoring model (it is cloned).
     X : array-like, tensor, DataFrame or Dataset
         All rows of the caller's data. A net reads its rows through
-        :func:`skunseen._net_data.fold_view`: arrays and tensors are not copied
+        :func:`skunseen.nets._inputs.fold_view`: arrays and tensors are not copied
         unless they are float64 (cast them once with
-        :func:`skunseen._net_data.as_net_input` before calling this per fold).
+        :func:`skunseen.nets._inputs.as_net_input` before calling this per fold).
     y : ndarray of int
         Encoded labels of all rows.
     n_classes : int
@@ -469,7 +469,7 @@ def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, 
     seed : int
         Seed of this model's randomness: a classifier's ``random_state``; a
         skorch net's initialisation, data order and training draws (see
-        :mod:`skunseen._parallel` for what is reproducible with threads). A
+        :mod:`skunseen.nets._devices` for what is reproducible with threads). A
         net's own ``random_state`` is replaced. torch's global generator is
         seeded, not forked: callers that need their state back wrap the call
         in :func:`torch.random.fork_rng`, as the pruners do.
@@ -564,7 +564,7 @@ def fit_net(net, X, y, train_indices, score_indices, *, n_classes, seed, record_
 
 
 class NetTaskRunner:
-    """One net task for :class:`~skunseen._execution.JoblibExecutor` (picklable).
+    """One net task for :class:`~skunseen.engine._execution.JoblibExecutor` (picklable).
 
     Parameters
     ----------
@@ -586,7 +586,7 @@ class NetTaskRunner:
 class NetRuntime(TaskHook):
     """Devices and torch's random state around a round of nets.
 
-    Every task gets its device (:func:`skunseen._parallel.task_devices`;
+    Every task gets its device (:func:`skunseen.nets._devices.task_devices`;
     ``device=None`` leaves each net's own), and the caller's torch
     generators are restored when the round ends: tasks seed the global
     generators, which in-process backends (threads, sequential) share with
@@ -638,7 +638,7 @@ class EpochProgress(Callback):
     --------
     >>> import numpy as np, torch
     >>> from skorch import NeuralNetClassifier
-    >>> from skunseen._recording import EpochProgress
+    >>> from skunseen.nets._recording import EpochProgress
     >>> net = NeuralNetClassifier(torch.nn.Linear(2, 2), max_epochs=2, train_split=None,
     ...                           criterion=torch.nn.CrossEntropyLoss, verbose=0,
     ...                           callbacks=[("progress", EpochProgress(leave=True))])

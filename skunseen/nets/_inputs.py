@@ -7,8 +7,8 @@ needs no torch): it runs only when the scoring model is a skorch net.
 import numpy as np
 import torch
 
-from ._data import is_dataframe, is_dataset, take_rows
-from .models import ArrayIndexView, DeviceEvalIterator, DeviceTrainIterator
+from .._data import is_dataframe, is_dataset, take_rows
+from ..models import ArrayIndexView, DeviceEvalIterator, DeviceTrainIterator
 
 
 def as_net_input(X, *, keep_uint8=True):
@@ -93,7 +93,7 @@ def fold_view(X, y, indices):
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen._net_data import fold_view
+    >>> from skunseen.nets._inputs import fold_view
     >>> X = np.arange(12, dtype=np.uint8).reshape(6, 2)
     >>> view = fold_view(X, np.arange(6) % 2, [4, 1])
     >>> type(view).__name__, view.X is X, view.targets.tolist()

@@ -5,8 +5,8 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 
 from ._base import BasePruner
-from ._docstrings import SHARED, Substitution
-from ._strategies import TrainOnAll
+from .._docstrings import SHARED, Substitution
+from ..engine._plan import TrainOnAll
 
 
 @Substitution(**SHARED)

@@ -9,7 +9,7 @@ task the executor finishes, like skorch callbacks around epochs. Executors
 are callables ``executor(round, pending)`` yielding ``(position, records,
 info)``: :class:`JoblibExecutor` runs one task per joblib job (any backend
 set with :func:`joblib.parallel_config`); fold batching
-(:mod:`skunseen._fold_batching`) trains the same tasks as one stacked module.
+(:mod:`skunseen.nets._batched`) trains the same tasks as one stacked module.
 
 The module imports no torch: nets bring their own task runner and hooks.
 """
@@ -22,9 +22,9 @@ from joblib import effective_n_jobs
 from joblib.parallel import get_active_backend
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._data import first_non_finite_row, fingerprint, is_dataset
-from ._progress import make_bar
-from ._records import TrainingDiverged
+from .._data import first_non_finite_row, fingerprint, is_dataset
+from .._progress import make_bar
+from .._records import TrainingDiverged
 
 
 @dataclass

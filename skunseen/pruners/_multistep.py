@@ -15,12 +15,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BasePruner, task_attributes
-from ._data import plain, resolve_n_select
-from ._docstrings import SHARED, Substitution
-from ._rng import draw_seed
-from ._strategies import OutOfFold, TrainOnRows
+from .._data import plain, resolve_n_select
+from .._docstrings import SHARED, Substitution
+from .._rng import draw_seed
+from ..engine._plan import OutOfFold, TrainOnRows
 from ._unseen import UnseenPruner
-from .selection import select
+from ..selection import select
 
 
 def step_sizes(budget, n_steps=3, schedule="linear", n_classes=1):
@@ -50,7 +50,7 @@ def step_sizes(budget, n_steps=3, schedule="linear", n_classes=1):
 
     Examples
     --------
-    >>> from skunseen._multistep import step_sizes
+    >>> from skunseen.pruners._multistep import step_sizes
     >>> step_sizes(120, 3), step_sizes(120, 3, "geometric")
     ([40, 80, 120], [30, 60, 120])
     >>> step_sizes(120, schedule=[0.1, 0.5, 1.0])
@@ -184,7 +184,7 @@ class MultiStepUnseenPruner(BasePruner):
         strictly increasing sequence of fractions in (0, 1] must end at 1.0.
         Sizes are rounded, the first is raised to the number of classes when
         the budget allows, and sizes that coincide after rounding are merged
-        (see :func:`~skunseen._multistep.step_sizes`), so ``len(steps_)`` may
+        (see :func:`~skunseen.pruners._multistep.step_sizes`), so ``len(steps_)`` may
         be smaller than T for tiny budgets.
     init : {"unseen", "random"}, default="unseen"
         How step 1 selects: single-step UNSEEN over all samples, or uniformly

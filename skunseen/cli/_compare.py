@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ._cli import (
+from ._main import (
     describe_pool,
     load_pool,
     make_model,
@@ -26,7 +26,7 @@ from ._cli import (
     train_and_test,
     write_coreset,
 )
-from ._progress import make_bar
+from .._progress import make_bar
 from ._report import (
     FULL_DATA,
     best_rows,

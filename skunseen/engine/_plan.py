@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.utils.metadata_routing import get_routing_for_object
 
-from ._data import plain
-from ._rng import draw_seeds
+from .._data import plain
+from .._rng import draw_seeds
 
 
 class ScoringTask:
@@ -45,7 +45,7 @@ class ScoringTask:
 
     Examples
     --------
-    >>> from skunseen._strategies import ScoringTask
+    >>> from skunseen.engine._plan import ScoringTask
     >>> task = ScoringTask("fold 0", 0, [1, 2], [0], seed=3)
     >>> task.train_indices.tolist(), task.score_indices.tolist()
     ([1, 2], [0])
@@ -93,7 +93,7 @@ class OutOfFold:
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen._strategies import OutOfFold
+    >>> from skunseen.engine._plan import OutOfFold
     >>> y = np.array([0, 1] * 6)
     >>> plan = OutOfFold(cv=3).plan(y, np.random.RandomState(0), classes=[0, 1])
     >>> [task.name for task in plan.tasks]
@@ -184,7 +184,7 @@ class TrainOnRows:
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen._strategies import TrainOnRows
+    >>> from skunseen.engine._plan import TrainOnRows
     >>> plan = TrainOnRows([0, 1, 2], [3, 4], n_repeats=2, name="step 2, ").plan(
     ...     np.zeros(5, int), np.random.RandomState(0), classes=[0])
     >>> [task.name for task in plan.tasks], plan.rows.tolist()
@@ -222,7 +222,7 @@ class TrainOnAll(TrainOnRows):
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen._strategies import TrainOnAll
+    >>> from skunseen.engine._plan import TrainOnAll
     >>> plan = TrainOnAll(n_repeats=2).plan(np.zeros(3, int), np.random.RandomState(0),
     ...                                     classes=[0])
     >>> [task.name for task in plan.tasks], plan.tasks[0].train_indices.tolist()
@@ -270,7 +270,7 @@ def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=T
     --------
     >>> import numpy as np
     >>> from sklearn.model_selection import KFold
-    >>> from skunseen._strategies import held_out_splits
+    >>> from skunseen.engine._plan import held_out_splits
     >>> y = np.array([0, 1, 0, 1])
     >>> [test.tolist() for _, test in held_out_splits(KFold(2), y, classes=[0, 1])]
     [[0, 1], [2, 3]]

@@ -1,6 +1,6 @@
 """Where and how scoring nets run: devices, torch threads and per-task randomness.
 
-The executor (:mod:`skunseen._execution`) dispatches the scoring tasks
+The executor (:mod:`skunseen.engine._execution`) dispatches the scoring tasks
 (folds, repeats, multi-step models) through
 :class:`sklearn.utils.parallel.Parallel`, so any joblib backend runs them:
 sequential, ``threading``, ``loky``, ``multiprocessing``, ``dask`` or
@@ -62,8 +62,8 @@ import inspect
 import torch
 from skorch.callbacks import Callback
 
-from ._execution import in_process_workers
-from ._rng import RNG_LOCK
+from ..engine._execution import in_process_workers
+from .._rng import RNG_LOCK
 
 # Modules that draw from the global generator at every training step.
 _STOCHASTIC_MODULES = (
@@ -97,7 +97,7 @@ def task_devices(device, n_tasks):
 
     Examples
     --------
-    >>> from skunseen._parallel import task_devices
+    >>> from skunseen.nets._devices import task_devices
     >>> task_devices("cpu", 2)
     ['cpu', 'cpu']
     """

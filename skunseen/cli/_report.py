@@ -36,7 +36,7 @@ def mean_std(values):
 
     Examples
     --------
-    >>> from skunseen._report import mean_std
+    >>> from skunseen.cli._report import mean_std
     >>> mean, std = mean_std([0.9, 0.8])
     >>> round(mean, 3), round(std, 3), mean_std([0.5])
     (0.85, 0.071, (0.5, 0.0))
@@ -51,7 +51,7 @@ def percent_cell(values, *, best=False):
 
     Examples
     --------
-    >>> from skunseen._report import percent_cell
+    >>> from skunseen.cli._report import percent_cell
     >>> percent_cell([0.91, 0.93]), percent_cell([0.9]), percent_cell([], best=True)
     ('92.00 ± 1.41', '90.00', '')
     >>> percent_cell([0.9], best=True)
@@ -69,7 +69,7 @@ def seconds_cell(values):
 
     Examples
     --------
-    >>> from skunseen._report import seconds_cell
+    >>> from skunseen.cli._report import seconds_cell
     >>> seconds_cell([0.01, 0.03]), seconds_cell([42.4])
     ('0.02', '42')
     """
@@ -94,7 +94,7 @@ def best_rows(groups, accuracies):
 
     Examples
     --------
-    >>> from skunseen._report import best_rows
+    >>> from skunseen.cli._report import best_rows
     >>> sorted(best_rows([1, 1, 2, 3, 3], [[0.5], [0.7], [0.9], [0.6], []]))
     [1]
     """

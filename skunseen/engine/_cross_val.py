@@ -20,9 +20,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_X_y
 
 from ._cache import CacheHook, CheckpointHook
-from ._checks import check_seed, refuse_bools
+from .._checks import check_seed, refuse_bools
 from ._classifier import describe, is_skorch_net, run_classifier_task
-from ._data import (
+from .._data import (
     check_finite,
     encode_labels,
     is_dataset,
@@ -32,9 +32,9 @@ from ._data import (
     plain,
     sample_shape,
 )
-from ._docstrings import PARAMETERS, Substitution
+from .._docstrings import PARAMETERS, Substitution
 from ._execution import DivergenceCheck, JoblibExecutor, ProgressHook, Round, execute
-from ._records import (
+from .._records import (
     DYNAMICS,
     EMBEDDING,
     GRAD_NORM,
@@ -42,8 +42,8 @@ from ._records import (
     Recording,
     check_extra_requests,
 )
-from ._strategies import OutOfFold, TrainOnAll
-from .scores import get_scorer
+from ._plan import OutOfFold, TrainOnAll
+from ..scores import get_scorer
 
 
 class ScoringSession:
@@ -109,7 +109,7 @@ class ScoringSession:
     def _executor(self):
         if not is_skorch_net(self.estimator):
             return JoblibExecutor(run_classifier_task)
-        from ._fold_batching import net_executor
+        from ..nets._batched import net_executor
 
         return net_executor
 
@@ -118,8 +118,8 @@ class ScoringSession:
             self.checkpoint_dir)
         hooks = [DivergenceCheck(), store, ProgressHook()]
         if is_skorch_net(self.estimator):
-            from ._fold_batching import BatchingDecision
-            from ._recording import NetRuntime
+            from ..nets._batched import BatchingDecision
+            from ..nets._recording import NetRuntime
 
             # First the tasks' devices, then how they train: both enter the keys.
             hooks[:0] = [NetRuntime(self.device),
@@ -199,7 +199,7 @@ def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
     if estimator is None:
         return _default_net(X, n_classes, device)
     if is_skorch_net(estimator):
-        from ._recording import check_net
+        from ..nets._recording import check_net
 
         check_net(estimator, n_classes=n_classes, device=device,
                   sample_shape=array_sample_shape(X),
@@ -226,7 +226,7 @@ def array_sample_shape(X):
 
 
 def _default_net(X, n_classes, device):
-    from .models import make_net
+    from ..models import make_net
 
     try:
         return make_net("auto", input_shape=sample_shape(X), n_classes=n_classes,
@@ -276,7 +276,7 @@ def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto"
             f"{describe(estimator)} is not a skorch net. Use fold_batching='auto' or False."
         )
     if is_skorch_net(estimator):
-        from ._net_data import as_net_input, serves_uint8
+        from ..nets._inputs import as_net_input, serves_uint8
 
         check_forward_takes(estimator, options.get("fit_params"))
         # Once for all folds, which then read rows of it without copies.

@@ -3,7 +3,7 @@
 Parameters that act after scoring (``keep``, ``selector``, ``class_budget``,
 and the scorer when the records hold what it reads) never need the scoring
 models trained again. Every finished task is therefore kept under the key
-of its checkpoint (:func:`skunseen._checkpoint.task_key`: the data, labels,
+of its checkpoint (:func:`skunseen.engine._store.task_key`: the data, labels,
 fit parameters, estimator, task, device type), either
 
 * in memory, in :data:`records_cache`, a bounded least-recently-used store
@@ -31,7 +31,7 @@ import warnings
 import joblib
 import numpy as np
 
-from ._checkpoint import CheckpointStore, estimator_fingerprint, task_key
+from ._store import CheckpointStore, estimator_fingerprint, task_key
 from ._execution import TaskHook
 
 
@@ -238,7 +238,7 @@ def _is_module(value):
 
 
 def task_keys(run, *, with_recording):
-    """Every task's key (see :func:`skunseen._checkpoint.task_key`), or None
+    """Every task's key (see :func:`skunseen.engine._store.task_key`), or None
     when the estimator's parameters cannot be fingerprinted (``TypeError``)."""
     model = estimator_fingerprint(run.estimator)
     labels = joblib.hash((np.asarray(run.y), run.n_classes))

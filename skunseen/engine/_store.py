@@ -39,8 +39,8 @@ import warnings
 import joblib
 import numpy as np
 
-from ._files import owned_prefix, remove_orphans
-from ._records import ScoringRecords
+from .._files import owned_prefix, remove_orphans
+from .._records import ScoringRecords
 
 #: Bumped whenever the meaning of a checkpoint file changes, which
 #: invalidates older files.
@@ -70,7 +70,7 @@ def estimator_fingerprint(estimator):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skunseen._checkpoint import estimator_fingerprint
+    >>> from skunseen.engine._store import estimator_fingerprint
     >>> a = estimator_fingerprint(LogisticRegression(C=1.0))
     >>> a == estimator_fingerprint(LogisticRegression(C=1.0))
     True
@@ -118,7 +118,7 @@ def task_key(*, data, labels, fit_params, estimator, task, recording, device):
     """
     # Imported here: the package's __init__ imports this module before it
     # defines __version__.
-    from . import __version__
+    from .. import __version__
 
     device_type = None if device is None else str(device).split(":")[0]
     return joblib.hash((
@@ -139,8 +139,8 @@ class CheckpointStore:
     Examples
     --------
     >>> import numpy as np, tempfile
-    >>> from skunseen._strategies import ScoringTask
-    >>> from skunseen._checkpoint import CheckpointStore
+    >>> from skunseen.engine._plan import ScoringTask
+    >>> from skunseen.engine._store import CheckpointStore
     >>> from skunseen.scores import ScoringRecords
     >>> store = CheckpointStore(tempfile.mkdtemp())
     >>> task = ScoringTask("fold 0", 0, [1, 2], [0], seed=3)

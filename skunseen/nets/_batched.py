@@ -28,7 +28,7 @@ weights up to float rounding (tests check this); with the same seeds they
 see the same batches, so a fixed ``random_state`` gives the same coreset
 either way, up to that rounding.
 
-:class:`BatchedExecutor` is the executor (see :mod:`skunseen._execution`)
+:class:`BatchedExecutor` is the executor (see :mod:`skunseen.engine._execution`)
 that trains a round's pending tasks this way; :class:`BatchingDecision`
 decides for every round of nets, and :func:`net_executor` runs the round
 batched or as joblib jobs accordingly.
@@ -45,15 +45,15 @@ from skorch.callbacks import LRScheduler, lr_scheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
-from ._classifier import describe, is_skorch_net
-from ._execution import JoblibExecutor, TaskHook
-from ._net_data import fold_view
-from ._parallel import device_params, seed_params, threads_per_task
-from ._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged, epoch_statistics
+from ..engine._classifier import describe, is_skorch_net
+from ..engine._execution import JoblibExecutor, TaskHook
+from ._inputs import fold_view
+from ._devices import device_params, seed_params, threads_per_task
+from .._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged, epoch_statistics
 from ._recording import NetTaskRunner, initialize_fresh, warn_if_serialised
-from ._rng import task_seeds
-from .models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
-from .models._stacked import stack_modules, stackable
+from .._rng import task_seeds
+from ..models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
+from ..models._stacked import stack_modules, stackable
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -80,7 +80,7 @@ def batching_obstacle(net, extras=None):
 
     Examples
     --------
-    >>> from skunseen._fold_batching import batching_obstacle
+    >>> from skunseen.nets._batched import batching_obstacle
     >>> from skunseen.models import make_net
     >>> batching_obstacle(make_net("mlp", input_shape=(4,), n_classes=2, device="cpu")) is None
     True
@@ -200,7 +200,7 @@ def macs_per_row(net, sample_shape):
 
     Examples
     --------
-    >>> from skunseen._fold_batching import macs_per_row
+    >>> from skunseen.nets._batched import macs_per_row
     >>> from skunseen.models import make_net
     >>> macs_per_row(make_net("mlp", input_shape=(64,), n_classes=10, device="cpu"), (64,))
     9472
@@ -467,7 +467,7 @@ class _Round:
 def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics, device=None):
     """Train the tasks' models at once and record the rows each one scores.
 
-    The batched counterpart of :func:`skunseen._recording.fit_and_record`
+    The batched counterpart of :func:`skunseen.nets._recording.fit_and_record`
     for a list of tasks sharing one estimator and one device.
 
     Parameters
@@ -522,7 +522,7 @@ class BatchedExecutor:
     """Trains the pending tasks of a round at once (:func:`fit_and_record_batched`).
 
     The second executor for the same tasks as
-    :class:`~skunseen._execution.JoblibExecutor`: same records, same hooks;
+    :class:`~skunseen.engine._execution.JoblibExecutor`: same records, same hooks;
     a diverged model names its task's position in the round.
     """
 

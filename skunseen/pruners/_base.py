@@ -4,8 +4,8 @@
 stored untouched in ``__init__`` and validated in ``fit``, fitted attributes
 set together at the end (a fit that raises leaves the pruner as it was),
 ``transform``, ``fit_resample``, ``get_support`` and metadata routing.
-Scoring runs in the engine (:mod:`skunseen._engine`); a subclass only says
-which strategy of :mod:`skunseen._strategies` trains which models
+Scoring runs in the engine (:mod:`skunseen.engine._cross_val`); a subclass only says
+which strategy of :mod:`skunseen.engine._plan` trains which models
 (:meth:`BasePruner._strategy`), or, for several rounds, overrides
 :meth:`BasePruner._score_and_select` (imbalanced-learn's template methods).
 """
@@ -32,8 +32,8 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._checks import check_seed, refuse_bools
-from ._data import (
+from .._checks import check_seed, refuse_bools
+from .._data import (
     fingerprint,
     is_dataset,
     is_tensor,
@@ -43,8 +43,8 @@ from ._data import (
     take_labels,
     take_rows,
 )
-from ._docstrings import SHARED, Substitution
-from ._engine import (
+from .._docstrings import SHARED, Substitution
+from ..engine._cross_val import (
     check_checkpoint_dir,
     check_data,
     check_groups,
@@ -52,10 +52,10 @@ from ._engine import (
     open_session,
     scorer_recording,
 )
-from ._records import input_extras
-from ._rng import draw_seed
-from .scores import get_scorer
-from .selection import class_difficulty, get_selector, rule_needs, select
+from .._records import input_extras
+from .._rng import draw_seed
+from ..scores import get_scorer
+from ..selection import class_difficulty, get_selector, rule_needs, select
 
 
 @Substitution(**SHARED)
@@ -64,7 +64,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Subclasses implement :meth:`_strategy`: which models train on which
     rows and score which rows. Everything else is shared: input validation,
-    training the scoring models (through :mod:`skunseen._engine`: in
+    training the scoring models (through :mod:`skunseen.engine._cross_val`: in
     parallel, cached, with checkpoints), averaging their scores over
     repeats and selecting the coreset, and the transformer API (``fit``,
     ``transform``, ``fit_transform``, ``fit_resample``, ``get_support``).
@@ -103,7 +103,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     ``_strategy(groups)`` returns an object whose ``plan(y, rng, *,
-    classes)`` returns a :class:`skunseen._strategies.Plan`: the
+    classes)`` returns a :class:`skunseen.engine._plan.Plan`: the
     ``ScoringTask`` list (each trains a clone of ``estimator`` on
     ``train_indices`` and scores ``score_indices``) and the scored rows; the
     tasks of one group must together score every row exactly once, and
@@ -120,7 +120,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skunseen import BasePruner
-    >>> from skunseen._strategies import Plan, ScoringTask
+    >>> from skunseen.engine._plan import Plan, ScoringTask
     >>> class Halves:
     ...     def plan(self, y, rng, *, classes):
     ...         rows = rng.permutation(len(y))
@@ -369,7 +369,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     # --------------------------------------------------------- overridables
     def _strategy(self, groups):
-        """Which models train on which rows: a strategy of :mod:`skunseen._strategies`."""
+        """Which models train on which rows: a strategy of :mod:`skunseen.engine._plan`."""
         raise NotImplementedError
 
     def _round_attributes(self, held):

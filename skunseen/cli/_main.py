@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._names import MODELS, SCORERS, SELECTORS
+from .. import __version__
+from .._names import MODELS, SCORERS, SELECTORS
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
@@ -498,7 +498,7 @@ def make_model(args, X, n_classes, *, seed=None, epochs=None, progress_desc=None
     import torch
 
     from skunseen._data import sample_shape
-    from skunseen._recording import EpochProgress
+    from skunseen.nets._recording import EpochProgress
     from skunseen.models import make_net
 
     torch.set_num_threads(args.threads)
@@ -650,7 +650,7 @@ def train_and_test(args, data, rows, seed, *, progress_desc=None):
     seconds : dict
         ``train`` and ``test`` wall-clock seconds.
     """
-    from skunseen._net_data import as_net_input, fold_view
+    from skunseen.nets._inputs import as_net_input, fold_view
 
     X, y, X_test, _ = data
     net = make_model(args, X, len(data.classes), seed=seed, progress_desc=progress_desc)

@@ -1,0 +1,1 @@
+"""The torch and skorch seam of the engine."""

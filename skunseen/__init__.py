@@ -6,7 +6,7 @@ compact, informative coreset.
 
 import importlib
 
-__version__ = "0.1.0"
+from ._names import __version__
 
 # Public name -> private module defining it, loaded on first use (PEP 562):
 # `import skunseen` stays instant (the command line answers --help at once),
@@ -15,19 +15,17 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "BasePruner": "pruners",
     "FittingPruner": "pruners",
-    "HeldOutRecorder": "nets._recording",
     "HeldOutRecords": "_records",
     "MultiStepUnseenPruner": "pruners",
     "PrunedClassifier": "pruners",
     "PruningSampler": "pruners",
-    "RecordsCache": "engine._cache",
     "UnseenPruner": "pruners",
     "cross_val_records": "engine",
     "fitting_scores": "engine",
-    "records_cache": "engine._cache",
     "unseen_scores": "engine",
 }
-_SUBPACKAGES = ("datasets", "models", "scores", "selection")
+_SUBPACKAGES = ("cli", "datasets", "engine", "models", "nets", "pruners", "scores",
+                "selection")
 
 __all__ = [*sorted(_PUBLIC), "__version__"]
 

@@ -10,10 +10,9 @@ made with torch, which is then loaded already, so the type checks look it up
 in :data:`sys.modules`.
 """
 
-import contextlib
 import hashlib
 import numbers
-import random
+import os
 import sys
 
 import joblib
@@ -21,7 +20,6 @@ import numpy as np
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _num_samples
 
-from ._rng import RNG_LOCK
 
 
 def _loaded(module):
@@ -104,76 +102,92 @@ def check_finite(X):
 
 
 def fingerprint(X):
-    """A digest of the whole data content, to recognise X again.
+    """A digest of the data by its values, to recognise X again.
 
-    ``transform`` uses it to refuse data other than the fitted data, and
-    checkpoints to never reuse work done on other data. Arrays, tensors and
-    DataFrames are hashed in full (joblib hashes array buffers directly,
-    several hundred MB/s). A Dataset is read sample by sample, every sample
-    once, with all random generators seeded so that random transforms give
-    the same samples; its type, length and file list (``samples``/``imgs``
-    of an ``ImageFolder``) enter the digest too. Memory stays at one sample:
-    each is hashed and dropped. For a Dataset this costs one pass over the
-    data (decoding every image of an image folder) per call.
+    ``transform`` uses it to refuse data other than the fitted data, and the
+    store (``memory``) to never reuse work done on other data.
+
+    * Arrays, tensors and DataFrames are hashed by value in C order, block
+      by block: the same values give the same digest whatever their memory
+      layout (a Fortran-ordered array, a column slice), at several hundred
+      MB/s. A DataFrame's column names enter too.
+    * A file-backed Dataset (an ``ImageFolder``/``DatasetFolder``,
+      skunseen's folder loaders, anything listing its files in ``samples``
+      or ``imgs``, and ``Subset`` views of one) is identified by its files'
+      paths, sizes and modification times, its labels and its transforms'
+      descriptions; no image is read.
+    * Any other Dataset by its type, length and labels; the store reads its
+      content when it needs a key (see :func:`skunseen.nets.dataset_digest`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen._data import fingerprint
+    >>> X = np.arange(12.0).reshape(4, 3)
+    >>> fingerprint(X) == fingerprint(np.asfortranarray(X))
+    True
+    >>> fingerprint(X) == fingerprint(X + 1)
+    False
     """
     if is_dataset(X):
-        files = getattr(X, "samples", None) or getattr(X, "imgs", None)
-        digest = hashlib.sha256(
-            joblib.hash((type(X).__module__, type(X).__qualname__, len(X), files)).encode())
-        with _seeded_generators():
-            for i in range(len(X)):
-                digest.update(joblib.hash(_hashable(X[i])).encode())
-        return digest.hexdigest()
+        files = dataset_files(X)
+        if files is None:
+            return joblib.hash((_type_name(X), len(X), labels_of_dataset(X)))
+        return joblib.hash(("files", _type_name(X), files, _transforms(X),
+                            labels_of_dataset(X)))
+    columns = None
     if is_dataframe(X):
+        columns = [str(column) for column in X.columns]
         X = X.to_numpy()
     if is_tensor(X):
         X = X.detach().cpu().numpy()
-    return joblib.hash(np.asarray(X))
+    X = np.asarray(X)
+    if X.dtype.hasobject:
+        return joblib.hash((columns, X.shape, X.tolist()))
+    digest = hashlib.sha256(f"{X.dtype.str}|{X.shape}|{columns}|".encode())
+    rows = max(1, _HASH_BLOCK // max(1, X[:1].nbytes))
+    for start in range(0, len(X), rows):
+        digest.update(np.ascontiguousarray(X[start:start + rows]).data)
+    return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def _seeded_generators():
-    """Python's, numpy's and torch's global generators seeded with 0, then restored."""
-    torch = _loaded("torch")  # only Datasets are read here, so torch is loaded
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with RNG_LOCK, torch.random.fork_rng(devices=[]):
-        try:
-            random.seed(0)
-            np.random.seed(0)
-            torch.manual_seed(0)
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+# Bytes hashed at a time: C-ordered copies of blocks of rows stay small.
+_HASH_BLOCK = 64 * 2**20
 
 
-def first_non_finite_row(dataset, rows):
-    """The first of ``rows`` whose sample holds NaN or infinity, or None.
+def _type_name(X):
+    return f"{type(X).__module__}.{type(X).__qualname__}"
 
-    A Dataset cannot be checked before training without reading it whole;
-    this is read when a scoring model failed, to tell bad data from a
-    diverging model.
+
+def dataset_files(dataset):
+    """``[(path, size, mtime_ns), ...]`` of a file-backed Dataset's samples, or None.
+
+    ``samples`` or ``imgs`` list ``(path, label)`` pairs in an ``ImageFolder``
+    and similar folders; a ``Subset`` gives its parent's files at its indices.
     """
-    with _seeded_generators():
-        for row in rows:
-            sample = dataset[int(row)]
-            inputs = sample[0] if isinstance(sample, (tuple, list)) else sample
-            values = _hashable(inputs)
-            if isinstance(values, np.ndarray) and values.dtype.kind in "fc" and not np.isfinite(
-                    values).all():
-                return int(row)
-    return None
+    Subset = _loaded("torch.utils.data").Subset
+    if isinstance(dataset, Subset):
+        files = dataset_files(dataset.dataset)
+        return None if files is None else [files[i] for i in dataset.indices]
+    listed = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)
+    if not isinstance(listed, (list, tuple)) or len(listed) != len(dataset):
+        return None
+    files = []
+    for entry in listed:
+        path = entry[0] if isinstance(entry, (tuple, list)) else entry
+        if not isinstance(path, (str, os.PathLike)):
+            return None
+        stat = os.stat(path)
+        files.append((os.fspath(path), stat.st_size, stat.st_mtime_ns))
+    return files
 
 
-def _hashable(sample):
-    """A sample with tensors as arrays, which joblib hashes by content."""
-    if is_tensor(sample):
-        return sample.detach().cpu().numpy()
-    if isinstance(sample, (tuple, list)):
-        return tuple(_hashable(part) for part in sample)
-    if isinstance(sample, dict):
-        return {key: _hashable(value) for key, value in sample.items()}
-    return sample
+def _transforms(dataset):
+    """How a Dataset (or a Subset's parent) transforms its samples, as text."""
+    while isinstance(dataset, _loaded("torch.utils.data").Subset):
+        dataset = dataset.dataset
+    return [repr(getattr(dataset, name, None))
+            for name in ("transform", "target_transform", "transforms")]
 
 
 def plain(value):

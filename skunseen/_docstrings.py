@@ -38,7 +38,8 @@ class Substitution:
             indent, name = match.groups()
             return textwrap.indent(self.texts[name], indent)
 
-        obj.__doc__ = _PLACEHOLDER.sub(fill, obj.__doc__)
+        if obj.__doc__ is not None:  # None under python -OO
+            obj.__doc__ = _PLACEHOLDER.sub(fill, obj.__doc__)
         return obj
 
 
@@ -114,18 +115,25 @@ n_jobs : int, default=None
     ``"dask"``, ...). With threads, each model gets an equal share of
     torch's intra-op threads. On one GPU, ``n_jobs > 1`` with the
     threading backend trains several small nets on it at once.""",
+    "memory": """\
+memory : None, str, path-like or joblib.Memory, default=None
+    Where finished scoring models are kept, as in ``Pipeline(memory=...)``:
+    ``None`` keeps nothing between fits (every fit trains its models); a
+    directory (created if missing) or a :class:`joblib.Memory` (its
+    ``location``) keeps the records of every finished scoring model there,
+    written atomically as it finishes. A fit with the same data and
+    parameters reads them back instead of training again: a killed run
+    resumes where it stopped (a multi-step fit at the step it reached), and
+    parameters that act after scoring (``selector``, ``keep``,
+    ``class_budget``, and ``scorer`` when the records hold what it reads)
+    never retrain, e.g. under ``GridSearchCV``. Records are keyed by the
+    values they depend on (data, labels, estimator class and parameters,
+    folds, seeds, what is recorded, library version): changed data,
+    estimator, folds or seeds never reuse them. See :ref:`resuming`.""",
     "checkpoint_dir": """\
-checkpoint_dir : str or path-like, default=None
-    Directory where every finished scoring model is saved (atomically). A
-    rerun with the same data and parameters reads finished models back
-    instead of training them again, e.g. after the process was killed (a
-    model is known by the rows it trains on and scores, so a multi-step fit
-    resumes at the step it reached); changed data, estimator, folds or seeds
-    never reuse them. ``None`` keeps finished models in memory instead
-    (:data:`skunseen.records_cache`, for refits within the process). Either
-    way ``selector``, ``keep``, ``class_budget`` and, when the records hold
-    what it reads, ``scorer`` act after scoring: changing them trains no
-    model again.""",
+checkpoint_dir : str or path-like
+    Deprecated since 0.2 and removed in 0.3: pass the directory as
+    ``memory``, which resumes killed runs the same way.""",
     "verbose": """\
 verbose : int, default=0
     Show progress bars, and how many models were read back, when positive.""",
@@ -194,9 +202,9 @@ task_info_ : list of dict
     Per scoring model: its name, training seconds and epochs, whether it
     trained in a ``batched`` round (``fold_batching``; its seconds are then
     the round's divided among its models), and whether it was ``resumed``
-    from ``checkpoint_dir`` or ``cached`` in memory.
+    from the store (``memory``) rather than trained.
 n_tasks_resumed_ : int
-    Number of scoring models read back from ``checkpoint_dir``.""",
+    Number of scoring models read back from ``memory``.""",
 }
 
 #: Every shared text, for :class:`Substitution`.

@@ -1,4 +1,4 @@
-"""The names of the built-in scorers, selectors and models, with one line each.
+"""The library's version and the names of the built-in scorers, selectors and models.
 
 Importable without torch, numpy or scikit-learn, so that the command line
 can list and check names before the package's heavy modules load
@@ -7,6 +7,9 @@ can list and check names before the package's heavy modules load
 under these names (the test suite checks that both agree), and
 :data:`skunseen.models.MODEL_NAMES` is built from :data:`MODELS`.
 """
+
+#: The library's version, here so that every layer can read it (the store keys it).
+__version__ = "0.1.0"
 
 #: Built-in scorers: name -> what it measures (higher = harder).
 SCORERS = {

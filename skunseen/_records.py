@@ -11,10 +11,9 @@ ImageNet), which is what the dynamics scores need.
 folds of every repeat) and holds the one aggregation over repeats. The names
 of what can be recorded besides the probabilities (the capabilities
 :data:`DYNAMICS`, :data:`EMBEDDING`, :data:`GRAD_NORM`) are defined here
-once. The module imports numpy only (torch inside :func:`epoch_statistics`).
+once. The module imports numpy only.
 """
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +70,50 @@ class TrainingDiverged(FloatingPointError):
     ``args`` are the message and, once the executor knows it, the position
     of the task in its round.
     """
+
+
+def check_probabilities(proba, who, *, fix):
+    """Raise ``ValueError`` unless every row of ``proba`` is a probability distribution.
+
+    Every scorer reads probabilities; logits or unnormalised scores would
+    give scores and a coreset without meaning, silently.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        What a model's ``predict_proba`` returned.
+    who : str
+        Names the model in the message (``"The scoring estimator ..."``).
+    fix : str
+        What to do about it, for the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen._records import check_probabilities
+    >>> check_probabilities(np.array([[0.2, 0.8]]), "The model", fix="-")
+    >>> check_probabilities(np.array([[2.0, -1.0]]), "The model", fix="normalise")
+    Traceback (most recent call last):
+    ...
+    ValueError: The model returns values that are not probabilities (every row must be >= 0 and sum to 1; got a row summing to 1 with a value of -1); normalise.
+    """
+    proba = np.asarray(proba)
+    if proba.size == 0 or not np.isfinite(proba).all():
+        return  # non-finite outputs are a diverged training, reported as such
+    sums = proba.sum(axis=1)
+    off = np.flatnonzero((proba.min(axis=1) < -_PROBA_TOLERANCE)
+                         | (np.abs(sums - 1) > _PROBA_TOLERANCE))
+    if len(off):
+        row = off[0]
+        raise ValueError(
+            f"{who} returns values that are not probabilities (every row must be >= 0 "
+            f"and sum to 1; got a row summing to {sums[row]:.4g} with a value of "
+            f"{proba[row].min():.4g}); {fix}."
+        )
+
+
+# Float32 softmax outputs of 1,000 classes sum to 1 within about 1e-5.
+_PROBA_TOLERANCE = 1e-3
 
 
 def check_extra_requests(extras):
@@ -141,61 +184,6 @@ def input_extras(needs):
     return {_INPUT_EXTRAS[name]: {} for name in needs if name in _INPUT_EXTRAS}
 
 
-def epoch_statistics(log_proba, y, previous_log_proba=None):
-    """Reduce one epoch's log-probabilities to the per-sample statistics.
-
-    Parameters
-    ----------
-    log_proba : torch.Tensor of shape (n_samples, n_classes)
-        Log-probabilities (log-softmax of the logits).
-    y : torch.Tensor of shape (n_samples,)
-        Integer labels in ``[0, n_classes)``.
-    previous_log_proba : torch.Tensor of shape (n_samples, n_classes), default=None
-        The same samples' log-probabilities one epoch earlier; ``change`` is
-        zero when it is ``None``.
-
-    Returns
-    -------
-    statistics : dict of str to torch.Tensor of shape (n_samples,)
-        One entry per name in :data:`EPOCH_STATISTICS`.
-
-    See Also
-    --------
-    ScoringRecords : holds these statistics, one column per epoch.
-    skunseen.HeldOutRecorder : the skorch callback that records them.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skunseen.scores import epoch_statistics
-    >>> log_p = torch.log(torch.tensor([[0.9, 0.1], [0.3, 0.7]]))
-    >>> stats = epoch_statistics(log_p, torch.tensor([0, 0]))
-    >>> stats["correct"].tolist()
-    [True, False]
-    """
-    import torch  # the arguments are tensors, so torch is loaded already
-
-    log_proba = log_proba.float()
-    y = y.long().view(-1, 1)
-    proba = log_proba.exp()
-    target_log_proba = log_proba.gather(1, y).squeeze(1)
-    others = log_proba.scatter(1, y, float("-inf"))
-    best_other = others.max(dim=1).values
-    onehot = torch.zeros_like(proba).scatter_(1, y, 1.0)
-    if previous_log_proba is None:
-        change = torch.zeros_like(target_log_proba)
-    else:
-        change = (proba * (log_proba - previous_log_proba.float())).abs().sum(dim=1)
-    return {
-        "correct": log_proba.argmax(dim=1) == y.squeeze(1),
-        "target_proba": target_log_proba.exp(),
-        "logit_margin": target_log_proba - best_other,
-        "el2n": torch.linalg.vector_norm(proba - onehot, dim=1),
-        "loss": -target_log_proba,
-        "change": change,
-    }
-
-
 @dataclass
 class ScoringRecords:
     """What one scoring model produced on the rows it scores.
@@ -221,8 +209,8 @@ class ScoringRecords:
     See Also
     --------
     skunseen.scores.Scorer : turns records into one importance per sample.
-    epoch_statistics : the per-epoch statistics held in ``epochs``.
-    skunseen.HeldOutRecorder : the skorch callback that records them.
+    skunseen.scores.epoch_statistics : the per-epoch statistics held in ``epochs``.
+    skunseen.nets.HeldOutRecorder : the skorch callback that records them.
 
     Examples
     --------
@@ -298,8 +286,6 @@ class Recording:
     --------
     >>> from skunseen._records import Recording
     >>> full = Recording(dynamics=True, extras={"embedding": {}})
-    >>> full.covers(Recording()), Recording().covers(full)
-    (True, False)
     >>> full.as_key()
     {'record_dynamics': True, 'extras': {'embedding': {}}}
     """
@@ -308,23 +294,11 @@ class Recording:
     extras: dict = field(default_factory=dict)
 
     def as_key(self):
-        """The recording as it enters a checkpoint key (JSON-compatible)."""
+        """The recording as it enters a store key (JSON-compatible)."""
         key = {"record_dynamics": bool(self.dynamics)}
         if self.extras:
             key["extras"] = self.extras
         return key
-
-    def covers(self, other):
-        """Whether records made this way hold everything ``other`` records."""
-        return (self.dynamics or not other.dynamics) and all(
-            self.extras.get(name) == options for name, options in other.extras.items())
-
-    def restrict(self, records):
-        """``records`` without what this recording does not ask for."""
-        return dataclasses.replace(
-            records, epochs=dict(records.epochs) if self.dynamics else {},
-            extras={name: value for name, value in records.extras.items()
-                    if name in self.extras})
 
 
 @dataclass
@@ -353,8 +327,8 @@ class HeldOutRecords:
         out), for out-of-fold rounds.
     task_info : list of dict, default=[]
         Per model: its ``task`` name, training ``seconds`` and ``n_epochs``,
-        whether it trained ``batched`` and whether it was ``resumed`` from a
-        checkpoint directory or ``cached`` in memory.
+        whether it trained ``batched`` and whether it was ``resumed`` from
+        the store (``memory``).
 
     See Also
     --------

@@ -5,7 +5,6 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from skunseen import records_cache
 from skunseen.scores._registry import SCORERS
 from skunseen.selection._registry import SELECTORS
 
@@ -25,24 +24,6 @@ def _isolated_registries():
     """Scorers and selectors a test registers must not leak into other tests."""
     with SCORERS.isolated(), SELECTORS.isolated():
         yield
-
-
-@pytest.fixture(autouse=True)
-def _records_cache(request):
-    """The records cache is off, except in tests marked ``records_cache``.
-
-    Many tests fit twice to compare two ways of training the same models
-    (backends, fold batching, devices, reruns with one seed); the cache
-    would answer the second fit from the first and the comparison could not
-    fail. Tests of the cache itself carry the marker, and start empty.
-    """
-    records_cache.clear()
-    if request.node.get_closest_marker("records_cache") is not None:
-        yield
-    else:
-        with records_cache.disabled():
-            yield
-    records_cache.clear()
 
 
 @pytest.fixture(autouse=True)

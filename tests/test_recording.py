@@ -5,7 +5,7 @@ from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping
 
 from helpers import TinyMLP, tiny_net
-from skunseen import HeldOutRecorder
+from skunseen.nets import HeldOutRecorder
 from skunseen.nets._recording import fit_and_record
 
 

@@ -148,7 +148,7 @@ class _Comparison:
             make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs,
                        progress_desc="scoring net epochs" if args.verbose else None),
             scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
-            random_state=seed, n_jobs=args.jobs, checkpoint_dir=args.out / "checkpoints",
+            random_state=seed, n_jobs=args.jobs, memory=args.out / "checkpoints",
             **params)
         start = time.perf_counter()
         pruner.fit(X, y)

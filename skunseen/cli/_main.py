@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._names import __version__
 from .._names import MODELS, SCORERS, SELECTORS
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
@@ -498,7 +498,7 @@ def make_model(args, X, n_classes, *, seed=None, epochs=None, progress_desc=None
     import torch
 
     from skunseen._data import sample_shape
-    from skunseen.nets._recording import EpochProgress
+    from skunseen.nets import EpochProgress
     from skunseen.models import make_net
 
     torch.set_num_threads(args.threads)
@@ -650,16 +650,15 @@ def train_and_test(args, data, rows, seed, *, progress_desc=None):
     seconds : dict
         ``train`` and ``test`` wall-clock seconds.
     """
-    from skunseen.nets._inputs import as_net_input, fold_view
+    from skunseen import nets
 
     X, y, X_test, _ = data
     net = make_model(args, X, len(data.classes), seed=seed, progress_desc=progress_desc)
     start = time.perf_counter()
-    # Rows of the pool, read through an index view rather than copied.
-    net.fit(fold_view(as_net_input(X), y, rows), y[rows])
+    nets.fit_model(net, X, y, rows=rows)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predicted = net.predict_proba(as_net_input(X_test)).argmax(axis=1)
+    predicted = net.predict_proba(nets.model_input(net, X_test)).argmax(axis=1)
     return net, predicted, {"train": train_seconds, "test": time.perf_counter() - start}
 
 

@@ -1,138 +1,400 @@
-"""The out-of-fold engine as functions, and the session the pruners run it in.
+"""The out-of-fold engine: held-out records of every sample, as functions.
 
 :func:`cross_val_records` is to UNSEEN what scikit-learn's
 :func:`~sklearn.model_selection.cross_val_predict` (and cleanlab's
 out-of-fold ``pred_probs``) is to cross-validation: every sample's outputs
 from models that never trained on it, as :class:`~skunseen.HeldOutRecords`.
-:func:`unseen_scores` and :func:`fitting_scores` turn them (or the
-conventional records of models trained on every sample) into importances.
-The pruners are thin estimators over the same :class:`ScoringSession`, so
-for one ``random_state`` these functions return their ``scores_``.
+:func:`unseen_scores` and :func:`fitting_scores` turn them (or the records
+of models trained on every sample) into importances.
+
+Every fit reads top to bottom:
+
+1. :func:`prepare_scoring` checks the inputs and resolves the scoring model
+   into a :class:`ScoringProblem` (a skorch net from :mod:`skunseen.nets`,
+   any other classifier as a :class:`~skunseen.engine._classifier.ClassifierModel`);
+2. a plan (:func:`~skunseen.engine.out_of_fold`,
+   :func:`~skunseen.engine.train_on_rows`) lists the tasks: which model
+   trains on which rows and scores which, with its seed;
+3. :func:`run_plan` decides every task's device and whether the round trains
+   batched, takes finished tasks from the store (``memory``), runs the
+   rest (one :class:`~sklearn.utils.parallel.Parallel` call, or the batched
+   trainer), stores each as it finishes, and assembles the records.
+
+The pruners run the same three steps, so for one ``random_state`` these
+functions return their ``scores_``.
+
+A scoring model, whatever its kind, answers five questions:
+``plan_round(n_tasks, *, recording, fit_params, n_jobs) -> (devices,
+batched)``, ``task_runner(n_tasks, n_jobs)`` (one task as a picklable job:
+``runner(estimator, X, y, task, *, n_classes, recording, device,
+fit_params) -> (records, n_epochs)``), ``run_batched(y, tasks, *, devices,
+n_classes, recording)`` (when ``batched``), ``keeping_random_state(devices)``
+(a context around the round) and ``data_key(fingerprint)`` (the digest
+of X for the store), plus ``non_finite_row(rows)`` to name bad data when training fails.
 """
 
-import inspect
 import os
+import time
+import warnings
+from dataclasses import dataclass
 from numbers import Integral
 
+import joblib
 import numpy as np
+from joblib import effective_n_jobs
+from joblib.parallel import get_active_backend
+from scipy.stats import binomtest
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_X_y
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_method_params, check_X_y, column_or_1d
 
-from ._cache import CacheHook, CheckpointHook
+from .. import nets
 from .._checks import check_seed, refuse_bools
-from ._classifier import describe, is_skorch_net, run_classifier_task
 from .._data import (
     check_finite,
+    fingerprint,
     encode_labels,
+    is_dataframe,
     is_dataset,
     is_tensor,
     labels_of_dataset,
     n_rows,
     plain,
-    sample_shape,
 )
 from .._docstrings import PARAMETERS, Substitution
-from ._execution import DivergenceCheck, JoblibExecutor, ProgressHook, Round, execute
+from .._progress import make_bar
 from .._records import (
     DYNAMICS,
     EMBEDDING,
     GRAD_NORM,
     HeldOutRecords,
     Recording,
+    TrainingDiverged,
     check_extra_requests,
 )
-from ._plan import OutOfFold, TrainOnAll
 from ..scores import get_scorer
+from ._classifier import ClassifierModel
+from ._plan import out_of_fold, train_on_rows
+from ._store import estimator_fingerprint, open_store, task_key
+
+#: Constraints of the parameters the pruners and the engine functions share,
+#: declared once (scikit-learn's ``_parameter_constraints`` form).
+PARAMETER_CONSTRAINTS = {
+    "estimator": [None, HasMethods(["fit", "predict_proba"])],
+    "scorer": [str, callable],
+    "scorer_params": [dict, None],
+    "n_repeats": [Interval(Integral, 1, None, closed="left")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "n_jobs": [Integral, None],
+    "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+    "verbose": ["verbose"],
+    "fold_batching": ["boolean", StrOptions({"auto"})],
+}
 
 
-class ScoringSession:
-    """Everything the scoring rounds of one fit share, and how a round runs.
+@dataclass(frozen=True)
+class ScoringProblem:
+    """What every scoring round of one fit shares: the checked inputs and the model.
+
+    Made by :func:`prepare_scoring`; :func:`run_plan` runs a plan on it.
 
     Parameters
     ----------
-    estimator : object
-        The resolved scoring model (see :func:`open_session`).
-    X : data in the form the models read; y : ndarray of int, encoded labels.
-    classes : ndarray
+    model : ClassifierModel or NetModel
+        The resolved scoring model and X in the form it reads (``model.X``).
+    y : ndarray of int of shape (n_samples,)
+        Encoded labels (positions in ``classes``).
+    classes : ndarray of shape (n_classes,)
         The class labels.
+    groups : ndarray of shape (n_samples,) or None
+        Group of every sample.
     recording : Recording
-        What the models record besides the probabilities.
-    fit_params : dict, default=None
+        What the models record besides the final probabilities.
+    fit_params : dict
         Metadata for the models' ``fit``.
-    device : str or None, default=None
-        The device every scoring net is asked to use (None: its own).
-    n_jobs, checkpoint_dir, verbose, fold_batching
+    fingerprint : str
+        The digest of X as the caller gave it (:func:`skunseen._data.fingerprint`).
+    n_jobs, memory, verbose
+        As the pruners' parameters.
+    label : str
+        Names the caller in messages and progress bars.
+    """
+
+    model: object
+    y: np.ndarray
+    classes: np.ndarray
+    groups: np.ndarray
+    recording: Recording
+    fit_params: dict
+    fingerprint: str
+    n_jobs: int = None
+    memory: object = None
+    verbose: int = 0
+    label: str = "skunseen"
+
+    @property
+    def estimator(self):
+        return self.model.estimator
+
+    @property
+    def X(self):
+        return self.model.X
+
+
+def prepare_scoring(estimator, X, y, *, recording, asked_by, groups=None, fit_params=None,
+                    device="auto", fold_batching="auto", n_jobs=None, memory=None, verbose=0,
+                    label="skunseen", validate=check_X_y):
+    """Check the inputs of a fit and resolve its scoring model, before anything trains.
+
+    Parameters
+    ----------
+    estimator : object or None
+        The caller's ``estimator``.
+    X, y
+        The caller's data, as :func:`check_data` takes them.
+    recording : Recording or callable
+        What to record, or ``recording(is_net) -> Recording`` when it
+        depends on whether the model is a net.
+    asked_by : dict
+        Names, for messages, what asks for per-epoch records
+        (``"dynamics"``) and for extras (``"extras"``).
+    groups, fit_params, device, fold_batching, n_jobs, memory, verbose
         As the pruners' parameters.
     label : str, default="skunseen"
         Names the caller in messages and progress bars.
-    fingerprint : str, default=None
-        The digest of X when the caller has it (computed once otherwise).
+    validate : callable, default=check_X_y
+        Validates array-like X and y (the pruners pass ``validate_data``).
+
+    Returns
+    -------
+    ScoringProblem
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the parameter, for anything a model would fail on.
     """
-
-    def __init__(self, estimator, X, y, classes, *, recording, fit_params=None, device=None,
-                 n_jobs=None, checkpoint_dir=None, verbose=0, fold_batching="auto",
-                 label="skunseen", fingerprint=None):
-        self.estimator = estimator
-        self.X = X
-        self.y = y
-        self.classes = classes
-        self.recording = recording
-        self.fit_params = fit_params or {}
-        self.device = device
-        self.n_jobs = n_jobs
-        self.checkpoint_dir = checkpoint_dir
-        self.verbose = verbose
-        self.fold_batching = fold_batching
-        self.label = label
-        self.fingerprint = fingerprint
-
-    def run(self, strategy, rng):
-        """Train and record the models of one round of ``strategy``.
-
-        Returns
-        -------
-        HeldOutRecords
-        """
-        plan = strategy.plan(self.y, rng, classes=self.classes)
-        run = Round(self.estimator, self.X, self.y, plan.tasks, len(self.classes),
-                    self.recording, fit_params=self.fit_params, n_jobs=self.n_jobs,
-                    verbose=self.verbose, label=self.label, data_fingerprint=self.fingerprint)
-        results = execute(run, self._executor(), self._hooks())
-        self.fingerprint = run.data_fingerprint
-        return HeldOutRecords(
-            records=[records for records, _ in results],
-            repeats=np.array([task.group for task in plan.tasks], dtype=np.int64),
-            rows=plan.rows, y=self.y[plan.rows], classes=self.classes, fold_ids=plan.fold_ids,
-            task_info=[info for _, info in results])
-
-    def _executor(self):
-        if not is_skorch_net(self.estimator):
-            return JoblibExecutor(run_classifier_task)
-        from ..nets._batched import net_executor
-
-        return net_executor
-
-    def _hooks(self):
-        store = CacheHook() if self.checkpoint_dir is None else CheckpointHook(
-            self.checkpoint_dir)
-        hooks = [DivergenceCheck(), store, ProgressHook()]
-        if is_skorch_net(self.estimator):
-            from ..nets._batched import BatchingDecision
-            from ..nets._recording import NetRuntime
-
-            # First the tasks' devices, then how they train: both enter the keys.
-            hooks[:0] = [NetRuntime(self.device),
-                         BatchingDecision(self.fold_batching, sample_shape(self.X))]
-        return hooks
+    check_run_options(estimator, n_jobs=n_jobs, memory=memory)
+    X, y = check_data(X, y, caller=label, validate=validate)
+    classes, y_encoded = check_labels(y)
+    n_samples = n_rows(X)
+    groups = check_groups(groups, n_samples)
+    fit_params = check_fit_params(fit_params, n_samples)
+    if not isinstance(fold_batching, str):  # numpy bools too
+        fold_batching = bool(fold_batching)
+    if callable(recording):
+        recording = recording(estimator is None or nets.is_net(estimator))
+    model = nets.net_model(estimator, X, n_classes=len(classes), recording=recording,
+                           device=device, fold_batching=fold_batching, fit_params=fit_params)
+    if model is None:
+        model = ClassifierModel(estimator, X, recording=recording, asked_by=asked_by,
+                                fold_batching=fold_batching)
+    return ScoringProblem(model, y_encoded, classes, groups, recording, fit_params,
+                          fingerprint(X), n_jobs=n_jobs, memory=memory, verbose=verbose,
+                          label=label)
 
 
+def run_plan(problem, plan):
+    """Train and record the scoring models of ``plan``: the engine, top to bottom.
+
+    Parameters
+    ----------
+    problem : ScoringProblem
+        The checked inputs and the scoring model.
+    plan : Plan
+        The tasks of the round and the rows they score.
+
+    Returns
+    -------
+    HeldOutRecords
+
+    Raises
+    ------
+    ValueError
+        Naming the task whose model diverged or produced non-finite outputs.
+    """
+    model, tasks, n_classes = problem.model, plan.tasks, len(problem.classes)
+    # 1. How every task runs, decided for the whole round before anything runs.
+    devices, batched = model.plan_round(len(tasks), recording=problem.recording,
+                                        fit_params=problem.fit_params, n_jobs=problem.n_jobs)
+    # 2. Take the finished tasks from the store.
+    store, keys, finished = open_store(problem.memory), None, {}
+    if store is not None:
+        keys = _task_keys(problem, tasks, devices, batched)
+    if keys is not None:
+        for position, (task, key) in enumerate(zip(tasks, keys)):
+            found = store.load(key, task, y=problem.y, n_classes=n_classes)
+            if found is not None:
+                finished[position] = (found[0], {**found[1], "resumed": True})
+        if finished and problem.verbose:
+            print(f"[{problem.label}] Resumed {len(finished)} of {len(tasks)} scoring models "
+                  f"from memory={_location(problem.memory)!r}.")
+    # 3. Run the rest, and 4. store every task as it finishes.
+    pending = [position for position in range(len(tasks)) if position not in finished]
+    bar = make_bar(total=len(pending), desc=f"{problem.label} models",
+                   leave=problem.verbose > 1) if problem.verbose and pending else None
+    try:
+        with model.keeping_random_state(devices):
+            for position, records, info in _run(problem, tasks, pending, devices, batched):
+                _check_outputs(model, tasks[position], records)
+                if keys is not None:
+                    store.save(keys[position], tasks[position], records, info)
+                finished[position] = (records, {**info, "resumed": False})
+                if bar is not None:
+                    bar.update()
+    except TrainingDiverged as exc:
+        message, position = exc.args
+        raise _non_finite_error(model, tasks[position], f"diverged: {message}") from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    # 5. Assemble the records, in task order.
+    held = HeldOutRecords(
+        records=[finished[position][0] for position in range(len(tasks))],
+        repeats=np.array([task.group for task in tasks], dtype=np.int64),
+        rows=plan.rows, y=problem.y[plan.rows], classes=problem.classes,
+        fold_ids=plan.fold_ids,
+        task_info=[{"task": task.name, **finished[position][1]}
+                   for position, task in enumerate(tasks)])
+    warn_if_near_chance(held, tasks, problem.label)
+    return held
+
+
+def warn_if_near_chance(held, tasks, label):
+    """Warn when models that never saw their rows predict them no better than chance.
+
+    Chance is the share of the most frequent class (always predicting it);
+    the held-out accuracy must beat it by a one-sided binomial test at the
+    1 % level. Scores of such models rank samples by noise. Models that
+    score their own training rows (the fitting baseline) are not held out
+    and not checked.
+    """
+    if any(np.intersect1d(task.train_indices, task.score_indices).size for task in tasks):
+        return
+    n_right = sum(int((records.proba.argmax(axis=1) == records.y).sum())
+                  for records in held.records)
+    n_scored = sum(records.n_samples for records in held.records)
+    chance = np.bincount(held.y).max() / len(held.y)
+    if n_scored == 0 or chance >= 1:
+        return
+    if binomtest(n_right, n_scored, chance, alternative="greater").pvalue > 0.01:
+        warnings.warn(
+            f"[{label}] The scoring models' held-out accuracy is {n_right / n_scored:.3f} "
+            f"on {n_scored} predictions, no better than chance ({chance:.3f}, always the "
+            "most frequent class): their scores rank samples by noise. Train them longer "
+            "(more epochs, a higher learning rate), scale the data, or use a stronger "
+            "estimator.",
+            UserWarning, stacklevel=3,
+        )
+
+
+def _run(problem, tasks, pending, devices, batched):
+    """``(position, records, info)`` of every pending task, in completion order."""
+    model, n_classes = problem.model, len(problem.classes)
+    if batched and len(pending) > 1:
+        start = time.perf_counter()
+        try:
+            results = model.run_batched(problem.y, [tasks[p] for p in pending],
+                                        devices=[devices[p] for p in pending],
+                                        n_classes=n_classes, recording=problem.recording)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(exc.args[0], pending[exc.args[1]]) from exc
+        seconds = (time.perf_counter() - start) / len(pending)
+        return [(position, records, {"seconds": seconds, "n_epochs": n_epochs, "batched": True})
+                for position, (records, n_epochs) in zip(pending, results)]
+    runner = model.task_runner(len(pending), problem.n_jobs)
+    jobs = (delayed(_run_task)(runner, model.estimator, model.X, problem.y, tasks[position],
+                               position, n_classes=n_classes, recording=problem.recording,
+                               device=devices[position], fit_params=problem.fit_params)
+            for position in pending)
+    return Parallel(n_jobs=problem.n_jobs, return_as=_return_mode(problem.n_jobs))(jobs)
+
+
+def _run_task(runner, estimator, X, y, task, position, *, fit_params, **options):
+    """One task as a joblib job: ``(position, records, info)``.
+
+    Per-row fit parameters are restricted to the task's training rows; a
+    diverged training names the task's position, so that the error can say
+    which task it was.
+    """
+    start = time.perf_counter()
+    fit_params = _check_method_params(X, fit_params, task.train_indices)
+    try:
+        records, n_epochs = runner(estimator, X, y, task, fit_params=fit_params, **options)
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(exc.args[0], position) from exc
+    return position, records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs,
+                               "batched": False}
+
+
+def _return_mode(n_jobs):
+    """Results in completion order, so that each finished task is stored at once;
+    the ``multiprocessing`` backend cannot stream results and gets a list."""
+    backend, _ = get_active_backend()
+    if effective_n_jobs(n_jobs) == 1 or getattr(backend, "supports_return_generator", True):
+        return "generator_unordered"
+    return "list"
+
+
+def _task_keys(problem, tasks, devices, batched):
+    """Every task's store key, or None (with a warning) when the estimator's
+    parameters cannot be keyed by value."""
+    try:
+        estimator = estimator_fingerprint(problem.estimator)
+    except TypeError as exc:
+        warnings.warn(f"{exc} memory is not used in this fit.", UserWarning, stacklevel=4)
+        return None
+    data = problem.model.data_key(problem.fingerprint)
+    labels = joblib.hash((problem.y, len(problem.classes)))
+    fit_params = joblib.hash(problem.fit_params)
+    return [task_key(data=data, labels=labels, fit_params=fit_params, estimator=estimator,
+                     task=task, recording=problem.recording, device=device, batched=batched)
+            for task, device in zip(tasks, devices)]
+
+
+def _location(memory):
+    return getattr(memory, "location", memory)
+
+
+def _check_outputs(model, task, records):
+    if not np.isfinite(records.proba).all():
+        raise _non_finite_error(model, task,
+                                "produced NaN or infinite outputs: its training diverged")
+
+
+def _non_finite_error(model, task, cause):
+    """The error for a task whose model produced NaN or infinite values.
+
+    Arrays and tensors are checked for finite values before training; a
+    Dataset cannot be without reading it whole, so its task's rows are read
+    now, to name bad data as the cause rather than the model.
+    """
+    row = model.non_finite_row(np.unique(np.concatenate([task.train_indices,
+                                                         task.score_indices])))
+    if row is not None:
+        return ValueError(
+            f"X holds NaN or infinite values: sample {row} of the Dataset, one of the "
+            f"rows of {task.name}. Clean or impute the data first."
+        )
+    return ValueError(
+        f"The scoring model of {task.name} {cause}. Lower the learning rate or check the "
+        "data scaling."
+    )
+
+
+# ------------------------------------------------------------------ input checks
 def check_data(X, y, *, caller, validate=check_X_y):
     """X and y as scoring needs them: ``(X, y)``, y a 1-D array.
 
     Tensors and Datasets are checked here; other X go through ``validate``
     (:func:`~sklearn.utils.validation.check_X_y`, or the pruners'
-    ``validate_data``). Raises ``ValueError`` naming ``caller``.
+    ``validate_data``). A DataFrame comes back as it is, so that the
+    scoring models receive its columns as
+    :func:`~sklearn.model_selection.cross_val_predict` passes them. A
+    column-vector y is raveled with scikit-learn's warning. Raises
+    ``ValueError`` naming ``caller``.
     """
     if y is None:
         if not is_dataset(X):
@@ -142,10 +404,12 @@ def check_data(X, y, *, caller, validate=check_X_y):
             )
         y = labels_of_dataset(X)
     if not (is_dataset(X) or is_tensor(X)):
-        # A DataFrame becomes an array for the scoring models.
-        return validate(X, y, dtype=None, allow_nd=True, ensure_all_finite=True,
-                        ensure_min_samples=2)
+        checked, y = validate(X, y, dtype=None, allow_nd=True, ensure_all_finite=True,
+                              ensure_min_samples=2)
+        return (X if is_dataframe(X) else checked), y
     y = np.asarray(y.cpu() if is_tensor(y) else y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
     if y.ndim != 1 or len(y) != n_rows(X):
         raise ValueError(
             f"y must be 1-D with one label per row of X: got shape {y.shape} "
@@ -153,7 +417,39 @@ def check_data(X, y, *, caller, validate=check_X_y):
         )
     if is_tensor(X):
         check_finite(X)
+    else:
+        check_item_labels(X, y)
     return X, y
+
+
+#: Items of a Dataset whose labels are compared with y (spread over the Dataset).
+N_LABEL_PROBES = 8
+
+
+def check_item_labels(dataset, y):
+    """Raise when the labels a Dataset's items yield disagree with ``y``.
+
+    A skorch net trains on the labels the items yield; folds, class budgets
+    and every score's true label come from ``y`` (by default the Dataset's
+    ``targets``). A ``target_transform`` (merged classes, label noise)
+    makes the two differ, and the scores would then measure the difference,
+    silently. :data:`N_LABEL_PROBES` items spread over the Dataset are read.
+    """
+    n = len(dataset)
+    for row in np.unique(np.linspace(0, n - 1, min(n, N_LABEL_PROBES)).astype(np.int64)):
+        item = dataset[int(row)]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            return  # the items carry no label: the net trains on y
+        label = item[1]
+        label = label.item() if hasattr(label, "item") else label
+        if plain(label) != plain(y[row]):
+            raise ValueError(
+                f"The Dataset's item {row} yields the label {plain(label)!r}, but y (its "
+                f"`targets` unless given) says {plain(y[row])!r}: the scoring nets would "
+                "train on one labelling and be scored against the other. This happens with "
+                "a target_transform, which `targets` does not reflect; pass y with the "
+                "labels the items yield, or set `targets` to them."
+            )
 
 
 def check_labels(y):
@@ -169,7 +465,11 @@ def check_labels(y):
 
 
 def check_groups(groups, n_samples):
-    """``groups`` as a 1-D array with one entry per row (None stays None)."""
+    """``groups`` as a 1-D array with one entry per row (None stays None).
+
+    Splitters sort the groups, so every entry must be present (no None or
+    NaN) and all of one kind (numbers or strings).
+    """
     if groups is None:
         return None
     groups = np.asarray(groups)
@@ -180,113 +480,25 @@ def check_groups(groups, n_samples):
             f"groups must have one entry per row of X: got {len(groups)} for "
             f"{n_samples} rows."
         )
+    as_objects = groups.astype(object)
+    missing = np.flatnonzero([value is None or (isinstance(value, float) and value != value)
+                              for value in as_objects])
+    if len(missing):
+        raise ValueError(
+            f"groups holds missing values (None or NaN) at {len(missing)} rows (e.g. rows "
+            f"{missing[:5].tolist()}); give every row a group, e.g. its own id."
+        )
+    kinds = {"strings" if isinstance(value, (str, bytes)) else "numbers"
+             for value in as_objects}
+    if len(kinds) > 1:
+        raise TypeError(
+            "groups mixes numbers and strings; the group ids must be all numbers or all "
+            "strings."
+        )
     return groups
 
 
-def scorer_recording(scorer, scorer_params=None, extras=None):
-    """What ``scorer`` (and a selection rule's ``extras``) need recorded."""
-    requests = dict(extras or {})
-    requests.update(scorer.requests(scorer_params))
-    return Recording(dynamics=scorer.reads_dynamics(scorer_params), extras=requests)
-
-
-def resolve_estimator(estimator, X, n_classes, *, device, recording, asked_by):
-    """The scoring model, checked against X and what it must record before any trains.
-
-    ``None`` builds the default net; ``asked_by`` names, for messages, what
-    asks for per-epoch records (``"dynamics"``) and for extras (``"extras"``).
-    """
-    if estimator is None:
-        return _default_net(X, n_classes, device)
-    if is_skorch_net(estimator):
-        from ..nets._recording import check_net
-
-        check_net(estimator, n_classes=n_classes, device=device,
-                  sample_shape=array_sample_shape(X),
-                  extras=recording.extras)
-    elif is_dataset(X):
-        raise ValueError(
-            f"X is a torch Dataset, which {describe(estimator)} cannot read; "
-            "Dataset input needs a skorch net as `estimator` (or estimator=None "
-            "for the default net). Pass an array to score with a scikit-learn "
-            "classifier."
-        )
-    else:
-        _check_classifier_records(estimator, recording, asked_by)
-    return estimator
-
-
-def array_sample_shape(X):
-    """Shape of one row, when rows are arrays or tensors (a Dataset's may be anything)."""
-    if not is_dataset(X):
-        return sample_shape(X)
-    first = X[0]  # read once: a Dataset item may be a decoded image
-    sample = first[0] if isinstance(first, (tuple, list)) else first
-    return tuple(sample.shape) if isinstance(sample, np.ndarray) or is_tensor(sample) else None
-
-
-def _default_net(X, n_classes, device):
-    from ..models import make_net
-
-    try:
-        return make_net("auto", input_shape=sample_shape(X), n_classes=n_classes,
-                        device=device)
-    except ValueError as exc:
-        raise ValueError(
-            f"estimator=None builds the default scoring net with "
-            f"skunseen.models.make_net('auto', ...), which fails here: {exc} To "
-            "score these samples, pass estimator=make_net('mlp', "
-            f"input_shape={sample_shape(X)}, n_classes={n_classes}) or "
-            "your own skorch net."
-        ) from exc
-
-
-def _check_classifier_records(estimator, recording, asked_by):
-    """A plain classifier records final probabilities only."""
-    if recording.dynamics:
-        raise ValueError(
-            f"{asked_by['dynamics']} reads training dynamics (per-epoch records), "
-            f"which {describe(estimator)} does not have. Use a skorch "
-            "NeuralNetClassifier as `estimator`, or a final-output scorer "
-            "('el2n', 'loss', 'entropy', 'margin')."
-        )
-    if recording.extras:
-        raise ValueError(
-            f"{asked_by['extras']} needs {sorted(recording.extras)} records (embeddings or "
-            f"gradients), which {describe(estimator)} does not have. Use a skorch "
-            "NeuralNetClassifier as `estimator`."
-        )
-
-
-def open_session(estimator, X, y, classes, *, recording, asked_by, device="auto", **options):
-    """A :class:`ScoringSession` with the estimator resolved and X in its form.
-
-    ``options`` are the remaining :class:`ScoringSession` parameters.
-    """
-    check_session_inputs(estimator, n_rows(X), n_jobs=options.get("n_jobs"),
-                         fit_params=options.get("fit_params"))
-    if not isinstance(options.get("fold_batching", "auto"), str):  # numpy bools too
-        options["fold_batching"] = bool(options["fold_batching"])
-    estimator = resolve_estimator(estimator, X, len(classes), device=device,
-                                  recording=recording, asked_by=asked_by)
-    task_device = None
-    if options.get("fold_batching") is True and not is_skorch_net(estimator):
-        raise ValueError(
-            f"fold_batching=True trains skorch nets as one stacked module; the scoring "
-            f"{describe(estimator)} is not a skorch net. Use fold_batching='auto' or False."
-        )
-    if is_skorch_net(estimator):
-        from ..nets._inputs import as_net_input, serves_uint8
-
-        check_forward_takes(estimator, options.get("fit_params"))
-        # Once for all folds, which then read rows of it without copies.
-        X = as_net_input(X, keep_uint8=serves_uint8(estimator))
-        task_device = estimator.device if device == "auto" else device
-    return ScoringSession(estimator, X, y, classes, recording=recording, device=task_device,
-                          **options)
-
-
-def check_session_inputs(estimator, n_samples, *, n_jobs, fit_params):
+def check_run_options(estimator, *, n_jobs, memory):
     """What scikit-learn's parameter constraints let through, refused before training."""
     if isinstance(estimator, type):
         raise TypeError(
@@ -299,7 +511,13 @@ def check_session_inputs(estimator, n_samples, *, n_jobs, fit_params):
             "n_jobs=0 has no meaning: pass None or 1 (one model at a time), a positive "
             "number of parallel jobs, or a negative one (-1: one job per CPU)."
         )
-    for name, weights in (fit_params or {}).items():
+    open_store(memory)  # a file, or an unusable directory, is refused now
+
+
+def check_fit_params(fit_params, n_samples):
+    """The models' fit parameters; sample weights must be finite, >= 0, one per row."""
+    fit_params = dict(fit_params or {})
+    for name, weights in fit_params.items():
         if name != "sample_weight" and not name.endswith("__sample_weight"):
             continue
         weights = np.asarray(weights)
@@ -311,32 +529,14 @@ def check_session_inputs(estimator, n_samples, *, n_jobs, fit_params):
         if not np.issubdtype(weights.dtype, np.number) or not np.isfinite(weights).all() \
                 or (weights < 0).any():
             raise ValueError(f"The fit parameter {name} must hold finite weights >= 0.")
+    return fit_params
 
 
-def check_forward_takes(net, fit_params):
-    """skorch hands fit parameters to the module's ``forward``: it must take them."""
-    if not fit_params:
-        return
-    module = net.module if isinstance(net.module, type) else type(net.module)
-    parameters = inspect.signature(module.forward).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    missing = sorted(set(fit_params) - set(parameters))
-    if missing:
-        raise ValueError(
-            f"The fit parameters {missing} would reach {module.__name__}.forward, which does "
-            "not take them (a skorch net passes fit parameters to its module's forward). "
-            "Drop them, or use a module whose forward accepts them."
-        )
-
-
-def check_checkpoint_dir(checkpoint_dir):
-    """Raise before any model trains when ``checkpoint_dir`` names a file."""
-    if checkpoint_dir is not None and os.path.isfile(checkpoint_dir):
-        raise ValueError(
-            f"checkpoint_dir={os.fspath(checkpoint_dir)!r} is a file, not a "
-            "directory; name a directory (it is created if missing) or None."
-        )
+def scorer_recording(scorer, scorer_params=None, extras=None):
+    """What ``scorer`` (and a selection rule's ``extras``) need recorded."""
+    requests = dict(extras or {})
+    requests.update(scorer.requests(scorer_params))
+    return Recording(dynamics=scorer.reads_dynamics(scorer_params), extras=requests)
 
 
 def recording_from(record, *, is_net):
@@ -351,37 +551,18 @@ def recording_from(record, *, is_net):
     return Recording(dynamics=dynamics, extras=check_extra_requests(requests))
 
 
-def _session(estimator, X, y, *, recording_for, asked_by, groups, params, device, n_jobs,
-             checkpoint_dir, verbose, fold_batching, caller, n_repeats):
-    """The session of an engine function: data, labels and groups checked."""
-    refuse_bools(n_repeats=n_repeats)
-    X, y = check_data(X, y, caller=caller)
-    classes, y_encoded = check_labels(y)
-    groups = check_groups(groups, n_rows(X))
-    check_checkpoint_dir(checkpoint_dir)
-    is_net = estimator is None or is_skorch_net(estimator)
-    session = open_session(
-        estimator, X, y_encoded, classes, recording=recording_for(is_net), asked_by=asked_by,
-        device=device, fit_params=params, n_jobs=n_jobs, checkpoint_dir=checkpoint_dir,
-        verbose=verbose, fold_batching=fold_batching, label=caller)
-    return session, groups
-
-
-_SHARED_CONSTRAINTS = {
-    "estimator": [None, HasMethods(["fit", "predict_proba"])],
+# --------------------------------------------------------------- the functions
+_RUN_CONSTRAINTS = {
+    **{name: PARAMETER_CONSTRAINTS[name] for name in (
+        "estimator", "n_repeats", "device", "random_state", "n_jobs", "memory", "verbose",
+        "fold_batching")},
     "X": "no_validation",
     "y": "no_validation",
-    "n_repeats": [Interval(Integral, 1, None, closed="left")],
     "params": [dict, None],
-    "device": [str],
-    "n_jobs": [Integral, None],
-    "random_state": ["random_state"],
-    "checkpoint_dir": [str, os.PathLike, None],
-    "verbose": ["verbose"],
-    "fold_batching": ["boolean", StrOptions({"auto"})],
 }
-_OUT_OF_FOLD_CONSTRAINTS = {**_SHARED_CONSTRAINTS, "cv": ["cv_object"], "groups": ["array-like", None]}
-_SCORER_CONSTRAINTS = {"scorer": [str, callable], "scorer_params": [dict, None]}
+_OUT_OF_FOLD_CONSTRAINTS = {**_RUN_CONSTRAINTS, "cv": ["cv_object"],
+                            "groups": ["array-like", None]}
+_SCORER_CONSTRAINTS = {name: PARAMETER_CONSTRAINTS[name] for name in ("scorer", "scorer_params")}
 
 
 @validate_params({**_OUT_OF_FOLD_CONSTRAINTS,
@@ -390,8 +571,8 @@ _SCORER_CONSTRAINTS = {"scorer": [str, callable], "scorer_params": [dict, None]}
                  prefer_skip_nested_validation=True)
 @Substitution(**PARAMETERS)
 def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, record="auto",
-                      params=None, device="auto", n_jobs=None, random_state=None,
-                      checkpoint_dir=None, verbose=0, fold_batching="auto"):
+                      params=None, device="auto", n_jobs=None, random_state=None, memory=None,
+                      verbose=0, fold_batching="auto"):
     """Held-out records of every sample: outputs of models that never trained on it.
 
     The samples are split into ``cv`` folds (stratified, shuffled, seeded);
@@ -416,13 +597,14 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
         What the models record besides the final probabilities:
         ``"dynamics"`` (per-epoch statistics), ``"embedding"``,
         ``"grad_norm"``, several of them, or a dict mapping extras to
-        options (see :class:`skunseen.HeldOutRecorder`). ``"auto"`` records
-        dynamics for skorch nets and nothing more for other classifiers.
+        options (see :class:`skunseen.nets.HeldOutRecorder`). ``"auto"``
+        records dynamics for skorch nets and nothing more for other
+        classifiers.
     %(engine_params)s
     %(device)s
     %(n_jobs)s
     %(random_state)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
 
@@ -438,7 +620,11 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
     ------
     ValueError
         For invalid splits, a class smaller than ``cv``, a plain classifier
-        asked for records only nets have, or a model whose training diverged.
+        asked for records only nets have, a model whose outputs are no
+        probabilities, or a model whose training diverged.
+    KeyboardInterrupt
+        When training is interrupted (Ctrl-C); nothing trained part of the
+        way is kept.
 
     See Also
     --------
@@ -457,24 +643,27 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
     >>> held.proba.shape, held.fold_ids.shape, len(held.records)
     ((1797, 10), (1, 1797), 3)
     """
-    session, groups = _session(
-        estimator, X, y, recording_for=lambda is_net: recording_from(record, is_net=is_net),
+    refuse_bools(n_repeats=n_repeats)
+    problem = prepare_scoring(
+        estimator, X, y, recording=lambda is_net: recording_from(record, is_net=is_net),
         asked_by={"dynamics": f"record={record!r}", "extras": f"record={record!r}"},
-        groups=groups, params=params, device=device, n_jobs=n_jobs,
-        checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
-        caller="cross_val_records", n_repeats=n_repeats)
-    return session.run(OutOfFold(cv, n_repeats, groups=groups), check_seed(random_state))
+        groups=groups, fit_params=params, device=device, fold_batching=fold_batching,
+        n_jobs=n_jobs, memory=memory, verbose=verbose, label="cross_val_records")
+    plan = out_of_fold(problem.y, check_seed(random_state), classes=problem.classes, cv=cv,
+                       n_repeats=n_repeats, groups=problem.groups)
+    return run_plan(problem, plan)
 
 
-def _scores(strategy_for, estimator, X, y, *, scorer, scorer_params, groups=None, **options):
-    """Importances from the records of ``strategy_for(groups)``, averaged over repeats."""
+def _scores(make_plan, estimator, X, y, *, scorer, scorer_params, random_state, n_repeats,
+            **options):
+    """Importances from the records of ``make_plan(problem, rng)``, averaged over repeats."""
+    refuse_bools(n_repeats=n_repeats)
     scorer = get_scorer(scorer)
-    random_state = options.pop("random_state")
-    asked_by = {"dynamics": f"scorer={scorer.name!r}", "extras": f"scorer={scorer.name!r}"}
-    session, groups = _session(
-        estimator, X, y, recording_for=lambda is_net: scorer_recording(scorer, scorer_params),
-        asked_by=asked_by, groups=groups, **options)
-    held = session.run(strategy_for(groups), check_seed(random_state))
+    problem = prepare_scoring(
+        estimator, X, y, recording=scorer_recording(scorer, scorer_params),
+        asked_by={"dynamics": f"scorer={scorer.name!r}", "extras": f"scorer={scorer.name!r}"},
+        **options)
+    held = run_plan(problem, make_plan(problem, check_seed(random_state)))
     params = scorer_params or {}
     return held.average(lambda records: scorer(records, **params))
 
@@ -484,7 +673,7 @@ def _scores(strategy_for, estimator, X, y, *, scorer, scorer_params, groups=None
 @Substitution(**PARAMETERS)
 def unseen_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, cv=5,
                   n_repeats=1, groups=None, params=None, device="auto", n_jobs=None,
-                  random_state=None, checkpoint_dir=None, verbose=0, fold_batching="auto"):
+                  random_state=None, memory=None, verbose=0, fold_batching="auto"):
     """UNSEEN importances: every sample scored by models that never trained on it.
 
     :func:`cross_val_records` with what ``scorer`` reads recorded, then the
@@ -507,7 +696,7 @@ def unseen_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, cv
     %(device)s
     %(n_jobs)s
     %(random_state)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
 
@@ -541,19 +730,22 @@ def unseen_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, cv
     >>> scores.shape, bool((pruner.fit(X / 16, y).scores_ == scores).all())
     ((1797,), True)
     """
-    return _scores(lambda groups: OutOfFold(cv, n_repeats, groups=groups), estimator, X, y,
-                   scorer=scorer, scorer_params=scorer_params, groups=groups, params=params,
-                   device=device, n_jobs=n_jobs, random_state=random_state,
-                   checkpoint_dir=checkpoint_dir, verbose=verbose,
-                   fold_batching=fold_batching, caller="unseen_scores", n_repeats=n_repeats)
+    def plan(problem, rng):
+        return out_of_fold(problem.y, rng, classes=problem.classes, cv=cv,
+                           n_repeats=n_repeats, groups=problem.groups)
+
+    return _scores(plan, estimator, X, y, scorer=scorer, scorer_params=scorer_params,
+                   random_state=random_state, n_repeats=n_repeats, groups=groups,
+                   fit_params=params, device=device, n_jobs=n_jobs, memory=memory,
+                   verbose=verbose, fold_batching=fold_batching, label="unseen_scores")
 
 
-@validate_params({**_SHARED_CONSTRAINTS, **_SCORER_CONSTRAINTS},
+@validate_params({**_RUN_CONSTRAINTS, **_SCORER_CONSTRAINTS},
                  prefer_skip_nested_validation=True)
 @Substitution(**PARAMETERS)
 def fitting_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, n_repeats=1,
-                   params=None, device="auto", n_jobs=None, random_state=None,
-                   checkpoint_dir=None, verbose=0, fold_batching="auto"):
+                   params=None, device="auto", n_jobs=None, random_state=None, memory=None,
+                   verbose=0, fold_batching="auto"):
     """Conventional ("fitting") importances: models trained on every sample score them.
 
     How score-based pruning is usually done (EL2N, forgetting, AUM, ...
@@ -573,7 +765,7 @@ def fitting_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, n
     %(device)s
     %(n_jobs)s
     %(random_state)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
 
@@ -602,7 +794,10 @@ def fitting_scores(estimator, X, y=None, *, scorer="el2n", scorer_params=None, n
     >>> fitting_scores(LogisticRegression(max_iter=200), X / 16, y, random_state=0).shape
     (1797,)
     """
-    return _scores(lambda groups: TrainOnAll(n_repeats), estimator, X, y, scorer=scorer,
-                   scorer_params=scorer_params, params=params, device=device, n_jobs=n_jobs,
-                   random_state=random_state, checkpoint_dir=checkpoint_dir, verbose=verbose,
-                   fold_batching=fold_batching, caller="fitting_scores", n_repeats=n_repeats)
+    def plan(problem, rng):
+        return train_on_rows(len(problem.y), rng, n_repeats=n_repeats)
+
+    return _scores(plan, estimator, X, y, scorer=scorer, scorer_params=scorer_params,
+                   random_state=random_state, n_repeats=n_repeats, fit_params=params,
+                   device=device, n_jobs=n_jobs, memory=memory, verbose=verbose,
+                   fold_batching=fold_batching, label="fitting_scores")

@@ -1,20 +1,20 @@
-"""Which scoring models train on which rows and score which rows: the strategies.
+"""Which scoring models train on which rows and score which rows: the plan of a round.
 
-A strategy turns the labels and a random generator into a :class:`Plan`:
-the list of :class:`ScoringTask` (each trains one clone of the estimator on
-some rows and records its outputs on others) and the rows they score. Three
-strategies cover every pruner:
+A plan is the list of :class:`ScoringTask` of one round (each trains one
+clone of the estimator on some rows and records its outputs on others), the
+rows they score and, for out-of-fold rounds, the fold of every row. Two
+functions make every plan the pruners need:
 
-* :class:`OutOfFold`: K folds, every row held out once per repeat (UNSEEN,
+* :func:`out_of_fold`: K folds, every row held out once per repeat (UNSEEN,
   and the multi-step replacement within the coreset);
-* :class:`TrainOnAll`: models trained on every row score every row (the
-  fitting baseline);
-* :class:`TrainOnRows`: models trained on some rows score others (a
-  multi-step refill: trained on the coreset, scoring the pool).
+* :func:`train_on_rows`: models trained on some rows score others (a
+  multi-step refill: trained on the coreset, scoring the pool), or every row
+  (the fitting baseline).
 
 Seeds are drawn here, from the caller's generator, before anything trains.
 """
 
+import copy
 import warnings
 from dataclasses import dataclass
 from numbers import Integral
@@ -34,7 +34,7 @@ class ScoringTask:
     ----------
     name : str
         Human-readable label used in progress bars and error messages
-        (``"repeat 0, fold 3"``); it enters the checkpoint key.
+        (``"repeat 0, fold 3"``); it enters the store's key.
     group : int
         Tasks of one group (repeat) score every scored row once; results
         are averaged over groups.
@@ -45,7 +45,7 @@ class ScoringTask:
 
     Examples
     --------
-    >>> from skunseen.engine._plan import ScoringTask
+    >>> from skunseen.engine import ScoringTask
     >>> task = ScoringTask("fold 0", 0, [1, 2], [0], seed=3)
     >>> task.train_indices.tolist(), task.score_indices.tolist()
     ([1, 2], [0])
@@ -69,18 +69,26 @@ class Plan:
     fold_ids: np.ndarray = None
 
 
-class OutOfFold:
+def out_of_fold(y, rng, *, classes, cv=5, n_repeats=1, groups=None, rows=None, name=""):
     """K folds per repeat: a model per fold trains on the others and scores it.
 
     Parameters
     ----------
+    y : ndarray of int of shape (n_samples,)
+        Encoded labels of every row.
+    rng : numpy.random.RandomState
+        Draws the seeds of the splits first, then of the models.
+    classes : ndarray
+        The class labels, to name classes in messages.
     cv : int, cross-validation generator or iterable, default=5
         An int gives shuffled stratified folds (stratified by group too
-        with ``groups``), seeded from the caller's generator; otherwise a
-        splitter, or (over all rows only) an iterable of splits.
+        with ``groups``), seeded from ``rng``; otherwise a splitter, or
+        (over all rows only) an iterable of splits. With ``n_repeats > 1``
+        a splitter must shuffle: every repeat uses a clone of it whose
+        ``random_state`` is drawn from ``rng``.
     n_repeats : int, default=1
         Fold redraws.
-    groups : array-like of shape (n_samples,), default=None
+    groups : ndarray of shape (n_samples,), default=None
         Group of every row; no group straddles a split.
     rows : array-like of int, default=None
         Fold only these rows (a multi-step coreset); ``None`` folds every
@@ -90,64 +98,121 @@ class OutOfFold:
     name : str, default=""
         Prefix of the task names (``"step 1, "``).
 
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        Naming ``cv`` when its splits do not hold every row out exactly
+        once, or when ``n_repeats > 1`` asks it for redraws it cannot make.
+
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen.engine._plan import OutOfFold
+    >>> from skunseen.engine import out_of_fold
     >>> y = np.array([0, 1] * 6)
-    >>> plan = OutOfFold(cv=3).plan(y, np.random.RandomState(0), classes=[0, 1])
+    >>> plan = out_of_fold(y, np.random.RandomState(0), classes=[0, 1], cv=3)
     >>> [task.name for task in plan.tasks]
     ['repeat 0, fold 0', 'repeat 0, fold 1', 'repeat 0, fold 2']
     >>> sorted(np.bincount(plan.fold_ids[0]).tolist())
     [4, 4, 4]
     """
-
-    def __init__(self, cv=5, n_repeats=1, *, groups=None, rows=None, name=""):
-        self.cv = cv
-        self.n_repeats = n_repeats
-        self.groups = groups
-        self.rows = rows
-        self.name = name
-
-    def plan(self, y, rng, *, classes):
-        """The :class:`Plan`: seeds of the splits first, then of the models."""
-        rows = np.arange(len(y)) if self.rows is None else np.asarray(self.rows, np.int64)
-        fold_ids = np.full((self.n_repeats, len(y)), -1, dtype=np.int64)
-        folds = []
-        for repeat, split_seed in enumerate(draw_seeds(rng, self.n_repeats)):
-            for fold, (train, held_out) in enumerate(self._splits(y, rows, split_seed, classes)):
-                fold_ids[repeat, rows[held_out]] = fold
-                folds.append((repeat, fold, rows[train], rows[held_out]))
-        model_seeds = draw_seeds(rng, len(folds))
-        tasks = [ScoringTask(f"{self.name}repeat {repeat}, fold {fold}", repeat, train,
-                             held_out, seed)
-                 for (repeat, fold, train, held_out), seed in zip(folds, model_seeds)]
-        return Plan(tasks, rows, fold_ids)
-
-    def _splits(self, y, rows, seed, classes):
-        y_rows = y[rows]
-        groups = None if self.groups is None else np.asarray(self.groups)[rows]
-        if self.rows is None:
-            return held_out_splits(self._splitter(y_rows, seed, groups, classes), y_rows,
-                                   groups, classes=classes)
-        with warnings.catch_warnings():
-            # A coreset may hold fewer members of a class than folds: that
-            # class is then missing from some training folds, by design.
-            warnings.filterwarnings("ignore", message=".*least populated class",
-                                    category=UserWarning)
-            return held_out_splits(self._splitter(y_rows, seed, groups, classes), y_rows,
-                                   groups, classes=classes, warn_missing_classes=False)
-
-    def _splitter(self, y, seed, groups, classes):
-        if not isinstance(self.cv, Integral):
-            return check_cv(self.cv, y, classifier=True)
-        n_splits = self.cv
-        if self.rows is None:
-            _check_class_sizes(y, self.cv, classes)
+    subset = rows is not None
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows, np.int64)
+    y_rows = y[rows]
+    groups_rows = None if groups is None else np.asarray(groups)[rows]
+    if isinstance(cv, Integral):
+        if not subset:
+            _check_class_sizes(y_rows, cv, classes)
+        n_splits = min(cv, len(rows)) if subset else cv
+    else:
+        _check_redraws(cv, n_repeats)
+    fold_ids = np.full((n_repeats, len(y)), -1, dtype=np.int64)
+    folds = []
+    for repeat, split_seed in enumerate(draw_seeds(rng, n_repeats)):
+        if isinstance(cv, Integral):
+            kind = StratifiedKFold if groups is None else StratifiedGroupKFold
+            splitter = kind(n_splits=n_splits, shuffle=True, random_state=int(split_seed))
+        elif n_repeats > 1:
+            splitter = copy.copy(cv)
+            splitter.random_state = int(split_seed)
         else:
-            n_splits = min(self.cv, len(y))
-        kind = StratifiedKFold if groups is None else StratifiedGroupKFold
-        return kind(n_splits=n_splits, shuffle=True, random_state=int(seed))
+            splitter = cv
+        with warnings.catch_warnings():
+            if subset:
+                # A coreset may hold fewer members of a class than folds: that
+                # class is then missing from some training folds, by design.
+                warnings.filterwarnings("ignore", message=".*least populated class",
+                                        category=UserWarning)
+            splits = held_out_splits(splitter, y_rows, groups_rows, classes=classes,
+                                     warn_missing_classes=not subset)
+        for fold, (train, held_out) in enumerate(splits):
+            fold_ids[repeat, rows[held_out]] = fold
+            folds.append((repeat, fold, rows[train], rows[held_out]))
+    model_seeds = draw_seeds(rng, len(folds))
+    tasks = [ScoringTask(f"{name}repeat {repeat}, fold {fold}", repeat, train, held_out, seed)
+             for (repeat, fold, train, held_out), seed in zip(folds, model_seeds)]
+    return Plan(tasks, rows, fold_ids)
+
+
+def train_on_rows(n_samples, rng, *, train_rows=None, score_rows=None, n_repeats=1, name=""):
+    """``n_repeats`` models (own seeds) train on some rows and score others.
+
+    With every row on both sides these are the conventional "fitting"
+    scores of the baseline.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows of the data.
+    rng : numpy.random.RandomState
+        Draws one seed per model.
+    train_rows, score_rows : array-like of int, default=None
+        Rows the models train on, and rows they score; ``None`` is every row.
+    n_repeats : int, default=1
+        Number of models.
+    name : str, default=""
+        Prefix of the task names (``"step 2, "``).
+
+    Returns
+    -------
+    Plan
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skunseen.engine import train_on_rows
+    >>> plan = train_on_rows(5, np.random.RandomState(0), train_rows=[0, 1, 2],
+    ...                      score_rows=[3, 4], n_repeats=2, name="step 2, ")
+    >>> [task.name for task in plan.tasks], plan.rows.tolist()
+    (['step 2, model 0', 'step 2, model 1'], [3, 4])
+    """
+    everything = np.arange(n_samples)
+    train = everything if train_rows is None else np.asarray(train_rows, np.int64)
+    rows = everything if score_rows is None else np.asarray(score_rows, np.int64)
+    tasks = [ScoringTask(f"{name}model {repeat}", repeat, train, rows, seed)
+             for repeat, seed in enumerate(draw_seeds(rng, n_repeats))]
+    return Plan(tasks, rows)
+
+
+def _check_redraws(cv, n_repeats):
+    """Refuse ``n_repeats > 1`` for a ``cv`` whose folds cannot be redrawn."""
+    if n_repeats == 1:
+        return
+    # scikit-learn's splitters keep their parameters as attributes of the same name.
+    params = vars(cv) if hasattr(cv, "split") else {}
+    if "random_state" in params and params.get("shuffle", True):
+        return
+    why = ("it does not shuffle" if "shuffle" in params
+           else "it has no random_state to redraw its folds with")
+    raise ValueError(
+        f"n_repeats={n_repeats} redraws the folds for every repeat, which cv={cv!r} cannot: "
+        f"{why}, so every repeat would train on the same folds. Use a splitter with "
+        "shuffle=True (its random_state is drawn anew for every repeat), an int cv, or "
+        "n_repeats=1."
+    )
 
 
 def _check_class_sizes(y, cv, classes):
@@ -167,70 +232,6 @@ def _check_class_sizes(y, cv, classes):
         f"cv={cv} folds, so some folds could not train on it. "
         f"Use cv={counts[smallest]} or fewer, or drop that class."
     )
-
-
-class TrainOnRows:
-    """``n_repeats`` models (own seeds) train on some rows and score others.
-
-    Parameters
-    ----------
-    train_rows, score_rows : array-like of int, default=None
-        Rows the models train on, and rows they score; ``None`` is every row.
-    n_repeats : int, default=1
-        Number of models.
-    name : str, default=""
-        Prefix of the task names (``"step 2, "``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skunseen.engine._plan import TrainOnRows
-    >>> plan = TrainOnRows([0, 1, 2], [3, 4], n_repeats=2, name="step 2, ").plan(
-    ...     np.zeros(5, int), np.random.RandomState(0), classes=[0])
-    >>> [task.name for task in plan.tasks], plan.rows.tolist()
-    (['step 2, model 0', 'step 2, model 1'], [3, 4])
-    """
-
-    def __init__(self, train_rows=None, score_rows=None, *, n_repeats=1, name=""):
-        self.train_rows = train_rows
-        self.score_rows = score_rows
-        self.n_repeats = n_repeats
-        self.name = name
-
-    def plan(self, y, rng, *, classes):
-        """The :class:`Plan`: one seed per model."""
-        everything = np.arange(len(y))
-        train = everything if self.train_rows is None else self.train_rows
-        rows = everything if self.score_rows is None else np.asarray(self.score_rows, np.int64)
-        tasks = [ScoringTask(f"{self.name}model {repeat}", repeat, train, rows, seed)
-                 for repeat, seed in enumerate(draw_seeds(rng, self.n_repeats))]
-        return Plan(tasks, rows)
-
-
-class TrainOnAll(TrainOnRows):
-    """``n_repeats`` models (own seeds) train on every row and score every row.
-
-    The conventional "fitting" scores, for the baseline.
-
-    Parameters
-    ----------
-    n_repeats : int, default=1
-        Number of models.
-    name : str, default=""
-        Prefix of the task names.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skunseen.engine._plan import TrainOnAll
-    >>> plan = TrainOnAll(n_repeats=2).plan(np.zeros(3, int), np.random.RandomState(0),
-    ...                                     classes=[0])
-    >>> [task.name for task in plan.tasks], plan.tasks[0].train_indices.tolist()
-    (['model 0', 'model 1'], [0, 1, 2])
-    """
-
-    def __init__(self, n_repeats=1, *, name=""):
-        super().__init__(n_repeats=n_repeats, name=name)
 
 
 def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=True):
@@ -270,7 +271,7 @@ def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=T
     --------
     >>> import numpy as np
     >>> from sklearn.model_selection import KFold
-    >>> from skunseen.engine._plan import held_out_splits
+    >>> from skunseen.engine import held_out_splits
     >>> y = np.array([0, 1, 0, 1])
     >>> [test.tolist() for _, test in held_out_splits(KFold(2), y, classes=[0, 1])]
     [[0, 1], [2, 3]]

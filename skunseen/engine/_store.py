@@ -1,23 +1,30 @@
-"""Resumable runs: every finished scoring task is kept on disk.
+"""The store of finished scoring models: ``memory``, as ``Pipeline(memory=...)`` has it.
 
-With ``checkpoint_dir`` set, a pruner writes the records of every scoring
+``memory`` is ``None`` (nothing is kept between fits), a directory path or
+a :class:`joblib.Memory` (its ``location``; ``location=None`` keeps
+nothing). With a directory, the engine writes the records of every scoring
 task (fold, repeat, multi-step model) as soon as it finishes, and reads them
-back instead of training again when it is rerun on the same problem. A file
-is found by a key that hashes everything its records depend on: the data
-(every value; see :func:`skunseen._data.fingerprint`), the labels and the
-metadata passed to the estimators' ``fit``, the estimator's class and
+back instead of training again, so the same store caches (a grid search
+over ``keep`` or ``selector`` trains each scoring model once) and resumes a
+killed run. A file is found by a key that hashes every value its records
+depend on: the data (see :func:`skunseen._data.fingerprint`), the labels and
+the metadata passed to the estimators' ``fit``, the estimator's class and
 parameters, the task (name, seed, training and scored rows), what is
-recorded and the device type. Any change there gives another key, so stale
-work is never reused; parameters that act after scoring (``scorer``,
-``selector``, ``keep``, ``class_budget``) are not in the key, so changing
-them reuses every finished task.
+recorded, the device type, whether the task trained batched, and the
+library version. Any change there gives another key, so stale work is never
+reused; parameters that act after scoring (``scorer`` when the records hold
+what it reads, ``selector``, ``keep``, ``class_budget``) are not in the key.
+Classes and functions enter the key by their module and name: a class
+redefined under the same name (a notebook cell run again) is not told
+apart, so use a fresh directory after changing code a model is made of.
 
-Files are ``.npz`` archives (no pickle: loading a checkpoint never runs
-code), written to a temporary file in the same directory, flushed to disk
-and moved into place with :func:`os.replace`, so a file either holds a
-whole task or does not exist, even if the process is killed mid-write.
-The temporary files of killed processes are removed by the next store
-opened on the directory (see :mod:`skunseen._files`).
+Files are ``.npz`` archives written under ``<memory>/skunseen/`` (no pickle:
+loading never runs code, unlike :meth:`joblib.Memory.cache`, which is why
+the records are not stored through it), to a temporary file in the same
+directory, flushed to disk and moved into place with :func:`os.replace`, so
+a file either holds a whole task or does not exist, even if the process is
+killed mid-write. The temporary files of killed processes are removed by the
+next store opened on the directory (see :mod:`skunseen._files`).
 
 Records read back are checked before use: every array against the digest
 written with it, and the records against the task they stand for (scored
@@ -38,13 +45,15 @@ import warnings
 
 import joblib
 import numpy as np
+from sklearn.utils.validation import check_memory
 
 from .._files import owned_prefix, remove_orphans
+from .._names import __version__
 from .._records import ScoringRecords
 
-#: Bumped whenever the meaning of a checkpoint file changes, which
+#: Bumped whenever the meaning of a stored file changes, which
 #: invalidates older files.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # Temporary files of unfinished writes start with this.
 _PARTIAL = ".partial-"
@@ -85,12 +94,12 @@ def estimator_fingerprint(estimator):
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise TypeError(
             f"The parameters of {cls.__name__} cannot be fingerprinted ({exc}), so "
-            "checkpoints could not tell them apart from changed ones."
+            "the store (memory) could not tell them apart from changed ones."
         ) from exc
 
 
-def task_key(*, data, labels, fit_params, estimator, task, recording, device):
-    """The key of one task's checkpoint: a digest of all its records depend on.
+def task_key(*, data, labels, fit_params, estimator, task, recording, device, batched):
+    """The key of one task's records: a digest of every value they depend on.
 
     Parameters
     ----------
@@ -105,31 +114,68 @@ def task_key(*, data, labels, fit_params, estimator, task, recording, device):
         :func:`estimator_fingerprint` of the scoring model.
     task : ScoringTask
         Its name, seed, training and scored rows enter the key.
-    recording : dict or None
-        Every option that changes what is recorded (JSON-compatible values,
-        see :meth:`skunseen._records.Recording.as_key`); ``None`` leaves
-        the recording out of the key (the in-memory cache checks it itself).
+    recording : Recording
+        What is recorded besides the probabilities.
     device : str or None
         The task's device; only its type (cpu, cuda, mps) enters the key.
+    batched : bool
+        Whether the task trains in a batched round (its records then agree
+        with sequential training only up to float rounding).
 
     Returns
     -------
     key : str
     """
-    # Imported here: the package's __init__ imports this module before it
-    # defines __version__.
-    from .. import __version__
-
     device_type = None if device is None else str(device).split(":")[0]
     return joblib.hash((
         FORMAT_VERSION, __version__, data, labels, fit_params, estimator, task.name, task.seed,
-        task.train_indices, task.score_indices,
-        None if recording is None else sorted(recording.items()), device_type,
+        task.train_indices, task.score_indices, sorted(recording.as_key().items()),
+        device_type, bool(batched),
     ))
 
 
-class CheckpointStore:
-    """A directory of finished tasks' records.
+def open_store(memory):
+    """The :class:`RecordStore` that ``memory`` names, or None when it keeps nothing.
+
+    Parameters
+    ----------
+    memory : None, str, path-like or joblib.Memory
+        As the pruners' ``memory``.
+
+    Returns
+    -------
+    RecordStore or None
+
+    Raises
+    ------
+    ValueError
+        Naming ``memory`` when it is of another type or names a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skunseen.engine._store import open_store
+    >>> open_store(None) is None, open_store(tempfile.mkdtemp()) is not None
+    (True, True)
+    """
+    location = check_memory(memory).location
+    if location is None:
+        return None
+    if os.path.isfile(location):
+        raise ValueError(
+            f"memory={os.fspath(location)!r} is a file, not a directory; name a directory "
+            "(it is created if missing), a joblib.Memory, or None."
+        )
+    try:
+        return RecordStore(os.path.join(location, "skunseen"))
+    except OSError as exc:
+        raise ValueError(
+            f"memory={os.fspath(location)!r} cannot be used as a directory ({exc})."
+        ) from exc
+
+
+class RecordStore:
+    """A directory of finished tasks' records (see :func:`open_store`).
 
     Parameters
     ----------
@@ -139,10 +185,10 @@ class CheckpointStore:
     Examples
     --------
     >>> import numpy as np, tempfile
-    >>> from skunseen.engine._plan import ScoringTask
-    >>> from skunseen.engine._store import CheckpointStore
+    >>> from skunseen.engine import ScoringTask
+    >>> from skunseen.engine._store import RecordStore
     >>> from skunseen.scores import ScoringRecords
-    >>> store = CheckpointStore(tempfile.mkdtemp())
+    >>> store = RecordStore(tempfile.mkdtemp())
     >>> task = ScoringTask("fold 0", 0, [1, 2], [0], seed=3)
     >>> records = ScoringRecords(indices=np.array([0]), y=np.array([1]),
     ...                          proba=np.array([[0.2, 0.8]]))
@@ -195,7 +241,7 @@ class CheckpointStore:
             return records, meta["info"]
         except Exception as exc:  # noqa: BLE001 - any damage means "train again"
             warnings.warn(
-                f"Ignoring unreadable checkpoint {path} ({type(exc).__name__}: {exc}); "
+                f"Ignoring unreadable stored records {path} ({type(exc).__name__}: {exc}); "
                 f"{task.name} is trained again.",
                 UserWarning,
                 stacklevel=3,
@@ -203,7 +249,23 @@ class CheckpointStore:
             return None
 
     def save(self, key, task, records, info):
-        """Write the task's records atomically (temporary file, then ``os.replace``)."""
+        """Write the task's records atomically (temporary file, then ``os.replace``).
+
+        A failed write (a full or read-only disk, info that JSON cannot
+        hold) warns and leaves the store as it was: the fit itself is fine,
+        only a rerun would train this task again.
+        """
+        try:
+            self._write(key, task, records, info)
+        except (OSError, TypeError) as exc:
+            warnings.warn(
+                f"Could not store {task.name} in {self.directory} ({type(exc).__name__}: "
+                f"{exc}); the fit goes on without it.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _write(self, key, task, records, info):
         meta, arrays = _encode(records)
         meta.update(format=FORMAT_VERSION, key=key, task=task.name, info=info,
                     digests={name: _digest(array) for name, array in arrays.items()})

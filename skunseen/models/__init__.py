@@ -11,6 +11,7 @@ from ._fast_path import (
     clear_device_cache,
 )
 from ._nets import MLP, SmallCNN, cifar_resnet18
+from ._stacked import stack_modules, stackable
 
 __all__ = [
     "MODEL_NAMES",
@@ -26,4 +27,6 @@ __all__ = [
     "clear_device_cache",
     "make_net",
     "resolve_device",
+    "stack_modules",
+    "stackable",
 ]

@@ -21,22 +21,18 @@ its own:
   optimizer would), else one optimizer per model over views of the stacked
   tensors;
 * per-epoch held-out records for every model, reduced exactly as
-  :class:`~skunseen.HeldOutRecorder` does, so every scorer works unchanged.
+  :class:`~skunseen.nets.HeldOutRecorder` does, so every scorer works unchanged.
 
 Given the same batches, batched and sequential training give the same
 weights up to float rounding (tests check this); with the same seeds they
 see the same batches, so a fixed ``random_state`` gives the same coreset
 either way, up to that rounding.
 
-:class:`BatchedExecutor` is the executor (see :mod:`skunseen.engine._execution`)
-that trains a round's pending tasks this way; :class:`BatchingDecision`
-decides for every round of nets, and :func:`net_executor` runs the round
-batched or as joblib jobs accordingly.
+:func:`use_fold_batching` decides, for a whole round and before anything
+trains, whether it trains this way; :func:`fit_and_record_batched` does it.
 """
 
-import contextlib
 import math
-import time
 
 import numpy as np
 import torch
@@ -45,15 +41,18 @@ from skorch.callbacks import LRScheduler, lr_scheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
-from ..engine._classifier import describe, is_skorch_net
-from ..engine._execution import JoblibExecutor, TaskHook
-from ._inputs import fold_view
-from ._devices import device_params, seed_params, threads_per_task
-from .._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged, epoch_statistics
-from ._recording import NetTaskRunner, initialize_fresh, warn_if_serialised
+from .._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged
 from .._rng import task_seeds
-from ..models import DeviceEvalIterator, DeviceTrainIterator, TriangularLR
-from ..models._stacked import stack_modules, stackable
+from ..models import (
+    DeviceEvalIterator,
+    DeviceTrainIterator,
+    TriangularLR,
+    stack_modules,
+    stackable,
+)
+from ..scores import epoch_statistics
+from ._inputs import fold_view
+from ._prepare import describe, prepare_net
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -88,8 +87,6 @@ def batching_obstacle(net, extras=None):
     ...                            device="cpu"))
     'its module cifar_resnet18 is not a built-in net that can be stacked (MLP, SmallCNN, FastCifarNet)'
     """
-    if not is_skorch_net(net):
-        return f"{describe(net)} is not a skorch net"
     if extras:
         return f"the recorder must produce {sorted(extras)}, which batched rounds do not record"
     if not stackable(net.module):
@@ -284,7 +281,7 @@ class _Round:
     def __init__(self, estimator, X, y, tasks, *, device, record_dynamics):
         self.tasks = tasks
         self.record_dynamics = record_dynamics
-        self.nets = [self._initialised(estimator, task, device) for task in tasks]
+        self.nets = [prepare_net(estimator, task.seed, device=device) for task in tasks]
         first = self.nets[0]
         self.device = torch.device(first.device)
         self.k = len(tasks)
@@ -305,18 +302,6 @@ class _Round:
         self.epochs = [{name: [] for name in EPOCH_STATISTICS} for _ in tasks]
         self.previous = [None] * self.k
         self.last_log_proba = None
-
-    @staticmethod
-    def _initialised(estimator, task, device):
-        """The task's clone, initialised exactly as sequential training initialises it."""
-        net = clone(estimator)
-        init_seed, order_seed, _ = task_seeds(task.seed)
-        params = seed_params(net, order_seed)
-        if device is not None:
-            params.update(device_params(net, device))
-        net.set_params(**params)
-        initialize_fresh(net, init_seed)
-        return net
 
     def _optimizers(self, steps):
         """``[(optimizer, schedules, models)]``: one over the stacked tensors when
@@ -489,9 +474,8 @@ def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics
 
     Returns
     -------
-    list of (ScoringRecords, dict)
-        Per task, in order: its records and ``{"seconds", "n_epochs",
-        "batched"}`` (seconds: the round's wall time divided among its tasks).
+    list of (ScoringRecords, int)
+        Per task, in order: its records and the number of epochs trained.
 
     Raises
     ------
@@ -499,7 +483,6 @@ def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics
         When a model's training loss stops being finite; ``exc.args[1]`` is
         the position of its task.
     """
-    start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         # what the models draw while training (dropout), seeded like sequential training
         torch.manual_seed(task_seeds(tasks[0].seed)[2])
@@ -512,66 +495,4 @@ def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics
             raise ValueError(
                 f"The net outputs {rec.proba.shape[1]} classes but y has {n_classes}; "
                 "set the module's number of outputs (e.g. module__n_classes) to match.")
-    seconds = (time.perf_counter() - start) / len(records)
-    n_epochs = state.nets[0].max_epochs
-    return [(rec, {"seconds": seconds, "n_epochs": n_epochs, "batched": True})
-            for rec in records]
-
-
-class BatchedExecutor:
-    """Trains the pending tasks of a round at once (:func:`fit_and_record_batched`).
-
-    The second executor for the same tasks as
-    :class:`~skunseen.engine._execution.JoblibExecutor`: same records, same hooks;
-    a diverged model names its task's position in the round.
-    """
-
-    def __call__(self, run, pending):
-        try:
-            results = fit_and_record_batched(
-                run.estimator, run.X, run.y, [run.tasks[p] for p in pending],
-                n_classes=run.n_classes, record_dynamics=run.recording.dynamics,
-                device=run.devices[pending[0]])
-        except TrainingDiverged as exc:
-            message, index = exc.args
-            raise TrainingDiverged(message, pending[index]) from exc
-        return [(position, records, info) for position, (records, info) in zip(pending, results)]
-
-
-class BatchingDecision(TaskHook):
-    """Decides whether a round of nets trains batched, before anything else.
-
-    The decision looks at all the round's tasks, not only those a store
-    has not answered yet, so that ``fold_batching=True`` refuses a net it
-    cannot batch whatever is cached, and the in-memory cache can tell
-    records trained batched from records trained one by one (they agree
-    only to float rounding).
-
-    Parameters
-    ----------
-    setting : bool or "auto"
-        The caller's ``fold_batching``.
-    sample_shape : tuple of int
-        Shape of one input row.
-    """
-
-    def __init__(self, setting, sample_shape):
-        self.setting = setting
-        self.sample_shape = sample_shape
-
-    @contextlib.contextmanager
-    def round(self, run):
-        run.batched = use_fold_batching(
-            self.setting, run.estimator, n_tasks=len(run.tasks), devices=run.devices,
-            sample_shape=self.sample_shape, extras=run.recording.extras, n_jobs=run.n_jobs,
-            fit_params=run.fit_params)
-        yield
-
-
-def net_executor(run, pending):
-    """The executor of a round of nets: batched where :class:`BatchingDecision`
-    said so, else one joblib job per task."""
-    if run.batched and len(pending) > 1:
-        return BatchedExecutor()(run, pending)
-    warn_if_serialised(run.estimator, len(pending), run.n_jobs)
-    return JoblibExecutor(NetTaskRunner(threads_per_task(run.n_jobs)))(run, pending)
+    return [(rec, state.nets[0].max_epochs) for rec in records]

@@ -1,6 +1,6 @@
 """Where and how scoring nets run: devices, torch threads and per-task randomness.
 
-The executor (:mod:`skunseen.engine._execution`) dispatches the scoring tasks
+The engine (:func:`skunseen.engine.run_plan`) dispatches the scoring tasks
 (folds, repeats, multi-step models) through
 :class:`sklearn.utils.parallel.Parallel`, so any joblib backend runs them:
 sequential, ``threading``, ``loky``, ``multiprocessing``, ``dask`` or
@@ -60,9 +60,10 @@ import contextlib
 import inspect
 
 import torch
+from joblib import effective_n_jobs
+from joblib.parallel import get_active_backend
 from skorch.callbacks import Callback
 
-from ..engine._execution import in_process_workers
 from .._rng import RNG_LOCK
 
 # Modules that draw from the global generator at every training step.
@@ -281,6 +282,13 @@ class _SectionEdge(Callback):
         self._act()
 
 
+def in_process_workers(n_jobs):
+    """Number of concurrent tasks when they are threads of this process, else 1."""
+    backend, _ = get_active_backend()
+    n_workers = effective_n_jobs(n_jobs)
+    return n_workers if n_workers > 1 and getattr(backend, "uses_threads", False) else 1
+
+
 def threads_per_task(n_jobs):
     """torch intra-op threads for each of ``n_jobs`` concurrent threaded tasks.
 
@@ -315,3 +323,11 @@ def torch_threads(n_threads):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def seeded_globally(seed):
+    """torch's global CPU generator seeded for the block, under the lock, then restored."""
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

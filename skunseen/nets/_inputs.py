@@ -1,14 +1,36 @@
-"""X as a skorch net reads it: float32 numbers, and folds as index views.
+"""Data as a skorch net reads it: float32 numbers, folds as index views, labels
+in its criterion's form; and Datasets read sample by sample when they must be.
 
 The net layer of the data handling (:mod:`skunseen._data` is the part that
 needs no torch): it runs only when the scoring model is a skorch net.
 """
 
+import contextlib
+import random
+
+import joblib
 import numpy as np
 import torch
+from skorch import NeuralNetBinaryClassifier
 
-from .._data import is_dataframe, is_dataset, take_rows
+from .._data import is_dataframe, is_dataset, is_tensor, take_rows
+from .._rng import RNG_LOCK
 from ..models import ArrayIndexView, DeviceEvalIterator, DeviceTrainIterator
+
+
+def is_binary_net(net):
+    """Whether a skorch net trains one logit with a BCE loss on float targets."""
+    return isinstance(net, NeuralNetBinaryClassifier)
+
+
+def net_targets(net, y):
+    """Encoded labels in the form the net's criterion takes."""
+    return np.asarray(y, dtype=np.float32 if is_binary_net(net) else np.int64)
+
+
+def net_input(net, X):
+    """X as ``net`` reads it: :func:`as_net_input`, uint8 images kept for the fast path."""
+    return as_net_input(X, keep_uint8=serves_uint8(net))
 
 
 def as_net_input(X, *, keep_uint8=True):
@@ -105,3 +127,62 @@ def fold_view(X, y, indices):
     if isinstance(X, (np.ndarray, torch.Tensor)) and as_net_input(X) is X:
         return ArrayIndexView(X, y, indices)
     return as_net_input(take_rows(X, indices))
+
+
+def dataset_digest(dataset):
+    """A digest of every sample of a Dataset, read once, for the store's key.
+
+    Samples are read in order with Python's, numpy's and torch's global
+    generators seeded (then restored), so random transforms give the same
+    samples every time; this costs one pass over the data, decoding every
+    image, which is why only a store (``memory``) asks for it, and only for
+    Datasets that do not list their files (see :func:`skunseen._data.fingerprint`).
+    """
+    digest = joblib.hash((type(dataset).__module__, type(dataset).__qualname__, len(dataset)))
+    with _seeded_generators():
+        digests = [joblib.hash(_hashable(dataset[i])) for i in range(len(dataset))]
+    return joblib.hash((digest, digests))
+
+
+def first_non_finite_row(dataset, rows):
+    """The first of ``rows`` whose sample holds NaN or infinity, or None.
+
+    A Dataset cannot be checked before training without reading it whole;
+    this is read when a scoring model failed, to tell bad data from a
+    diverging model.
+    """
+    with _seeded_generators():
+        for row in rows:
+            sample = dataset[int(row)]
+            inputs = sample[0] if isinstance(sample, (tuple, list)) else sample
+            values = _hashable(inputs)
+            if isinstance(values, np.ndarray) and values.dtype.kind in "fc" and not np.isfinite(
+                    values).all():
+                return int(row)
+    return None
+
+
+@contextlib.contextmanager
+def _seeded_generators():
+    """Python's, numpy's and torch's global generators seeded with 0, then restored."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        try:
+            random.seed(0)
+            np.random.seed(0)
+            torch.manual_seed(0)
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def _hashable(sample):
+    """A sample with tensors as arrays, which joblib hashes by content."""
+    if is_tensor(sample):
+        return sample.detach().cpu().numpy()
+    if isinstance(sample, (tuple, list)):
+        return tuple(_hashable(part) for part in sample)
+    if isinstance(sample, dict):
+        return {key: _hashable(value) for key, value in sample.items()}
+    return sample

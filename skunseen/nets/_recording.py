@@ -9,33 +9,17 @@ nothing it records reaches the history that early stopping or checkpointing
 read.
 """
 
-import contextlib
 import functools
 import time
 import warnings
 
 import numpy as np
 import torch
-from skorch import NeuralNetBinaryClassifier
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from sklearn.base import clone
 
-from ..engine._classifier import describe, fit_classifier, is_skorch_net, timed_fit
-from ..engine._execution import TaskHook, in_process_workers
-from ._inputs import fold_view
-from ._devices import (
-    LockedSection,
-    cuda_indices,
-    device_params,
-    draws_global_rng,
-    initialize_seeded,
-    seed_params,
-    seeded_training,
-    task_devices,
-    torch_threads,
-)
 from .._progress import make_bar
 from .._records import (
     EMBEDDING,
@@ -44,150 +28,25 @@ from .._records import (
     ScoringRecords,
     TrainingDiverged,
     check_extra_requests,
-    epoch_statistics,
+    check_probabilities,
 )
 from .._rng import RNG_LOCK, task_seeds
-from ..models import resolve_device
-from ..scores import grad_norm_batches, last_layer_grad_norms, last_linear
-from ..scores._registry import epoch_window
-
-
-def is_binary_net(net):
-    """Whether a skorch net trains one logit with a BCE loss on float targets."""
-    return isinstance(net, NeuralNetBinaryClassifier)
-
-
-def net_targets(net, y):
-    """Encoded labels in the form the net's criterion takes."""
-    return np.asarray(y, dtype=np.float32 if is_binary_net(net) else np.int64)
-
-
-def _given_modules(net):
-    """``(name, module)`` of the net's modules and criteria passed as instances.
-
-    skorch trains such an instance as it is, so it carries whatever weights
-    it has (trained ones, for a net fitted before); modules built from a
-    class (``module=MyNet, module__width=...``) start from fresh weights.
-    """
-    for name, value in net.get_params(deep=False).items():
-        if isinstance(value, torch.nn.Module):
-            yield name, value
-
-
-def _resettable(layer):
-    return callable(getattr(layer, "reset_parameters", None)) or callable(
-        getattr(layer, "_reset_parameters", None))
-
-
-def check_fresh_weights(net):
-    """Raise ``ValueError`` when a given module's weights cannot be re-initialised.
-
-    Every parameter must belong to a layer with ``reset_parameters`` (all
-    torch layers have it; attention layers have ``_reset_parameters``).
-    """
-    for name, module in _given_modules(net):
-        stuck = sorted({type(layer).__name__ for layer in module.modules()
-                        if any(True for _ in layer.parameters(recurse=False))
-                        and not _resettable(layer)})
-        if stuck:
-            raise ValueError(
-                f"The {describe(net)} has {name}={type(module).__name__}(...) as an instance, "
-                f"whose layer(s) {stuck} have no reset_parameters(), so every scoring model "
-                f"would start from the weights it holds. Pass the class instead "
-                f"({name}={type(module).__name__}, {name}__<arg>=...), or give those layers "
-                "a reset_parameters() method."
-            )
-
-
-def check_net(net, *, n_classes, device, sample_shape=None, extras=None):
-    """What a given skorch net must satisfy before any of its clones trains.
-
-    ``device`` is the caller's: any value but ``"auto"`` applies to every
-    scoring net; with ``"auto"`` every net keeps the device it asks for.
-    With ``sample_shape``, a forward pass on a CPU copy checks that the
-    module takes such rows and has one output per class. The epochs of a
-    ``grad_norm`` extra in ``extras`` must exist in the net's training.
-    """
-    if device != "auto":
-        resolve_device(device)
-    else:
-        try:
-            resolve_device(net.device)
-        except ValueError as exc:
-            raise ValueError(
-                f"The {describe(net)} has device={net.device!r}, which cannot be "
-                f"used: {exc}. Set the pruner's device='cpu' (it applies to every "
-                "scoring net) or the net's own device."
-            ) from None
-    if is_binary_net(net) and n_classes != 2:
-        raise ValueError(
-            f"The {describe(net)} predicts two classes (one logit), but y has "
-            f"{n_classes}; use a NeuralNetClassifier as `estimator`."
-        )
-    check_fresh_weights(net)
-    grad_epochs = (extras or {}).get(GRAD_NORM, {}).get("epochs")
-    if grad_epochs is not None:
-        try:
-            epoch_window(grad_epochs, net.max_epochs)
-        except ValueError as exc:
-            raise ValueError(f"The grad_norm extra's epochs: {exc}") from None
-    if sample_shape:
-        _check_shapes(net, tuple(sample_shape), n_classes)
-
-
-def _check_shapes(net, sample_shape, n_classes):
-    """A forward pass of two zero rows through a CPU copy of the module.
-
-    A wrong input size or number of outputs then fails here, before any
-    model trains, instead of after the first one has.
-    """
-    probe = clone(net).set_params(device="cpu")
-    with RNG_LOCK, torch.random.fork_rng(devices=[]):
-        probe.initialize()
-    try:
-        with torch.no_grad():
-            output = probe.module_.eval()(torch.zeros((2, *sample_shape)))
-    except Exception as exc:  # noqa: BLE001 - whatever the user's module raises
-        raise ValueError(
-            f"The scoring {describe(net)} cannot take rows of shape {sample_shape}: its "
-            f"module failed on them ({type(exc).__name__}: {exc}). Match the module's "
-            "input size to X (e.g. module__n_features, or make_net's input_shape)."
-        ) from None
-    if isinstance(output, (tuple, list)):
-        output = output[0]  # skorch reads the first output as the prediction
-    expected = 1 if is_binary_net(net) else n_classes
-    width = 1 if output.ndim == 1 else output.shape[-1]
-    if output.ndim > 2 or width != expected:
-        raise ValueError(
-            f"The scoring {describe(net)} outputs {width} value(s) per row (output shape "
-            f"{tuple(output.shape)} for 2 rows), but y has {n_classes} classes, so it needs "
-            f"{expected} per row; set the module's number of outputs (e.g. "
-            "module__n_classes) to match."
-        )
-
-
-def initialize_fresh(net, seed):
-    """Initialise ``net`` seeded (see :func:`skunseen.nets._devices.initialize_seeded`),
-    with fresh weights also for modules it was given as instances.
-
-    Under one hold of the lock, so that no other task reseeds in between.
-    """
-    with RNG_LOCK:
-        initialize_seeded(net, seed)
-        _reset_given_modules(net)
-
-
-def _reset_given_modules(net):
-    """Re-initialise the weights of every module the net was given as an instance."""
-    for name, _ in _given_modules(net):
-        built = getattr(net, f"{name}_", None)
-        if built is None or built is not getattr(net, name):
-            continue  # rebuilt from its class with module__ parameters: already fresh
-        for layer in built.modules():
-            reset = getattr(layer, "reset_parameters", None) or getattr(
-                layer, "_reset_parameters", None)
-            if callable(reset):
-                reset()
+from ..scores import (
+    epoch_statistics,
+    epoch_window,
+    grad_norm_batches,
+    last_layer_grad_norms,
+    last_linear,
+)
+from ._devices import (
+    LockedSection,
+    draws_global_rng,
+    in_process_workers,
+    seeded_training,
+    torch_threads,
+)
+from ._inputs import fold_view, net_targets
+from ._prepare import PROBABILITIES_FIX, describe, prepare_net
 
 
 class HeldOutRecorder(Callback):
@@ -256,7 +115,7 @@ class HeldOutRecorder(Callback):
     --------
     >>> import numpy as np, torch
     >>> from skorch import NeuralNetClassifier
-    >>> from skunseen import HeldOutRecorder
+    >>> from skunseen.nets import HeldOutRecorder
     >>> X = np.random.RandomState(0).randn(40, 3).astype(np.float32)
     >>> y = (X[:, 0] > 0).astype(np.int64)
     >>> recorder = HeldOutRecorder(X[30:], y[30:], extras=("embedding", "grad_norm"))
@@ -443,68 +302,10 @@ def _softmax_outputs(net):
 def _to_log_proba(net, outputs):
     if _softmax_outputs(net):
         return torch.log_softmax(outputs, dim=-1)
-    nonlinearity = net._get_predict_nonlinearity()
-    return torch.log(nonlinearity(outputs).clamp_min(torch.finfo(torch.float32).tiny))
-
-
-def fit_and_record(estimator, X, y, train_indices, score_indices, *, n_classes, seed,
-                   record_dynamics, device=None, extras=(), fit_params=None):
-    """Clone and train ``estimator`` on ``train_indices``; record ``score_indices``.
-
-    Parameters
-    ----------
-    estimator : skorch NeuralNet or scikit-learn classifier with predict_proba
-        The unfitted scoring model (it is cloned).
-    X : array-like, tensor, DataFrame or Dataset
-        All rows of the caller's data. A net reads its rows through
-        :func:`skunseen.nets._inputs.fold_view`: arrays and tensors are not copied
-        unless they are float64 (cast them once with
-        :func:`skunseen.nets._inputs.as_net_input` before calling this per fold).
-    y : ndarray of int
-        Encoded labels of all rows.
-    n_classes : int
-        Number of classes in the whole data.
-    train_indices, score_indices : ndarray of int
-        Rows the clone trains on, and rows whose outputs it records.
-    seed : int
-        Seed of this model's randomness: a classifier's ``random_state``; a
-        skorch net's initialisation, data order and training draws (see
-        :mod:`skunseen.nets._devices` for what is reproducible with threads). A
-        net's own ``random_state`` is replaced. torch's global generator is
-        seeded, not forked: callers that need their state back wrap the call
-        in :func:`torch.random.fork_rng`, as the pruners do.
-    record_dynamics : bool
-        Record per-epoch statistics (skorch nets only).
-    extras : tuple of str or dict of str to dict, default=()
-        Extras to record (skorch nets only), passed to
-        :class:`HeldOutRecorder`; ignored for other classifiers, whose records
-        then lack them (a scorer reading them says so).
-    device : str or None
-        Overrides a skorch net's ``device`` (and its device-resident
-        iterators' ``device``) when given.
-    fit_params : dict, default=None
-        Keyword arguments of the model's ``fit`` (e.g. ``sample_weight``);
-        those with one value per row of X are restricted to the training rows.
-
-    Returns
-    -------
-    records : ScoringRecords
-        Rows ``score_indices`` with the model's outputs on them.
-    info : dict
-        ``seconds`` spent, ``n_epochs`` trained (0 without dynamics) and
-        ``batched`` (False).
-
-    Raises
-    ------
-    TrainingDiverged
-        When a net's training loss stops being finite.
-    """
-    if is_skorch_net(estimator):
-        return timed_fit(fit_net, estimator, X, y, train_indices, score_indices,
-                         fit_params=fit_params, n_classes=n_classes, seed=seed,
-                         record_dynamics=record_dynamics, device=device, extras=extras)
-    return timed_fit(fit_classifier, estimator, X, y, train_indices, score_indices,
-                     fit_params=fit_params, seed=seed, n_classes=n_classes)
+    proba = net._get_predict_nonlinearity()(outputs)
+    check_probabilities(proba.detach().cpu().numpy(), f"The scoring {describe(net)}",
+                        fix=PROBABILITIES_FIX)
+    return torch.log(proba.clamp_min(torch.finfo(torch.float32).tiny))
 
 
 class _StopWhenDiverged(Callback):
@@ -522,39 +323,61 @@ class _StopWhenDiverged(Callback):
             )
 
 
-def fit_net(net, X, y, train_indices, score_indices, *, n_classes, seed, record_dynamics,
-            device, extras, fit_params):
-    """Train a skorch net on its rows with a :class:`HeldOutRecorder` on the scored rows.
+def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
+    """Train the task's net on its rows with a :class:`HeldOutRecorder` on the scored rows.
 
-    Returns the records and the number of epochs trained.
+    Parameters
+    ----------
+    estimator : skorch NeuralNet
+        The unfitted scoring net (:func:`~skunseen.nets._prepare.prepare_net`
+        makes the task's clone).
+    X : array-like, tensor or Dataset
+        All rows, as the net consumes them (:func:`~skunseen.nets._inputs.as_net_input`);
+        its rows are read through index views, never copied.
+    y : ndarray of int
+        Encoded labels of all rows.
+    task : ScoringTask
+        Rows to train on and to score, and the seed.
+    n_classes : int
+        Number of classes in the whole data.
+    recording : Recording
+        What to record besides the final probabilities.
+    device : str or None
+        Overrides the net's device.
+    fit_params : dict
+        Keyword arguments of the net's ``fit``, restricted to the training rows.
+
+    Returns
+    -------
+    records : ScoringRecords
+    n_epochs : int
+
+    Raises
+    ------
+    TrainingDiverged
+        When the training loss stops being finite.
+    KeyboardInterrupt
+        When training was interrupted: skorch ends ``fit`` quietly on one,
+        and a model trained part of the way must not be scored as if done.
     """
-    # Index views, not copies: K folds of an image array cost no K copies.
-    X_train = fold_view(X, net_targets(net, y), train_indices)
-    recorder = HeldOutRecorder(fold_view(X, None, score_indices), y[score_indices],
-                               every_epoch=record_dynamics, extras=extras)
+    recorder = HeldOutRecorder(fold_view(X, None, task.score_indices), y[task.score_indices],
+                               every_epoch=recording.dynamics, extras=recording.extras)
     section = LockedSection()
-    callbacks = net.callbacks if isinstance(net.callbacks, list) else []
-    init_seed, order_seed, train_seed = task_seeds(seed)
-    params = {
-        "callbacks": [
-            *callbacks,
-            ("skunseen_divergence", _StopWhenDiverged()),
-            *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
-        ],
-        # fit must not initialise again: initialize_fresh below did it.
-        "warm_start": True,
-        **seed_params(net, order_seed),
-    }
-    if device is not None:
-        params.update(device_params(net, device))
-    net.set_params(**params)
-    initialize_fresh(net, init_seed)
+    callbacks = estimator.callbacks if isinstance(estimator.callbacks, list) else []
+    net = prepare_net(estimator, task.seed, device=device, callbacks=[
+        *callbacks,
+        ("skunseen_divergence", _StopWhenDiverged()),
+        *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
+    ], warm_start=True)  # fit must not initialise again: prepare_net did
+    # Index views, not copies: K folds of an image array cost no K copies.
+    X_train = fold_view(X, net_targets(net, y), task.train_indices)
     try:
-        with seeded_training(net, train_seed):
-            net.fit(X_train, net_targets(net, y[train_indices]), **fit_params)
+        with seeded_training(net, task_seeds(task.seed)[2]):
+            net.fit(X_train, net_targets(net, y[task.train_indices]), **fit_params)
     finally:
         section.release()
-    records = recorder.records(score_indices, model=describe(net))
+    raise_if_interrupted(net, task.name)
+    records = recorder.records(task.score_indices, model=describe(net))
     if records.proba.shape[1] != n_classes:
         raise ValueError(
             f"The net outputs {records.proba.shape[1]} classes but y has {n_classes}; "
@@ -563,8 +386,27 @@ def fit_net(net, X, y, train_indices, score_indices, *, n_classes, seed, record_
     return records, len(net.history)
 
 
+def raise_if_interrupted(net, name="the net"):
+    """Raise ``KeyboardInterrupt`` when a fitted net stopped short of ``max_epochs``
+    for any reason but skorch's :class:`~skorch.callbacks.EarlyStopping`.
+
+    skorch's ``fit`` catches ``KeyboardInterrupt`` (Ctrl-C, or a callback
+    raising it) and returns as if training had ended; a model cut short
+    there must not be recorded, stored or evaluated as a trained one.
+    """
+    n_epochs = len(net.history)
+    if n_epochs >= net.max_epochs:
+        return
+    if any(isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+           for _, callback in getattr(net, "callbacks_", [])):
+        return
+    raise KeyboardInterrupt(
+        f"Training of {name} was interrupted after {n_epochs} of {net.max_epochs} epochs."
+    )
+
+
 class NetTaskRunner:
-    """One net task for :class:`~skunseen.engine._execution.JoblibExecutor` (picklable).
+    """One net task as a joblib job (picklable): :func:`fit_net` with the task's threads.
 
     Parameters
     ----------
@@ -575,32 +417,9 @@ class NetTaskRunner:
     def __init__(self, n_threads=None):
         self.n_threads = n_threads
 
-    def __call__(self, estimator, X, y, task, *, n_classes, recording, device, fit_params):
+    def __call__(self, estimator, X, y, task, **options):
         with torch_threads(self.n_threads):
-            return fit_and_record(
-                estimator, X, y, task.train_indices, task.score_indices, n_classes=n_classes,
-                seed=task.seed, record_dynamics=recording.dynamics, device=device,
-                extras=recording.extras, fit_params=fit_params)
-
-
-class NetRuntime(TaskHook):
-    """Devices and torch's random state around a round of nets.
-
-    Every task gets its device (:func:`skunseen.nets._devices.task_devices`;
-    ``device=None`` leaves each net's own), and the caller's torch
-    generators are restored when the round ends: tasks seed the global
-    generators, which in-process backends (threads, sequential) share with
-    the caller.
-    """
-
-    def __init__(self, device):
-        self.device = device
-
-    @contextlib.contextmanager
-    def round(self, run):
-        run.devices = task_devices(self.device, len(run.tasks))
-        with torch.random.fork_rng(devices=cuda_indices(run.devices)):
-            yield
+            return fit_net(estimator, X, y, task, **options)
 
 
 def warn_if_serialised(estimator, n_pending, n_jobs):

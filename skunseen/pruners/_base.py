@@ -4,16 +4,19 @@
 stored untouched in ``__init__`` and validated in ``fit``, fitted attributes
 set together at the end (a fit that raises leaves the pruner as it was),
 ``transform``, ``fit_resample``, ``get_support`` and metadata routing.
-Scoring runs in the engine (:mod:`skunseen.engine._cross_val`); a subclass only says
-which strategy of :mod:`skunseen.engine._plan` trains which models
-(:meth:`BasePruner._strategy`), or, for several rounds, overrides
-:meth:`BasePruner._score_and_select` (imbalanced-learn's template methods).
+Scoring runs in the engine (:mod:`skunseen.engine`): ``fit`` checks
+everything and resolves the scoring model (:func:`~skunseen.engine.prepare_scoring`),
+then a subclass says which models train on which rows (:meth:`BasePruner._plan`),
+or, for several rounds, overrides :meth:`BasePruner._score_and_select`
+(imbalanced-learn's template methods). :func:`score_round` and
+:func:`select_rows` are the two steps every round of every pruner takes.
 """
 
 import copy
 import functools
 import os
 import sys
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -23,7 +26,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, RealNotInt, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -44,28 +47,27 @@ from .._data import (
     take_rows,
 )
 from .._docstrings import SHARED, Substitution
-from ..engine._cross_val import (
-    check_checkpoint_dir,
-    check_data,
-    check_groups,
-    check_labels,
-    open_session,
-    scorer_recording,
-)
 from .._records import input_extras
 from .._rng import draw_seed
+from ..engine import PARAMETER_CONSTRAINTS, prepare_scoring, run_plan, scorer_recording
 from ..scores import get_scorer
-from ..selection import class_difficulty, get_selector, rule_needs, select
+from ..selection import (
+    check_selector_params,
+    class_difficulty,
+    get_selector,
+    rule_needs,
+    select,
+)
 
 
 @Substitution(**SHARED)
 class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the pruners; not meant to be used directly.
 
-    Subclasses implement :meth:`_strategy`: which models train on which
-    rows and score which rows. Everything else is shared: input validation,
-    training the scoring models (through :mod:`skunseen.engine._cross_val`: in
-    parallel, cached, with checkpoints), averaging their scores over
+    Subclasses implement :meth:`_plan`: which models train on which rows
+    and score which rows. Everything else is shared: input validation,
+    training the scoring models (through :mod:`skunseen.engine`: in
+    parallel, with the store of ``memory``), averaging their scores over
     repeats and selecting the coreset, and the transformer API (``fit``,
     ``transform``, ``fit_transform``, ``fit_resample``, ``get_support``).
 
@@ -81,9 +83,10 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     %(device)s
     %(random_state)s
     %(n_jobs)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
+    %(checkpoint_dir)s
 
     Attributes
     ----------
@@ -102,12 +105,13 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    ``_strategy(groups)`` returns an object whose ``plan(y, rng, *,
-    classes)`` returns a :class:`skunseen.engine._plan.Plan`: the
-    ``ScoringTask`` list (each trains a clone of ``estimator`` on
-    ``train_indices`` and scores ``score_indices``) and the scored rows; the
-    tasks of one group must together score every row exactly once, and
-    scores are averaged over groups. Draw seeds from ``rng`` so that
+    ``_plan(problem, rng)`` returns a :class:`skunseen.engine.Plan`: the
+    :class:`~skunseen.engine.ScoringTask` list (each trains a clone of
+    ``estimator`` on ``train_indices`` and scores ``score_indices``) and
+    the scored rows; the tasks of one group must together score every row
+    exactly once, and scores are averaged over groups. ``problem`` is the
+    :class:`~skunseen.engine.ScoringProblem` (encoded labels ``y``,
+    ``classes``, ``groups``). Draw seeds from ``rng`` so that
     ``random_state`` fixes the coreset. A subclass that adds constructor
     parameters extends ``_parameter_constraints``.
 
@@ -120,17 +124,14 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skunseen import BasePruner
-    >>> from skunseen.engine._plan import Plan, ScoringTask
-    >>> class Halves:
-    ...     def plan(self, y, rng, *, classes):
-    ...         rows = rng.permutation(len(y))
+    >>> from skunseen.engine import Plan, ScoringTask
+    >>> class HalvesPruner(BasePruner):
+    ...     def _plan(self, problem, rng):
+    ...         rows = rng.permutation(len(problem.y))
     ...         first, second = np.sort(rows[::2]), np.sort(rows[1::2])
     ...         return Plan([ScoringTask("half 0", 0, first, second, seed=0),
     ...                      ScoringTask("half 1", 0, second, first, seed=1)],
-    ...                     rows=np.arange(len(y)))
-    >>> class HalvesPruner(BasePruner):
-    ...     def _strategy(self, groups):
-    ...         return Halves()
+    ...                     rows=np.arange(len(problem.y)))
     >>> X, y = load_iris(return_X_y=True)
     >>> pruner = HalvesPruner(LogisticRegression(max_iter=500), keep=0.4,
     ...                       random_state=0)
@@ -141,26 +142,21 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "estimator": [None, HasMethods(["fit", "predict_proba"])],
-        "scorer": [str, callable],
-        "scorer_params": [dict, None],
+        **{name: PARAMETER_CONSTRAINTS[name] for name in (
+            "estimator", "scorer", "scorer_params", "device", "random_state", "n_jobs",
+            "memory", "verbose", "fold_batching")},
         "selector": [str, callable],
         "selector_params": [dict, None],
         "keep": [Interval(RealNotInt, 0, 1, closed="right"),
                  Interval(Integral, 1, None, closed="left")],
         "class_budget": [StrOptions({"proportional", "balanced", "difficulty"}), None],
-        "device": [str],
-        "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
-        "checkpoint_dir": [str, os.PathLike, None],
-        "verbose": ["verbose"],
-        "fold_batching": ["boolean", StrOptions({"auto"})],
+        "checkpoint_dir": [str, os.PathLike, None, Hidden(StrOptions({"deprecated"}))],
     }
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, class_budget="proportional", device="auto",
-                 random_state=None, n_jobs=None, checkpoint_dir=None, verbose=0,
-                 fold_batching="auto"):
+                 random_state=None, n_jobs=None, memory=None, verbose=0,
+                 fold_batching="auto", checkpoint_dir="deprecated"):
         self.estimator = estimator
         self.scorer = scorer
         self.scorer_params = scorer_params
@@ -171,9 +167,10 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self.checkpoint_dir = checkpoint_dir
+        self.memory = memory
         self.verbose = verbose
         self.fold_batching = fold_batching
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ public
     @_fit_context(prefer_skip_nested_validation=False)
@@ -309,47 +306,47 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, y, params):
         """The whole fit: validation, scoring, selection. Returns every fitted attribute."""
         own, routed = self._split_fit_params(params)
-        X_model, y_encoded, fitted = self._check_data(X, y)
-        n_samples = fitted["n_samples_fit_"]
-        self._check_pruning_params(n_samples)
-        groups = check_groups(own.get("groups"), n_samples)
+        memory = self._memory()
         scorer = get_scorer(self.scorer)
-        extras = input_extras(rule_needs(get_selector(self.selector)))
-        session = open_session(
-            self.estimator, X_model, y_encoded, fitted["classes_"],
-            recording=scorer_recording(scorer, self.scorer_params, extras),
-            asked_by={"dynamics": f"scorer={scorer.name!r}",
-                      "extras": f"scorer={scorer.name!r} with selector={self.selector!r}"},
-            device=self.device, fit_params=routed, n_jobs=self.n_jobs,
-            checkpoint_dir=self.checkpoint_dir, verbose=self.verbose,
-            fold_batching=self.fold_batching, label=type(self).__name__,
-            fingerprint=fitted["_fingerprint_"])
-        rng = check_seed(self.random_state)
-        return {**fitted, **self._score_and_select(session, scorer, groups, rng)}
-
-    def _check_data(self, X, y):
-        """X in the form scoring reads, the encoded labels, and the fitted
-        attributes that describe the data (the caller's X is what transform
-        and fit_resample return rows of)."""
-        probe = _unfitted_copy(self)  # validate_data sets the feature attributes on it
-        X_model, y = check_data(X, y, caller=type(self).__name__,
-                                validate=functools.partial(validate_data, probe))
-        if is_tensor(X) and X.ndim >= 2:
-            probe.n_features_in_ = X.shape[1]
-        classes, y_encoded = check_labels(y)
-        fitted = {name: value for name, value in vars(probe).items()
-                  if name in ("n_features_in_", "feature_names_in_")}
-        fitted.update(classes_=classes, n_samples_fit_=n_rows(X),
-                      _fingerprint_=fingerprint(X_model))
-        return X_model, y_encoded, fitted
-
-    def _check_pruning_params(self, n_samples):
-        """Check the parameters not covered by the constraints before any model trains."""
+        rule = get_selector(self.selector)
+        check_selector_params(rule, self.selector_params)
         refuse_bools(**{name: getattr(self, name) for name in ("n_repeats", "n_steps")
                         if hasattr(self, name)})
-        resolve_n_select(self.keep, n_samples)
-        get_selector(self.selector)
-        check_checkpoint_dir(self.checkpoint_dir)
+        probe = _unfitted_copy(self)  # validate_data sets the feature attributes on it
+        problem = prepare_scoring(
+            self.estimator, X, y, validate=functools.partial(validate_data, probe),
+            recording=scorer_recording(scorer, self.scorer_params,
+                                       input_extras(rule_needs(rule))),
+            asked_by={"dynamics": f"scorer={scorer.name!r}",
+                      "extras": f"scorer={scorer.name!r} with selector={self.selector!r}"},
+            groups=own.get("groups"), fit_params=routed, device=self.device,
+            fold_batching=self.fold_batching, n_jobs=self.n_jobs, memory=memory,
+            verbose=self.verbose, label=type(self).__name__)
+        resolve_n_select(self.keep, len(problem.y))
+        if is_tensor(X) and X.ndim >= 2:
+            probe.n_features_in_ = X.shape[1]
+        fitted = {name: value for name, value in vars(probe).items()
+                  if name in ("n_features_in_", "feature_names_in_")}
+        fitted.update(classes_=problem.classes, n_samples_fit_=len(problem.y),
+                      _fingerprint_=problem.fingerprint)
+        rng = check_seed(self.random_state)
+        return {**fitted, **self._score_and_select(problem, scorer, rng)}
+
+    def _memory(self):
+        """``memory``, or the deprecated ``checkpoint_dir`` standing for it."""
+        if isinstance(self.checkpoint_dir, str) and self.checkpoint_dir == "deprecated":
+            return self.memory
+        if self.memory is not None:
+            raise ValueError(
+                "checkpoint_dir and memory name the same store; pass memory only "
+                "(checkpoint_dir is deprecated)."
+            )
+        warnings.warn(
+            "checkpoint_dir is deprecated and will be removed in 0.3; pass the same directory "
+            "as memory=..., which also caches finished scoring models under grid search.",
+            FutureWarning, stacklevel=4,
+        )
+        return self.checkpoint_dir
 
     def _split_fit_params(self, params):
         """The pruner's own fit parameters, and those routed to the estimator."""
@@ -368,52 +365,76 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return own, dict(process_routing(self, "fit", **others)["estimator"]["fit"])
 
     # --------------------------------------------------------- overridables
-    def _strategy(self, groups):
-        """Which models train on which rows: a strategy of :mod:`skunseen.engine._plan`."""
+    def _plan(self, problem, rng):
+        """Which models train on which rows: a :class:`skunseen.engine.Plan`."""
         raise NotImplementedError
 
     def _round_attributes(self, held):
         """Fitted attributes a subclass keeps from its round (probabilities, folds)."""
         return {}
 
-    def _score_and_select(self, session, scorer, groups, rng):
-        """The fitted attributes of scoring and selection: one round of :meth:`_strategy`."""
-        held, scores, proba = self._scored_round(session, self._strategy(groups), scorer, rng)
-        n_select = resolve_n_select(self.keep, len(session.y))
+    def _score_and_select(self, problem, scorer, rng):
+        """The fitted attributes of scoring and selection: one round of :meth:`_plan`."""
+        held, scores = score_round(problem, self._plan(problem, rng), scorer,
+                                   self.scorer_params)
+        n_select = resolve_n_select(self.keep, len(problem.y))
         return {"scores_": scores,
-                "sample_indices_": self._select(held, scores, proba, n_select, rng),
+                "sample_indices_": select_rows(held, scores, n_select, **selection_params(self),
+                                               rng=rng),
                 **self._round_attributes(held), **task_attributes([held])}
-
-    def _scored_round(self, session, strategy, scorer, rng):
-        """One round of ``strategy``: its records, and the scores and the
-        probabilities of its rows, averaged over repeats."""
-        held = session.run(strategy, rng)
-        params = self.scorer_params or {}
-        return held, held.average(lambda records: scorer(records, **params)), held.proba
-
-    def _select(self, held, scores, proba, n_select, rng):
-        """The sorted rows of ``held.rows`` that the selection rule keeps.
-
-        Every selection of every pruner goes through here, so that the class
-        budgets (and their ``"difficulty"`` weights) have one definition.
-        """
-        rule = get_selector(self.selector)
-        class_weights = None
-        if self.class_budget == "difficulty":
-            class_weights = class_difficulty(proba, held.y, len(held.classes))
-        positions = select(
-            scores, held.y, n_select, selector=rule, class_budget=self.class_budget,
-            class_weights=class_weights, random_state=draw_seed(rng),
-            selector_params=self.selector_params,
-            sample_inputs=held.sample_inputs(rule_needs(rule)),
-        )
-        return held.rows[positions]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def score_round(problem, plan, scorer, scorer_params=None):
+    """Run ``plan`` and score its rows: ``(held, scores)``, scores averaged over repeats.
+
+    Parameters
+    ----------
+    problem : ScoringProblem
+    plan : Plan
+    scorer : Scorer
+    scorer_params : dict, default=None
+
+    Returns
+    -------
+    held : HeldOutRecords
+    scores : ndarray of shape (len(plan.rows),)
+    """
+    held = run_plan(problem, plan)
+    params = scorer_params or {}
+    return held, held.average(lambda records: scorer(records, **params))
+
+
+def selection_params(pruner):
+    """The parameters of :func:`select_rows` a pruner holds."""
+    return {"selector": pruner.selector, "selector_params": pruner.selector_params,
+            "class_budget": pruner.class_budget}
+
+
+def select_rows(held, scores, n_select, *, selector, selector_params, class_budget, rng):
+    """The sorted rows of ``held.rows`` that the selection rule keeps.
+
+    Every selection of every pruner goes through here, so that the class
+    budgets (and their ``"difficulty"`` weights, the scoring models'
+    smoothed error on the rows they scored) have one definition. The
+    selection's seed is the next draw of ``rng``.
+    """
+    rule = get_selector(selector)
+    class_weights = None
+    if class_budget == "difficulty":
+        class_weights = class_difficulty(held.proba, held.y, len(held.classes))
+    positions = select(
+        scores, held.y, n_select, selector=rule, class_budget=class_budget,
+        class_weights=class_weights, random_state=draw_seed(rng),
+        selector_params=selector_params,
+        sample_inputs=held.sample_inputs(rule_needs(rule)),
+    )
+    return held.rows[positions]
 
 
 def task_attributes(rounds):

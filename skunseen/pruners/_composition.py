@@ -10,9 +10,9 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_method_params, check_is_fitted
+from sklearn.utils.validation import _check_method_params, check_is_fitted, column_or_1d
 
-from ..engine._classifier import is_skorch_net
+from .. import nets
 
 
 def _inner_has(method):
@@ -119,18 +119,16 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         routed = self._route(params)
+        if y is not None and np.ndim(y) == 2:
+            y = column_or_1d(y, warn=True)  # as the pruner's own validation does
         pruner = clone(self.pruner)
         X_core, y_core = pruner.fit_resample(X, y, **routed["pruner"]["fit"])
         classes = pruner.classes_
         estimator = self._make_estimator(X_core, classes, pruner)
         estimator_params = _check_method_params(X, routed["estimator"]["fit"],
                                                 pruner.sample_indices_)
-        y_encoded = np.searchsorted(classes, np.asarray(y_core))
-        if is_skorch_net(estimator):
-            from ..nets._recording import net_targets
-
-            y_encoded = net_targets(estimator, y_encoded)
-        estimator.fit(_model_input(estimator, X_core), y_encoded, **estimator_params)
+        nets.fit_model(estimator, X_core, np.searchsorted(classes, np.asarray(y_core)),
+                       **estimator_params)
         self.pruner_, self.estimator_, self.classes_ = pruner, estimator, classes
         self.sample_indices_ = pruner.sample_indices_
         _copy_input_attributes(pruner, self)
@@ -203,7 +201,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Predicted labels, in the original label space.
         """
         check_is_fitted(self, "estimator_")
-        encoded = np.asarray(self.estimator_.predict(_model_input(self.estimator_, X)))
+        encoded = np.asarray(self.estimator_.predict(nets.model_input(self.estimator_, X)))
         return self.classes_[encoded.astype(np.int64)]
 
     @available_if(_inner_has("predict_proba"))
@@ -224,7 +222,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             coreset lacked).
         """
         check_is_fitted(self, "estimator_")
-        raw = np.asarray(self.estimator_.predict_proba(_model_input(self.estimator_, X)))
+        raw = np.asarray(self.estimator_.predict_proba(nets.model_input(self.estimator_, X)))
         return self._columns(raw, 0)
 
     @available_if(_inner_has("decision_function"))
@@ -247,7 +245,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             classifiers give.
         """
         check_is_fitted(self, "estimator_")
-        raw = np.asarray(self.estimator_.decision_function(_model_input(self.estimator_, X)))
+        raw = np.asarray(self.estimator_.decision_function(nets.model_input(self.estimator_, X)))
         if raw.ndim == 1:
             if len(self.classes_) != 2:
                 raise ValueError(
@@ -364,12 +362,3 @@ def _copy_input_attributes(source, target):
             setattr(target, name, getattr(source, name))
         else:
             target.__dict__.pop(name, None)
-
-
-def _model_input(estimator, X):
-    """X as ``estimator`` reads it: float32 (or uint8 images) for a skorch net."""
-    if not is_skorch_net(estimator):
-        return X
-    from ..nets._inputs import as_net_input, serves_uint8
-
-    return as_net_input(X, keep_uint8=serves_uint8(estimator))

@@ -1,12 +1,8 @@
 """The conventional baseline: scores from models trained on the samples they score."""
 
-from numbers import Integral
-
-from sklearn.utils._param_validation import Interval
-
 from ._base import BasePruner
 from .._docstrings import SHARED, Substitution
-from ..engine._plan import TrainOnAll
+from ..engine import PARAMETER_CONSTRAINTS, train_on_rows
 
 
 @Substitution(**SHARED)
@@ -32,9 +28,10 @@ class FittingPruner(BasePruner):
     %(device)s
     %(random_state)s
     %(n_jobs)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
+    %(checkpoint_dir)s
 
     Attributes
     ----------
@@ -65,23 +62,24 @@ class FittingPruner(BasePruner):
 
     _parameter_constraints = {
         **BasePruner._parameter_constraints,
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "n_repeats": PARAMETER_CONSTRAINTS["n_repeats"],
     }
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, n_repeats=1, class_budget="proportional",
-                 device="auto", random_state=None, n_jobs=None, checkpoint_dir=None,
-                 verbose=0, fold_batching="auto"):
+                 device="auto", random_state=None, n_jobs=None, memory=None,
+                 verbose=0, fold_batching="auto", checkpoint_dir="deprecated"):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
             device=device, random_state=random_state, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
+            memory=memory, verbose=verbose, fold_batching=fold_batching,
+            checkpoint_dir=checkpoint_dir,
         )
         self.n_repeats = n_repeats
 
-    def _strategy(self, groups):
-        return TrainOnAll(self.n_repeats)
+    def _plan(self, problem, rng):
+        return train_on_rows(len(problem.y), rng, n_repeats=self.n_repeats)
 
     def _round_attributes(self, held):
         return {"train_proba_": held.proba}

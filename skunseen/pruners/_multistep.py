@@ -14,11 +14,11 @@ import joblib
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BasePruner, task_attributes
+from ._base import BasePruner, score_round, select_rows, selection_params, task_attributes
 from .._data import plain, resolve_n_select
 from .._docstrings import SHARED, Substitution
 from .._rng import draw_seed
-from ..engine._plan import OutOfFold, TrainOnRows
+from ..engine import out_of_fold, train_on_rows
 from ._unseen import UnseenPruner
 from ..selection import select
 
@@ -171,7 +171,7 @@ class MultiStepUnseenPruner(BasePruner):
     %(device)s
     %(random_state)s
     %(n_jobs)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
     n_steps : int, default=3
@@ -239,10 +239,10 @@ class MultiStepUnseenPruner(BasePruner):
         (``"step 2, model 0"``, ...), training seconds and epochs, whether it
         trained in a ``batched`` round (``fold_batching``; its seconds are then
         the round's divided among its models), and whether it was ``resumed``
-        from ``checkpoint_dir`` or ``cached`` in memory.
+        from the store (``memory``).
     n_tasks_resumed_ : int
         Number of scoring models of the last ``fit`` read back from
-        ``checkpoint_dir``.
+        ``memory``.
 
     See Also
     --------
@@ -283,13 +283,15 @@ class MultiStepUnseenPruner(BasePruner):
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 checkpoint_dir=None, verbose=0, fold_batching="auto", n_steps=3,
-                 schedule="linear", init="unseen", replace=0.0, warm_start=False):
+                 memory=None, verbose=0, fold_batching="auto", n_steps=3,
+                 schedule="linear", init="unseen", replace=0.0, warm_start=False,
+                 checkpoint_dir="deprecated"):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
             device=device, random_state=random_state, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
+            memory=memory, verbose=verbose, fold_batching=fold_batching,
+            checkpoint_dir=checkpoint_dir,
         )
         self.cv = cv
         self.n_repeats = n_repeats
@@ -324,20 +326,19 @@ class MultiStepUnseenPruner(BasePruner):
         return super().fit(X, y, groups=groups, **params)
 
     # ---------------------------------------------------------------- steps
-    def _score_and_select(self, session, scorer, groups, rng):
-        n = len(session.y)
+    def _score_and_select(self, problem, scorer, rng):
+        n = len(problem.y)
         budget = resolve_n_select(self.keep, n)
-        sizes = step_sizes(budget, self.n_steps, self.schedule, len(session.classes))
+        sizes = step_sizes(budget, self.n_steps, self.schedule, len(problem.classes))
         if self.replace > 0 and not (isinstance(self.cv, Integral) or hasattr(self.cv, "split")):
             raise ValueError(
                 "replace > 0 scores the coreset out-of-fold within itself, which needs "
                 "`cv` as an int or a splitter object; an explicit iterable of splits "
                 "indexes the whole data. Pass an int (or a splitter) as cv, or replace=0."
             )
-        labels = joblib.hash(np.asarray(session.y))
-        log = self._warm_steps(session, labels)
-        steps = _Steps(self, session, scorer, groups, rng,
-                       _StepLog.start(n) if log is None else log)
+        labels = joblib.hash(np.asarray(problem.y))
+        log = self._warm_steps(problem, labels)
+        steps = _Steps(self, problem, scorer, rng, _StepLog.start(n) if log is None else log)
         if log is None:
             steps.first(sizes.pop(0))
         else:
@@ -346,15 +347,16 @@ class MultiStepUnseenPruner(BasePruner):
             steps.refill(size)
         return {**steps.log.attributes(), "_labels_fingerprint_": labels}
 
-    def _warm_steps(self, session, labels):
+    def _warm_steps(self, problem, labels):
         """The fitted steps to continue from: with ``warm_start``, after a fit
         on the same data (read from the fitted attributes, which the fit
         replaces only at its end); else None."""
         if not (self.warm_start and hasattr(self, "steps_")):
             return None
-        same = (self._fingerprint_ == session.fingerprint and self._labels_fingerprint_ == labels
-                and np.array_equal(self.classes_, session.classes)
-                and len(self.scores_) == len(session.y))
+        same = (self._fingerprint_ == problem.fingerprint
+                and self._labels_fingerprint_ == labels
+                and np.array_equal(self.classes_, problem.classes)
+                and len(self.scores_) == len(problem.y))
         if not same:
             return None
         return _StepLog(self.scores_.copy(), self.step_added_.copy(), list(self.steps_),
@@ -429,28 +431,30 @@ class _StepLog:
 
 
 class _Steps:
-    """The rounds of one multi-step fit: strategies run in the pruner's session,
-    scored and selected with the pruner's rules, written to ``log``."""
+    """The rounds of one multi-step fit: plans run on the fit's scoring problem,
+    scored and selected with the pruner's parameters, written to ``log``."""
 
-    def __init__(self, pruner, session, scorer, groups, rng, log):
+    def __init__(self, pruner, problem, scorer, rng, log):
         self.pruner = pruner
-        self.session = session
+        self.problem = problem
         self.scorer = scorer
-        self.groups = groups
         self.rng = rng
         self.log = log
+        self.selection = selection_params(pruner)
 
-    def _round(self, strategy, rows):
-        """Run ``strategy``, keep its scores of ``rows`` in the log."""
-        held, scores, proba = self.pruner._scored_round(self.session, strategy, self.scorer,
-                                                        self.rng)
+    def _round(self, plan):
+        """Run ``plan``, keep its scores of its rows in the log."""
+        held, scores = score_round(self.problem, plan, self.scorer, self.pruner.scorer_params)
         self.log.add_round(held)
-        self.log.scores[rows] = scores
-        return held, scores, proba
+        self.log.scores[plan.rows] = scores
+        return held, scores
+
+    def _select(self, held, scores, n_select):
+        return select_rows(held, scores, n_select, **self.selection, rng=self.rng)
 
     def first(self, size):
         """Step 1: single-step UNSEEN over every sample, or a random draw."""
-        start, pruner, y = time.perf_counter(), self.pruner, self.session.y
+        start, pruner, y = time.perf_counter(), self.pruner, self.problem.y
         if pruner.init == "random":
             budget = "proportional" if pruner.class_budget == "difficulty" else (
                 pruner.class_budget)
@@ -458,49 +462,54 @@ class _Steps:
                              random_state=draw_seed(self.rng))
             self.log.record(members, [], start, n_models=0, pool_accuracy=np.nan)
             return
-        strategy = OutOfFold(pruner.cv, pruner.n_repeats, groups=self.groups, name="step 1, ")
-        held, scores, proba = self._round(strategy, np.arange(len(y)))
+        plan = out_of_fold(y, self.rng, classes=self.problem.classes, cv=pruner.cv,
+                           n_repeats=pruner.n_repeats, groups=self.problem.groups,
+                           name="step 1, ")
+        held, scores = self._round(plan)
         self.log.fold_ids = held.fold_ids
-        members = pruner._select(held, scores, proba, size, self.rng)
+        members = self._select(held, scores, size)
         self.log.record(members, [], start, n_models=len(held.records),
-                        pool_accuracy=_accuracy(proba, held.y))
+                        pool_accuracy=_accuracy(held))
 
     def refill(self, size):
         """Step t: optionally replace the weakest members, then add the best of the pool."""
         start, step = time.perf_counter(), len(self.log.steps) + 1
         members, dropped, replaced = self._replace(self.log.members, step)
-        present = np.unique(self.session.y[members])
+        y, classes = self.problem.y, self.problem.classes
+        present = np.unique(y[members])
         if len(present) < 2:
             raise ValueError(
                 f"Before step {step} the coreset holds the single class "
-                f"{plain(self.session.classes[present[0]])!r}; scoring models trained on it "
+                f"{plain(classes[present[0]])!r}; scoring models trained on it "
                 "cannot rank the pool. Use a class_budget, or a first step of at least "
                 "as many samples as classes."
             )
-        pool = np.setdiff1d(np.arange(len(self.session.y)), members)
-        strategy = TrainOnRows(members, pool, n_repeats=self.pruner.n_repeats,
-                               name=f"step {step}, ")
-        held, scores, proba = self._round(strategy, pool)
-        added = self.pruner._select(held, scores, proba, size - len(members), self.rng)
+        pool = np.setdiff1d(np.arange(len(y)), members)
+        plan = train_on_rows(len(y), self.rng, train_rows=members, score_rows=pool,
+                             n_repeats=self.pruner.n_repeats, name=f"step {step}, ")
+        held, scores = self._round(plan)
+        added = self._select(held, scores, size - len(members))
         self.log.record(added, dropped, start, n_models=replaced["n_models"] + len(held.records),
-                        pool_accuracy=_accuracy(proba, held.y),
+                        pool_accuracy=_accuracy(held),
                         coreset_accuracy=replaced["accuracy"])
 
     def _replace(self, members, step):
         """``(kept, dropped, info)``: the members that ``replace`` keeps after
         scoring the coreset out-of-fold within itself."""
-        pruner = self.pruner
+        pruner, classes = self.pruner, self.problem.classes
         n_drop = min(int(round(pruner.replace * len(members))),
-                     len(members) - min(len(members), len(self.session.classes)))
+                     len(members) - min(len(members), len(classes)))
         if n_drop <= 0:
             return members, np.empty(0, dtype=np.int64), {"n_models": 0, "accuracy": np.nan}
-        strategy = OutOfFold(pruner.cv, pruner.n_repeats, groups=self.groups, rows=members,
-                             name=f"step {step}, coreset ")
-        held, scores, proba = self._round(strategy, members)
-        kept = pruner._select(held, scores, proba, len(members) - n_drop, self.rng)
+        plan = out_of_fold(self.problem.y, self.rng, classes=classes, cv=pruner.cv,
+                           n_repeats=pruner.n_repeats, groups=self.problem.groups,
+                           rows=members, name=f"step {step}, coreset ")
+        held, scores = self._round(plan)
+        kept = self._select(held, scores, len(members) - n_drop)
         return kept, np.setdiff1d(members, kept), {"n_models": len(held.records),
-                                                   "accuracy": _accuracy(proba, held.y)}
+                                                   "accuracy": _accuracy(held)}
 
 
-def _accuracy(proba, y):
-    return float(np.mean(proba.argmax(axis=1) == y)) if len(y) else np.nan
+def _accuracy(held):
+    """Accuracy of the models' averaged probabilities on the rows they scored."""
+    return float(np.mean(held.proba.argmax(axis=1) == held.y)) if len(held.y) else np.nan

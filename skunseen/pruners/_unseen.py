@@ -1,12 +1,8 @@
 """Single-step UNSEEN: every sample is scored by models that never trained on it."""
 
-from numbers import Integral
-
-from sklearn.utils._param_validation import Interval
-
 from ._base import BasePruner
 from .._docstrings import SHARED, Substitution
-from ..engine._plan import OutOfFold
+from ..engine import PARAMETER_CONSTRAINTS, out_of_fold
 
 
 @Substitution(**SHARED)
@@ -39,9 +35,10 @@ class UnseenPruner(BasePruner):
     %(device)s
     %(random_state)s
     %(n_jobs)s
-    %(checkpoint_dir)s
+    %(memory)s
     %(verbose)s
     %(fold_batching)s
+    %(checkpoint_dir)s
 
     Attributes
     ----------
@@ -77,10 +74,10 @@ class UnseenPruner(BasePruner):
     round large reductions differently, and CUDA kernels may vary from run
     to run unless ``torch.use_deterministic_algorithms(True)`` is set.
 
-    Refitting with other ``keep``, ``selector``, ``selector_params`` or
-    ``class_budget`` (also a clone, e.g. under ``GridSearchCV``) trains no
-    scoring model again: finished models are kept in
-    :data:`skunseen.records_cache` (or in ``checkpoint_dir``).
+    With ``memory``, refitting with other ``keep``, ``selector``,
+    ``selector_params`` or ``class_budget`` (also a clone, e.g. under
+    ``GridSearchCV``) trains no scoring model again: finished models are
+    read back from the store.
 
     Examples
     --------
@@ -103,18 +100,19 @@ class UnseenPruner(BasePruner):
     _parameter_constraints = {
         **BasePruner._parameter_constraints,
         "cv": ["cv_object"],
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "n_repeats": PARAMETER_CONSTRAINTS["n_repeats"],
     }
 
     def __init__(self, estimator=None, *, scorer="el2n", scorer_params=None, selector="ccs",
                  selector_params=None, keep=0.5, cv=5, n_repeats=1,
                  class_budget="proportional", device="auto", random_state=None, n_jobs=None,
-                 checkpoint_dir=None, verbose=0, fold_batching="auto"):
+                 memory=None, verbose=0, fold_batching="auto", checkpoint_dir="deprecated"):
         super().__init__(
             estimator, scorer=scorer, scorer_params=scorer_params, selector=selector,
             selector_params=selector_params, keep=keep, class_budget=class_budget,
             device=device, random_state=random_state, n_jobs=n_jobs,
-            checkpoint_dir=checkpoint_dir, verbose=verbose, fold_batching=fold_batching,
+            memory=memory, verbose=verbose, fold_batching=fold_batching,
+            checkpoint_dir=checkpoint_dir,
         )
         self.cv = cv
         self.n_repeats = n_repeats
@@ -139,8 +137,9 @@ class UnseenPruner(BasePruner):
         """
         return super().fit(X, y, groups=groups, **params)
 
-    def _strategy(self, groups):
-        return OutOfFold(self.cv, self.n_repeats, groups=groups)
+    def _plan(self, problem, rng):
+        return out_of_fold(problem.y, rng, classes=problem.classes, cv=self.cv,
+                           n_repeats=self.n_repeats, groups=problem.groups)
 
     def _round_attributes(self, held):
         return {"oof_proba_": held.proba, "fold_ids_": held.fold_ids}

@@ -28,12 +28,13 @@ recorder produce only for them:
   models are not comparable).
 """
 
-from .._records import EPOCH_STATISTICS, ScoringRecords, epoch_statistics
+from .._records import EPOCH_STATISTICS, ScoringRecords
 from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
 from ._features import median_distance
 from ._final import LOG_EPS, el2n, entropy, loss, margin
 from ._gradients import grad_norm_batches, grad_norms, last_layer_grad_norms, last_linear
-from ._registry import Scorer, available_scorers, get_scorer, register_scorer
+from ._registry import Scorer, available_scorers, epoch_window, get_scorer, register_scorer
+from ._statistics import epoch_statistics
 
 __all__ = [
     "EPOCH_STATISTICS",
@@ -47,6 +48,7 @@ __all__ = [
     "el2n",
     "entropy",
     "epoch_statistics",
+    "epoch_window",
     "forgetting",
     "get_scorer",
     "grad_norm_batches",

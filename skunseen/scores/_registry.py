@@ -43,7 +43,7 @@ class Scorer:
     extras : tuple of str, default=()
         Names of ``records.extras`` that ``func`` reads; checked before the
         call so that a missing one gives a clear error. The pruners ask the
-        recorder (:class:`~skunseen.HeldOutRecorder`) for exactly these.
+        recorder (:class:`~skunseen.nets.HeldOutRecorder`) for exactly these.
     record : callable, default=None
         ``record(**params) -> dict``: how the extras are to be recorded for
         the given scorer parameters, ``{extra name: options}`` (see
@@ -123,7 +123,7 @@ class Scorer:
     def requests(self, params=None):
         """What to record for this scorer: ``{extra name: options}``.
 
-        The pruners pass this to :class:`~skunseen.HeldOutRecorder` as its
+        The pruners pass this to :class:`~skunseen.nets.HeldOutRecorder` as its
         ``extras``, so that only what the scorer reads is recorded (gradients
         and embeddings cost a pass over the scored rows).
 
@@ -189,7 +189,7 @@ def register_scorer(name, func, *, needs_dynamics=False, extras=(), record=None,
     extras : tuple of str, default=()
         Names of ``records.extras`` that ``func`` reads: ``"embedding"``
         (penultimate-layer embeddings) and ``"grad_norm"`` (per-sample
-        gradient norms) are recorded by :class:`~skunseen.HeldOutRecorder`.
+        gradient norms) are recorded by :class:`~skunseen.nets.HeldOutRecorder`.
     record : callable, default=None
         ``record(**params) -> {extra name: options}``, recording options that
         depend on the scorer's parameters (see :class:`Scorer`).
@@ -301,7 +301,7 @@ def epoch_window(epochs, n_epochs):
 
     Examples
     --------
-    >>> from skunseen.scores._registry import epoch_window
+    >>> from skunseen.scores import epoch_window
     >>> epoch_window(-1, 5), epoch_window((1, 3), 5)
     ([4], [1, 2])
     """

@@ -20,7 +20,7 @@ from ._d2 import d2, knn_graph
 from ._dual import beta_sampling, dual_sampling_weights
 from ._inputs import rule_needs
 from ._registry import available_selectors, get_selector, register_selector
-from ._select import select
+from ._select import check_selector_params, select
 from ._selectors import (
     CCS_AUTO_CUTOFF,
     ccs,
@@ -39,6 +39,7 @@ __all__ = [
     "beta_sampling",
     "ccs",
     "ccs_auto_cutoff",
+    "check_selector_params",
     "class_budgets",
     "class_difficulty",
     "d2",

@@ -1,5 +1,7 @@
 """Keep a fixed number of samples from their scores, class by class."""
 
+import inspect
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -167,3 +169,71 @@ def select(
                            {name: values[members] for name, values in inputs.items()})
         chosen.append(members[kept])
     return np.sort(np.concatenate(chosen))
+
+
+# Stand-ins for the per-sample inputs of a trial run (see check_selector_params).
+_TRIAL_INPUTS = {
+    "features": lambda n: np.linspace(0.0, 1.0, 2 * n).reshape(n, 2),
+    "groups": lambda n: np.zeros(n, dtype=np.int64),
+    "target_proba": lambda n: np.linspace(0.1, 0.9, n),
+}
+
+
+def check_selector_params(selector, selector_params):
+    """Raise before any model trains when ``selector_params`` do not fit the rule.
+
+    Names the rule does not take raise a ``TypeError``; values it refuses
+    (found by a trial run on 16 made-up scores) raise a ``ValueError``,
+    both naming ``selector_params``.
+
+    Parameters
+    ----------
+    selector : str or callable
+        A registered rule or a callable, as :func:`select` takes it.
+    selector_params : dict or None
+        Keyword parameters of the rule.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``selector_params`` and the rule.
+
+    Examples
+    --------
+    >>> from skunseen.selection import check_selector_params
+    >>> check_selector_params("ccs", {"cutoff": 0.1})
+    >>> check_selector_params("ccs", {"cut_off": 0.1})
+    Traceback (most recent call last):
+    ...
+    TypeError: selector_params={'cut_off': 0.1}: selector 'ccs' takes no parameter(s) ['cut_off']; it takes ['cutoff', 'n_strata'].
+    """
+    params = dict(selector_params or {})
+    if not params:
+        return
+    rule = get_selector(selector)
+    name = _rule_name(rule)
+    needs = rule_needs(rule)
+    try:
+        parameters = list(inspect.signature(rule).parameters.values())[3:]
+    except (TypeError, ValueError):  # no signature: the trial run is the check
+        parameters = None
+    if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        takes = [p.name for p in parameters if p.name not in needs
+                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        unknown = sorted(set(params) - set(takes))
+        if unknown:
+            raise TypeError(
+                f"selector_params={params!r}: selector {name!r} takes no parameter(s) "
+                f"{unknown}; it takes {takes}."
+            )
+    if any(need not in _TRIAL_INPUTS for need in needs):
+        return  # inputs the trial cannot stand in for
+    n = 16
+    inputs = {need: _TRIAL_INPUTS[need](n) for need in needs}
+    try:
+        _check_inputs(rule, inputs, params, n)
+        _apply_rule(rule, np.linspace(0.0, 1.0, n), n // 2, np.random.RandomState(0), params,
+                    inputs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"selector_params={params!r} do not work with selector {name!r}: "
+                         f"{exc}") from None

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import TinyMLP, tiny_net
-from skunseen import HeldOutRecorder
+from skunseen.nets import HeldOutRecorder
 from skunseen.scores import ScoringRecords, get_scorer, median_distance
 
 

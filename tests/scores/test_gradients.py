@@ -7,7 +7,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 
 from helpers import TinyMLP, tiny_net
-from skunseen import HeldOutRecorder
+from skunseen.nets import HeldOutRecorder
 from skunseen.scores import (
     ScoringRecords,
     get_scorer,

@@ -116,8 +116,10 @@ def fingerprint(X):
       or ``imgs``, and ``Subset`` views of one) is identified by its files'
       paths, sizes and modification times, its labels and its transforms'
       descriptions; no image is read.
+    * A ``TensorDataset`` (or anything holding its data in a ``tensors``
+      tuple) by the values of its tensors.
     * Any other Dataset by its type, length and labels; the store reads its
-      content when it needs a key (see :func:`skunseen.nets.dataset_digest`).
+      content when it needs a key (one pass over the data).
 
     Examples
     --------
@@ -130,6 +132,9 @@ def fingerprint(X):
     False
     """
     if is_dataset(X):
+        tensors = getattr(X, "tensors", None)
+        if isinstance(tensors, tuple) and all(is_tensor(t) for t in tensors):
+            return joblib.hash(("tensors", _type_name(X), [fingerprint(t) for t in tensors]))
         files = dataset_files(X)
         if files is None:
             return joblib.hash((_type_name(X), len(X), labels_of_dataset(X)))

@@ -58,3 +58,20 @@ class RowTrackingClassifier(ClassifierMixin, BaseEstimator):
 
 def with_row_ids(X):
     return np.column_stack([np.arange(len(X)), X])
+
+
+def record_tasks(estimator, X, y, tasks, *, dynamics=True, fold_batching=False, **options):
+    """Train and record explicit scoring tasks through the engine's public steps.
+
+    Returns ``[(records, info), ...]`` in task order, as the engine's
+    :class:`~skunseen.HeldOutRecords` holds them.
+    """
+    from skunseen._records import Recording
+    from skunseen.engine import Plan, prepare_scoring, run_plan
+
+    problem = prepare_scoring(estimator, X, y, recording=lambda is_net: Recording(
+        dynamics=dynamics and is_net), asked_by={"dynamics": "the test", "extras": "the test"},
+        fold_batching=fold_batching, **options)
+    rows = np.unique(np.concatenate([task.score_indices for task in tasks]))
+    held = run_plan(problem, Plan(list(tasks), rows))
+    return list(zip(held.records, held.task_info))

@@ -50,8 +50,6 @@ CASES = [
     ]),
     ("cifar10_unseen_vs_fitting.py", [], "scoring models resumed", [
         _needs(not CIFAR_ARCHIVE.is_file(), f"the CIFAR-10 archive {CIFAR_ARCHIVE} is absent"),
-        _needs(not _has_param("UnseenPruner", "checkpoint_dir"),
-               "UnseenPruner has no checkpoint_dir parameter yet"),
     ]),
     ("imagenet_folder.py", [], "training images in 3 classes", [
         _needs(_missing_module("PIL"), "Pillow is not installed"),

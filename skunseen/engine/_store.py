@@ -45,7 +45,6 @@ import warnings
 
 import joblib
 import numpy as np
-from sklearn.utils.validation import check_memory
 
 from .._files import owned_prefix, remove_orphans
 from .._names import __version__
@@ -158,7 +157,16 @@ def open_store(memory):
     >>> open_store(None) is None, open_store(tempfile.mkdtemp()) is not None
     (True, True)
     """
-    location = check_memory(memory).location
+    if memory is None:
+        return None
+    if isinstance(memory, (str, os.PathLike)):
+        location = os.fspath(memory)
+    elif hasattr(memory, "cache"):  # a joblib.Memory, as scikit-learn's check_memory tells
+        location = getattr(memory, "location", None)
+    else:
+        raise ValueError(
+            f"memory must be None, a directory path or a joblib.Memory; got {memory!r}."
+        )
     if location is None:
         return None
     if os.path.isfile(location):

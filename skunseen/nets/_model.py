@@ -105,7 +105,8 @@ class NetModel:
     def data_key(self, fingerprint):
         """The digest of X for the store: its ``fingerprint``, or, for a Dataset that
         does not list its files, a digest of every sample (one pass over the data)."""
-        if is_dataset(self.X) and dataset_files(self.X) is None:
+        if is_dataset(self.X) and dataset_files(self.X) is None and not isinstance(
+                getattr(self.X, "tensors", None), tuple):
             return dataset_digest(self.X)
         return fingerprint
 

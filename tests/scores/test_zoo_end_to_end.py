@@ -121,9 +121,9 @@ def test_plain_classifier_is_refused_before_training(small_digits, params):
 
 def test_checkpoints_do_not_serve_records_without_the_extras(small_digits, tmp_path):
     X, y = small_digits
-    plain = pruner(scorer="el2n", checkpoint_dir=tmp_path).fit(X, y)
-    moderate = pruner(scorer="moderate", checkpoint_dir=tmp_path).fit(X, y)
+    plain = pruner(scorer="el2n", memory=tmp_path).fit(X, y)
+    moderate = pruner(scorer="moderate", memory=tmp_path).fit(X, y)
     assert plain.n_tasks_resumed_ == 0 and moderate.n_tasks_resumed_ == 0
-    again = pruner(scorer="moderate", checkpoint_dir=tmp_path).fit(X, y)
+    again = pruner(scorer="moderate", memory=tmp_path).fit(X, y)
     assert again.n_tasks_resumed_ == 2
     np.testing.assert_array_equal(again.scores_, moderate.scores_)

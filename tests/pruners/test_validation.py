@@ -252,11 +252,11 @@ def test_nan_in_a_dataset_is_reported_as_bad_data(small_digits):
     assert "learning rate" not in str(error.value)
 
 
-def test_a_checkpoint_dir_that_is_a_file_is_named(small_digits, counting, tmp_path):
+def test_a_memory_that_is_a_file_is_named(small_digits, counting, tmp_path):
     X, y = small_digits
     (tmp_path / "file").write_text("")
-    with pytest.raises(ValueError, match=r"checkpoint_dir='.*file' is a file, not a directory"):
-        UnseenPruner(counting, checkpoint_dir=tmp_path / "file").fit(X, y)
+    with pytest.raises(ValueError, match=r"memory='.*file' is a file, not a directory"):
+        UnseenPruner(counting, memory=tmp_path / "file").fit(X, y)
 
 
 def test_samples_the_default_net_cannot_take_get_a_followable_advice(small_digits):

@@ -4,22 +4,18 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import EarlyStopping, LRScheduler
-from sklearn.linear_model import LogisticRegression
 
-from helpers import tiny_net
+from helpers import record_tasks, tiny_net
 from skunseen import MultiStepUnseenPruner, UnseenPruner
-from skunseen.engine._plan import ScoringTask
+from skunseen.engine import ScoringTask
 import skunseen.nets._batched
 from skunseen.nets._batched import (
     CPU_MACS_LIMIT,
     _Round,
     batching_obstacle,
-    fit_and_record_batched,
     macs_per_row,
     use_fold_batching,
 )
-from skunseen._records import TrainingDiverged
-from skunseen.nets._recording import fit_and_record
 from skunseen.models import make_net
 
 
@@ -44,8 +40,11 @@ def _net(model, X, **params):
 
 
 def _sequential(net, X, y, tasks, dynamics=True):
-    return [fit_and_record(net, X, y, t.train_indices, t.score_indices, n_classes=10,
-                           seed=t.seed, record_dynamics=dynamics) for t in tasks]
+    return record_tasks(net, X, y, tasks, dynamics=dynamics, fold_batching=False)
+
+
+def _batched(net, X, y, tasks, dynamics=True):
+    return record_tasks(net, X, y, tasks, dynamics=dynamics, fold_batching=True)
 
 
 def _assert_same_records(batched, sequential, atol):
@@ -76,7 +75,7 @@ def test_batched_records_equal_sequential_ones(small_digits, model, split):
     X = X if model == "mlp" else X.reshape(-1, 1, 8, 8)
     tasks = _folds(len(y)) if split == "folds" else _uneven(len(y))
     net = _net(model, X, optimizer=torch.optim.SGD, lr=0.05, optimizer__momentum=0.9)
-    batched = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+    batched = _batched(net, X, y, tasks, True)
     atol = 1e-4 if model == "mlp" else 1e-3
     _assert_same_records(batched, _sequential(net, X, y, tasks), atol=atol)
 
@@ -86,8 +85,7 @@ def test_default_nets_match_with_their_own_optimizer_and_schedule(small_digits):
     tasks = _folds(len(y))
     for model, data in (("mlp", X), ("cnn", X.reshape(-1, 1, 8, 8))):
         net = _net(model, data, max_epochs=2)
-        batched = fit_and_record_batched(net, data, y, tasks, n_classes=10,
-                                         record_dynamics=False)
+        batched = _batched(net, data, y, tasks, False)
         for (b, _), (s, _) in zip(batched, _sequential(net, data, y, tasks, False)):
             np.testing.assert_allclose(b.proba, s.proba, atol=1e-4)
             assert b.epochs == {} and s.epochs == {}
@@ -121,27 +119,24 @@ def test_batched_rounds_are_reproducible(small_digits):
     X, y = small_digits
     tasks = _uneven(len(y))
     net = _net("mlp", X)
-    first = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
-    second = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+    first = _batched(net, X, y, tasks, True)
+    second = _batched(net, X, y, tasks, True)
     for (a, _), (b, _) in zip(first, second):
         np.testing.assert_array_equal(a.proba, b.proba)
         np.testing.assert_array_equal(a.epochs["loss"], b.epochs["loss"])
     state = torch.random.get_rng_state()
-    fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=False)
+    _batched(net, X, y, tasks, False)
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_a_diverging_model_is_named(small_digits):
     X, y = small_digits
     net = _net("mlp", X, lr=1e30, optimizer=torch.optim.SGD)
-    with pytest.raises(TrainingDiverged) as info:
-        fit_and_record_batched(net, X * 1e30, y, _folds(len(y)), n_classes=10,
-                               record_dynamics=False)
-    assert info.value.args[1] in range(4)
+    with pytest.raises(ValueError, match=r"The scoring model of fold \d diverged"):
+        _batched(net, X * 1e30, y, _folds(len(y)), dynamics=False)
 
 
 @pytest.mark.parametrize("estimator, extras, reason", [
-    (LogisticRegression(), None, "not a skorch net"),
     (tiny_net(), None, "TinyMLP is not a built-in net"),
     (make_net("resnet18", input_shape=(3, 8, 8), n_classes=2, device="cpu"), None,
      "cifar_resnet18 is not a built-in net"),
@@ -228,16 +223,17 @@ def test_multistep_refill_models_train_batched(small_digits):
     assert len(refill) == 2 and all(i["batched"] for i in refill)
 
 
-def test_checkpoints_resume_a_batched_round(small_digits, tmp_path):
+def test_the_store_resumes_a_batched_round(small_digits, tmp_path):
     X, y = small_digits
     first = UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
-                         checkpoint_dir=tmp_path, fold_batching=True).fit(X, y)
-    files = sorted(p for p in tmp_path.glob("*.npz") if not p.name.startswith("."))
+                         memory=tmp_path, fold_batching=True).fit(X, y)
+    files = sorted(p for p in (tmp_path / "skunseen").glob("*.npz")
+                   if not p.name.startswith("."))
     assert len(files) == 4
     files[0].unlink()
     files[1].unlink()
     resumed = UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
-                           checkpoint_dir=tmp_path, fold_batching=True).fit(X, y)
+                           memory=tmp_path, fold_batching=True).fit(X, y)
     assert resumed.n_tasks_resumed_ == 2
     assert sum(bool(i.get("batched")) for i in resumed.task_info_ if not i["resumed"]) == 2
     np.testing.assert_array_equal(resumed.scores_, first.scores_)
@@ -253,7 +249,7 @@ def test_batched_rounds_on_cuda_match_sequential_ones(small_digits, model):
     net = make_net(model, input_shape=X.shape[1:], n_classes=10, device="cuda", max_epochs=2,
                    batch_size=64, optimizer=torch.optim.SGD, lr=0.05, autocast=False)
     with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True):
-        batched = fit_and_record_batched(net, X, y, tasks, n_classes=10, record_dynamics=True)
+        batched = _batched(net, X, y, tasks, True)
         sequential = _sequential(net, X, y, tasks)
     for (b, _), (s, _) in zip(batched, sequential):
         np.testing.assert_allclose(b.proba, s.proba, atol=1e-3)

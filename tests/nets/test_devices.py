@@ -8,11 +8,12 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
+import skunseen.nets._model
 import skunseen.nets._recording
-from helpers import TinyMLP, tiny_net
+from helpers import TinyMLP, record_tasks, tiny_net
 from skunseen import UnseenPruner
+from skunseen.engine import ScoringTask
 from skunseen.nets._devices import device_params, draws_global_rng, task_devices
-from skunseen.nets._recording import fit_and_record
 from skunseen.models import make_net
 from skunseen.scores import ScoringRecords
 
@@ -108,8 +109,8 @@ def test_task_seed_replaces_a_net_random_state(small_digits):
     net = make_net("mlp", input_shape=(64,), n_classes=10, device="cpu", max_epochs=1,
                    random_state=0)
     probas = [
-        fit_and_record(net, X, y, np.arange(200), np.arange(200, 300), n_classes=10,
-                       seed=seed, record_dynamics=False)[0].proba
+        record_tasks(net, X, y, [ScoringTask("fold", 0, np.arange(200), np.arange(200, 300),
+                                             seed=seed)], dynamics=False)[0][0].proba
         for seed in (1, 1, 2)
     ]
     np.testing.assert_array_equal(probas[0], probas[1])
@@ -136,21 +137,20 @@ def fake_gpus(monkeypatch, n_gpus):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: n_gpus)
     # There are no GPUs whose random state could be saved and restored.
-    monkeypatch.setattr(skunseen.nets._recording, "cuda_indices", lambda devices: [])
+    monkeypatch.setattr(skunseen.nets._model, "cuda_indices", lambda devices: [])
 
 
 def record_calls(monkeypatch):
     """Replace the training of a task by a stub that logs its device and threads."""
     calls = []
 
-    def fake_fit_and_record(estimator, X, y, train, score, *, n_classes, seed, device,
-                            record_dynamics, fit_params, extras=None):
-        calls.append({"device": device, "threads": torch.get_num_threads(), "seed": seed})
+    def fake_fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
+        calls.append({"device": device, "threads": torch.get_num_threads(), "seed": task.seed})
+        score = task.score_indices
         proba = np.full((len(score), n_classes), 1.0 / n_classes)
-        return ScoringRecords(indices=score, y=y[score], proba=proba), {"seconds": 0.0,
-                                                                        "n_epochs": 0}
+        return ScoringRecords(indices=score, y=y[score], proba=proba), 0
 
-    monkeypatch.setattr(skunseen.nets._recording, "fit_and_record", fake_fit_and_record)
+    monkeypatch.setattr(skunseen.nets._recording, "fit_net", fake_fit_net)
     return calls
 
 

@@ -138,18 +138,19 @@ def test_pruners_refuse_bool_counts(small_digits, pruner):
         pruner(_logreg(), n_repeats=True).fit(X, y)
 
 
-@pytest.mark.records_cache  # on, as in user code: a warm cache must not skip the check
-def test_fold_batching_true_refuses_what_it_cannot_batch_whatever_the_round(small_digits):
+def test_fold_batching_true_refuses_what_it_cannot_batch_whatever_the_round(small_digits,
+                                                                             tmp_path):
     X, y = small_digits
     X = X.astype("float32")
     with pytest.raises(ValueError, match="fold_batching=True.*not a skorch net"):
         cross_val_records(_logreg(), X, y, cv=3, fold_batching=True)
     with pytest.raises(ValueError, match="fold_batching=True"):   # one model per round
         FittingPruner(tiny_net(max_epochs=1), random_state=0, fold_batching=True).fit(X, y)
-    cross_val_records(tiny_net(max_epochs=1), X, y, cv=3, random_state=0, fold_batching=False)
-    with pytest.raises(ValueError, match="fold_batching=True"):   # all its models cached
+    cross_val_records(tiny_net(max_epochs=1), X, y, cv=3, random_state=0, fold_batching=False,
+                      memory=tmp_path)
+    with pytest.raises(ValueError, match="fold_batching=True"):   # all its models stored
         cross_val_records(tiny_net(max_epochs=1), X, y, cv=3, random_state=0,
-                          fold_batching=True)
+                          fold_batching=True, memory=tmp_path)
 
 
 @pytest.mark.parametrize("net_params, match", [

@@ -10,17 +10,17 @@ from PIL import Image
 from torch.utils.data import Subset
 
 import skunseen.nets._recording as recording
-from helpers import tiny_net
+from helpers import record_tasks, tiny_net
 from skunseen import UnseenPruner
 from skunseen._data import take_rows
+from skunseen.engine import ScoringTask
 from skunseen.nets._inputs import as_net_input, fold_view
-from skunseen.nets._recording import fit_and_record
 from skunseen.datasets import load_digits_images, load_image_folder
 from skunseen.models import ArrayIndexView, make_net
 
 
 def _copying_fold_view(X, y, indices):
-    # What fit_and_record did before fold_view: a copy of every fold's rows.
+    # What net training did before fold_view: a copy of every fold's rows.
     return as_net_input(take_rows(X, indices))
 
 
@@ -78,12 +78,13 @@ def _peak_numpy_bytes(X, y, net, train, held_out):
     """Peak bytes allocated through Python (numpy) while one fold trains."""
     # The first optimizer built imports torch._dynamo (tens of MB, once per
     # process): warm up on a few rows so that the trace sees the fold only.
-    fit_and_record(net, X[:40], y[:40], np.arange(30), np.arange(30, 40), n_classes=2, seed=0,
-                   record_dynamics=True, device="cpu")
+    record_tasks(net, X[:40], y[:40], [ScoringTask("warm-up", 0, np.arange(30),
+                                                   np.arange(30, 40), seed=0)], device="cpu")
+    X_net = as_net_input(X)  # what the engine does once per fit, not per fold
     tracemalloc.start()
     try:
-        fit_and_record(net, X, y, train, held_out, n_classes=2, seed=0,
-                       record_dynamics=True, device="cpu")
+        record_tasks(net, X_net, y, [ScoringTask("fold", 0, train, held_out, seed=0)],
+                     device="cpu")
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

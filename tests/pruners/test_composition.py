@@ -189,12 +189,12 @@ def test_groups_reach_the_pruner_through_a_pipeline_and_pruned_classifier(small_
         assert all(len(set(fold_ids[groups == g])) == 1 for g in np.unique(groups))
 
 
-def test_sample_weight_enters_the_checkpoint_key(small_digits, tmp_path):
+def test_sample_weight_enters_the_store_key(small_digits, tmp_path):
     X, y = small_digits
     with sklearn.config_context(enable_metadata_routing=True):
         def fit(weights):
             return UnseenPruner(lr().set_fit_request(sample_weight=True), cv=3,
-                                random_state=0, checkpoint_dir=tmp_path).fit(
+                                random_state=0, memory=tmp_path).fit(
                 X, y, sample_weight=weights)
         fit(np.ones(len(y)))
         assert fit(np.ones(len(y))).n_tasks_resumed_ == 3

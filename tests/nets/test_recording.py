@@ -4,9 +4,9 @@ import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping
 
-from helpers import TinyMLP, tiny_net
+from helpers import TinyMLP, record_tasks, tiny_net
+from skunseen.engine import ScoringTask
 from skunseen.nets import HeldOutRecorder
-from skunseen.nets._recording import fit_and_record
 
 
 def split(small_digits):
@@ -84,24 +84,24 @@ def test_probability_output_modules_give_the_same_records(small_digits):
                                atol=1e-4)
 
 
-def test_fit_and_record_for_classifiers_aligns_missing_classes(small_digits):
+def test_a_classifier_missing_a_class_records_aligned_columns(small_digits):
     from sklearn.linear_model import LogisticRegression
 
     X, y = small_digits
     train = np.flatnonzero(y != 9)
     held = np.flatnonzero(y == 9)
-    records, info = fit_and_record(LogisticRegression(max_iter=200), X, y, train, held,
-                                   n_classes=10, seed=0, record_dynamics=False)
+    [(records, info)] = record_tasks(LogisticRegression(max_iter=200), X, y,
+                                     [ScoringTask("fold", 0, train, held, seed=0)])
     assert records.proba.shape == (30, 10)
     np.testing.assert_array_equal(records.proba[:, 9], 0)
     assert info["n_epochs"] == 0 and not records.has_dynamics
 
 
-def test_net_with_wrong_output_size_is_reported(small_digits):
+def test_net_with_wrong_output_size_is_reported_before_training(small_digits):
     X, y = small_digits
-    with pytest.raises(ValueError, match="outputs 5 classes but y has 10"):
-        fit_and_record(tiny_net(max_epochs=1, n_classes=5), X, y % 5, np.arange(200),
-                       np.arange(200, 300), n_classes=10, seed=0, record_dynamics=True)
+    with pytest.raises(ValueError, match="outputs 5 value.*needs 10 per row"):
+        record_tasks(tiny_net(max_epochs=1, n_classes=5), X, y,
+                     [ScoringTask("fold", 0, np.arange(200), np.arange(200, 300), seed=0)])
 
 
 # ------------------------------------------------- fresh weights in every fold

@@ -22,7 +22,7 @@ core :func:`skunseen.selection.select`, exactly as the pruner would. Both
 scorers read the same per-epoch records: ``el2n`` is taken at the last epoch
 (``scorer_params={"epochs": (E - 1, E)}``, the final model's EL2N), so the
 second scorer of each method reuses the scoring models from
-``checkpoint_dir`` instead of training them again; multi-step runs of
+``memory`` instead of training them again; multi-step runs of
 different keep ratios and selectors share their first (out-of-fold) step the
 same way.
 
@@ -124,7 +124,7 @@ def score_single_step(args, X, y):
             if method not in args.methods:
                 continue
             common = dict(scorer=scorer, scorer_params=scorer_params(args, scorer),
-                          random_state=0, checkpoint_dir=args.checkpoints, verbose=1)
+                          random_state=0, memory=args.checkpoints, verbose=1)
             net = scoring_cnn(args, seed=0)
             if method == "unseen":
                 pruner = UnseenPruner(net, cv=args.folds, **common)
@@ -154,7 +154,7 @@ def coresets(args, X, y, scores):
                         scoring_cnn(args, seed=0), scorer=scorer,
                         scorer_params=scorer_params(args, scorer), selector=selector,
                         keep=keep, cv=args.folds, n_steps=args.steps, random_state=0,
-                        checkpoint_dir=args.checkpoints, verbose=1)
+                        memory=args.checkpoints, verbose=1)
                     start = time.perf_counter()
                     chosen["multistep", scorer, selector, keep] = pruner.fit(X, y).sample_indices_
                     seconds[f"multistep {scorer} {selector} keep {keep}"] = (

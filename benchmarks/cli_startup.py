@@ -38,7 +38,7 @@ from _common import interleaved, machine_description, markdown_table  # noqa: E4
 def _command():
     """The installed console script, or the module when it is not on PATH."""
     script = shutil.which("skunseen")
-    return [script] if script else [sys.executable, "-m", "skunseen.cli._main"]
+    return [script] if script else [sys.executable, "-m", "skunseen.cli"]
 
 
 def variants(out):

@@ -7,11 +7,12 @@ the library around them:
 ``grid``
     ``GridSearchCV`` over the parameters that act after scoring (``keep`` x
     ``selector``: 4 x 2 = 8 candidates, ``cv=3``) of a
-    ``PrunedClassifier(UnseenPruner(cv=5), LogisticRegression())``. Three
-    ways, interleaved: the records cache off (every candidate trains its own
-    scoring models: 8 x 3 x 5 + 5 = 125), the default in-memory cache, and
-    the on-disk ``checkpoint_dir`` (a fresh folder every round). Prints the
-    scoring models trained and the wall time against "cache off".
+    ``PrunedClassifier(UnseenPruner(cv=5), LogisticRegression())``. Two
+    ways, interleaved: ``memory=None`` (the default: every candidate trains
+    its own scoring models, 8 x 3 x 5 + 5 = 125) and ``memory=<dir>`` (a
+    fresh folder every round: each scoring model trains once, 3 x 5 + 5 =
+    20). Prints the scoring models trained and the wall time against
+    ``memory=None``.
 ``process``
     One whole Python process per run (start, imports, work, exit), fresh
     every time: importing scikit-learn's ``cross_val_predict`` against
@@ -115,7 +116,7 @@ def grid_part(rounds):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV
 
-    from skunseen import PrunedClassifier, UnseenPruner, records_cache
+    from skunseen import PrunedClassifier, UnseenPruner
 
     X, y = load_digits(return_X_y=True)
     X = X / 16
@@ -128,32 +129,26 @@ def grid_part(rounds):
 
     grid = {"pruner__keep": [0.3, 0.5, 0.7, 0.9], "pruner__selector": ["ccs", "hard"]}
 
-    def search(checkpoint_dir=None):
+    def search(memory=None):
         pruner = UnseenPruner(CountingLogisticRegression(max_iter=500), cv=5, random_state=0,
-                              checkpoint_dir=checkpoint_dir)
+                              memory=memory)
         model = PrunedClassifier(pruner, LogisticRegression(max_iter=500))
         return GridSearchCV(model, grid, cv=3).fit(X, y).best_params_
 
     def counted(run):
         def variant():
-            records_cache.clear()
             trained.clear()
             best = run()
             return len(trained), best
         return variant
 
-    def cache_off():
-        with records_cache.disabled():
-            return search()
+    def with_memory():
+        with tempfile.TemporaryDirectory() as folder:
+            return search(memory=folder)
 
-    def on_disk():
-        with tempfile.TemporaryDirectory() as folder, records_cache.disabled():
-            return search(checkpoint_dir=folder)
-
-    variants = {"cache off": counted(cache_off), "in-memory cache (default)": counted(search),
-                "checkpoint_dir": counted(on_disk)}
+    variants = {"memory=None (default)": counted(search), "memory=<dir>": counted(with_memory)}
     timings, results = _common.interleaved(variants, rounds)
-    base = _common.median([t.wall for t in timings["cache off"]])
+    base = _common.median([t.wall for t in timings["memory=None (default)"]])
     rows = []
     for name, runs in timings.items():
         walls = [t.wall for t in runs]

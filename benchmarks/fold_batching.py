@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, machine_description, markdown_table, set_threads  # noqa: E402
 
-from skunseen import FittingPruner, UnseenPruner, records_cache  # noqa: E402
+from skunseen import FittingPruner, UnseenPruner  # noqa: E402
 from skunseen.models import make_net  # noqa: E402
 
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -219,7 +219,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Every variant must train its models: with the records cache a second fit
-    # with the same random_state would read the first one's back.
-    with records_cache.disabled():
-        sys.exit(main())
+    sys.exit(main())

@@ -16,7 +16,7 @@ The protocol (every number is an option; ``--cpu`` and ``--smoke`` are presets):
   augmentation, so scores come from the plain outputs. Every model records
   the rows it scores at every epoch, so ``el2n`` (at the final epoch),
   ``forgetting`` and ``aum`` all come from the same models (read back from a
-  ``checkpoint_dir``). Printed: the fitting model's accuracy on its own
+  ``memory``). Printed: the fitting model's accuracy on its own
   training rows, the fold models' held-out accuracy (the memorisation gap),
   the score spread of every (method, scorer), and the wall time per phase;
 * multi-step UNSEEN: ``--steps`` linear steps per (scorer, selector, keep),
@@ -194,7 +194,7 @@ class Protocol:
 
     def pruner_params(self, scorer, checkpoints):
         return dict(scorer=scorer, scorer_params=self.scorer_params(scorer), random_state=0,
-                    checkpoint_dir=checkpoints)
+                    memory=checkpoints)
 
     def fit_scoring_to_budget(self):
         """Fewer scoring epochs when the measured speed says they would take more

@@ -69,7 +69,7 @@ from _common import (  # noqa: E402
     set_threads,
 )
 
-from skunseen import UnseenPruner, records_cache  # noqa: E402
+from skunseen import UnseenPruner  # noqa: E402
 from skunseen.models import MLP, SmallCNN, make_net  # noqa: E402
 from skunseen.scores import (  # noqa: E402
     EPOCH_STATISTICS,
@@ -266,8 +266,8 @@ _ENTRY_POINTS = [
     ("  notify (all callbacks)", "skorch/net.py", "notify"),
     ("    skunseen/_recording.py on_epoch_end (recorder, divergence check)",
      "skunseen/_recording.py", "on_epoch_end"),
-    ("      HeldOutRecorder held-out passes (_predict)", "skunseen/_recording.py", "_predict"),
-    ("      HeldOutRecorder held-out passes (_log_proba)", "skunseen/_recording.py",
+    ("      HeldOutRecorder held-out passes (_predict)", "skunseen/nets/_recording.py", "_predict"),
+    ("      HeldOutRecorder held-out passes (_log_proba)", "skunseen/nets/_recording.py",
      "_log_proba"),
     ("  net.initialize", "skorch/net.py", "initialize"),
     ("plain: held-out passes", "benchmarks/overhead.py", "_held_out_log_proba"),
@@ -368,7 +368,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Every variant must train its models: with the records cache a second fit
-    # with the same random_state would read the first one's back.
-    with records_cache.disabled():
-        sys.exit(main())
+    sys.exit(main())

@@ -28,7 +28,7 @@ and ``scorers`` are long and run only when named):
     cost of the multi-step fit (scoring models, summed ``task_info_`` seconds)
     relative to the single-step fit. The multi-step pruner is fitted per keep
     and seed; its step-1 models are shared between keeps through a temporary
-    ``checkpoint_dir``.
+    ``memory``.
 ``scorers``
     For every registered scorer (``--scorers`` to choose; ``*_doc`` names are
     skipped): std ratio UNSEEN / fitting and the coreset test accuracy of
@@ -255,7 +255,7 @@ def spread_table(ctx):
         f"IQR ratio: {iqr_ratio.mean():.2f} ± {iqr_ratio.std():.2f}. "
         "\"Within 1% of min\": fraction of samples whose score is at most the minimum "
         "plus 1% of the score range, with each method's own range "
-        "(`skunseen.cli._main.summarize`) or with the range of both methods together "
+        "(`skunseen.cli._report.summarize`) or with the range of both methods together "
         "(one scale for both). "
         f"Histogram (seed {seed0}): `{_shown(figure)}` ({figure.stat().st_size // 1024} kB).",
     ])
@@ -363,7 +363,7 @@ def multistep_table(ctx):
                 ctx.scoring_net(), scorer=ctx.args.scorer, selector=selector, keep=keep,
                 cv=ctx.args.folds, n_steps=n_steps, schedule=schedule,
                 class_budget="proportional", random_state=seed,
-                checkpoint_dir=checkpoints.name).fit(ctx.X_train, ctx.y_train)
+                memory=checkpoints.name).fit(ctx.X_train, ctx.y_train)
             seconds = time.perf_counter() - start
             resumed = [i for i in multi.task_info_ if i["resumed"]]
             ctx.log(f"  multistep keep {keep} seed {seed}: sizes "

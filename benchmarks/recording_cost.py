@@ -93,7 +93,7 @@ def measure(n_classes, variant, args):
     from skorch import NeuralNetClassifier
 
     import _common
-    from skunseen import HeldOutRecorder
+    from skunseen.nets import HeldOutRecorder
     from skunseen.models import MLP
 
     _common.set_threads(args.threads)

@@ -778,7 +778,3 @@ def main(argv=None):
     except (ValueError, TypeError, OSError, RuntimeError) as error:
         print_error(f"skunseen {args.command}", error)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,8 +15,8 @@ import sys
 
 from numpydoc.docscrape import ClassDoc, FunctionDoc
 
-MODULES = ["skunseen", "skunseen.scores", "skunseen.selection", "skunseen.models",
-           "skunseen.datasets"]
+MODULES = ["skunseen", "skunseen.engine", "skunseen.nets", "skunseen.scores",
+           "skunseen.selection", "skunseen.models", "skunseen.datasets"]
 
 
 def _takes_parameters(obj):

@@ -1,9 +1,11 @@
-"""Inputs the pruners accept, and how rows are taken from them without loss.
+"""Inputs the library accepts, checked, and how rows are taken from them without loss.
 
 X may be a numpy array (2-D tabular or N-D images), a torch tensor, a pandas
 DataFrame or a torch ``Dataset``. Rows are always addressed by their position
 in the caller's data, and every row subset is taken with :func:`take_rows` so
-that the caller's container type (and a DataFrame's index) comes back.
+that the caller's container type (and a DataFrame's index) comes back. The
+checks of X, y, groups, fit parameters and of counts and seeds given as
+arguments are here too, shared by every layer.
 
 The module does not import torch: an X that is a tensor or a Dataset was
 made with torch, which is then loaded already, so the type checks look it up
@@ -17,9 +19,63 @@ import sys
 
 import joblib
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples, check_X_y, column_or_1d
 
+
+def is_int(value):
+    """Whether ``value`` is an integer and not a bool.
+
+    A bool is an ``Integral`` to Python, but ``window=True`` or
+    ``n_select=True`` is a caller's error, not a 1.
+
+    Examples
+    --------
+    >>> from skunseen._data import is_int
+    >>> is_int(3), is_int(True), is_int(3.0)
+    (True, False, False)
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def refuse_bools(**counts):
+    """Refuse a bool given for a count (``n_repeats=True``, ``n_jobs=False``).
+
+    scikit-learn's ``Interval(Integral, ...)`` constraints take a bool as the
+    integer 0 or 1, which would silently change what is computed.
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ``ValueError`` and ``TypeError``) naming the first such parameter.
+
+    Examples
+    --------
+    >>> from skunseen._data import refuse_bools
+    >>> refuse_bools(n_repeats=2, n_jobs=None)
+    >>> refuse_bools(n_repeats=True)
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: n_repeats=True: n_repeats must be an integer, not a bool.
+    """
+    for name, value in counts.items():
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            raise InvalidParameterError(f"{name}={value!r}: {name} must be an integer, not a bool.")
+
+
+def check_seed(random_state):
+    """:func:`~sklearn.utils.check_random_state`, refusing a bool (``True`` is not a seed).
+
+    Examples
+    --------
+    >>> from skunseen._data import check_seed
+    >>> check_seed(0).randint(10) == check_seed(0).randint(10)
+    True
+    """
+    refuse_bools(random_state=random_state)
+    return check_random_state(random_state)
 
 
 def _loaded(module):
@@ -193,6 +249,137 @@ def _transforms(dataset):
         dataset = dataset.dataset
     return [repr(getattr(dataset, name, None))
             for name in ("transform", "target_transform", "transforms")]
+
+
+def check_data(X, y, *, caller, validate=check_X_y):
+    """X and y as scoring needs them: ``(X, y)``, y a 1-D array.
+
+    Tensors and Datasets are checked here; other X go through ``validate``
+    (:func:`~sklearn.utils.validation.check_X_y`, or the pruners'
+    ``validate_data``). A DataFrame comes back as it is, so that the
+    scoring models receive its columns as
+    :func:`~sklearn.model_selection.cross_val_predict` passes them. A
+    column-vector y is raveled with scikit-learn's warning. Raises
+    ``ValueError`` naming ``caller``.
+    """
+    if y is None:
+        if not is_dataset(X):
+            raise ValueError(
+                f"{caller} requires y to be passed, but the target y is None; pass the "
+                "labels, or a torch Dataset that provides them."
+            )
+        y = labels_of_dataset(X)
+    if not (is_dataset(X) or is_tensor(X)):
+        checked, y = validate(X, y, dtype=None, allow_nd=True, ensure_all_finite=True,
+                              ensure_min_samples=2)
+        return (X if is_dataframe(X) else checked), y
+    y = np.asarray(y.cpu() if is_tensor(y) else y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    if y.ndim != 1 or len(y) != n_rows(X):
+        raise ValueError(
+            f"y must be 1-D with one label per row of X: got shape {y.shape} "
+            f"for {n_rows(X)} rows."
+        )
+    if is_tensor(X):
+        check_finite(X)
+    else:
+        check_item_labels(X, y)
+    return X, y
+
+
+#: Items of a Dataset whose labels are compared with y (spread over the Dataset).
+N_LABEL_PROBES = 8
+
+
+def check_item_labels(dataset, y):
+    """Raise when the labels a Dataset's items yield disagree with ``y``.
+
+    A skorch net trains on the labels the items yield; folds, class budgets
+    and every score's true label come from ``y`` (by default the Dataset's
+    ``targets``). A ``target_transform`` (merged classes, label noise)
+    makes the two differ, and the scores would then measure the difference,
+    silently. :data:`N_LABEL_PROBES` items spread over the Dataset are read.
+    """
+    n = len(dataset)
+    for row in np.unique(np.linspace(0, n - 1, min(n, N_LABEL_PROBES)).astype(np.int64)):
+        item = dataset[int(row)]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            return  # the items carry no label: the net trains on y
+        label = item[1]
+        label = label.item() if hasattr(label, "item") else label
+        if plain(label) != plain(y[row]):
+            raise ValueError(
+                f"The Dataset's item {row} yields the label {plain(label)!r}, but y (its "
+                f"`targets` unless given) says {plain(y[row])!r}: the scoring nets would "
+                "train on one labelling and be scored against the other. This happens with "
+                "a target_transform, which `targets` does not reflect; pass y with the "
+                "labels the items yield, or set `targets` to them."
+            )
+
+
+def check_labels(y):
+    """The sorted classes of y and y encoded as their positions; 2 classes at least."""
+    classes, encoded = encode_labels(y)
+    check_classification_targets(y)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has a single class ({plain(classes[0])!r}); pruning by difficulty "
+            "needs at least 2 classes."
+        )
+    return classes, encoded
+
+
+def check_groups(groups, n_samples):
+    """``groups`` as a 1-D array with one entry per row (None stays None).
+
+    Splitters sort the groups, so every entry must be present (no None or
+    NaN) and all of one kind (numbers or strings).
+    """
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be 1-D, one group per row of X; got shape {groups.shape}.")
+    if len(groups) != n_samples:
+        raise ValueError(
+            f"groups must have one entry per row of X: got {len(groups)} for "
+            f"{n_samples} rows."
+        )
+    as_objects = groups.astype(object)
+    missing = np.flatnonzero([value is None or (isinstance(value, float) and value != value)
+                              for value in as_objects])
+    if len(missing):
+        raise ValueError(
+            f"groups holds missing values (None or NaN) at {len(missing)} rows (e.g. rows "
+            f"{missing[:5].tolist()}); give every row a group, e.g. its own id."
+        )
+    kinds = {"strings" if isinstance(value, (str, bytes)) else "numbers"
+             for value in as_objects}
+    if len(kinds) > 1:
+        raise TypeError(
+            "groups mixes numbers and strings; the group ids must be all numbers or all "
+            "strings."
+        )
+    return groups
+
+
+def check_fit_params(fit_params, n_samples):
+    """The models' fit parameters; sample weights must be finite, >= 0, one per row."""
+    fit_params = dict(fit_params or {})
+    for name, weights in fit_params.items():
+        if name != "sample_weight" and not name.endswith("__sample_weight"):
+            continue
+        weights = np.asarray(weights)
+        if weights.shape != (n_samples,):
+            raise ValueError(
+                f"The fit parameter {name} must have one weight per row of X: got shape "
+                f"{weights.shape} for {n_samples} rows."
+            )
+        if not np.issubdtype(weights.dtype, np.number) or not np.isfinite(weights).all() \
+                or (weights < 0).any():
+            raise ValueError(f"The fit parameter {name} must hold finite weights >= 0.")
+    return fit_params
 
 
 def plain(value):

@@ -3,8 +3,11 @@
 import contextlib
 
 
-class Registry:
+class Registry(dict):
     """Named callables of one kind, so that pruners accept them by name.
+
+    A dict from names to callables: ``registry[name]`` finds one, and an
+    unknown name raises a ``ValueError`` listing the valid ones.
 
     Parameters
     ----------
@@ -21,16 +24,22 @@ class Registry:
     6
     >>> rules.names()
     ['double']
-    >>> rules.lookup("triple")
+    >>> rules["triple"]
     Traceback (most recent call last):
     ...
     ValueError: Unknown rule 'triple'; valid names: ['double'], or a callable func(x).
     """
 
     def __init__(self, kind, signature):
+        super().__init__()
         self.kind = kind
         self.signature = signature
-        self._entries = {}
+
+    def __missing__(self, name):
+        raise ValueError(
+            f"Unknown {self.kind} {name!r}; valid names: {self.names()}, or a callable "
+            f"{self.signature}."
+        )
 
     def register(self, name, entry, *, overwrite=False):
         """Register ``entry`` (a callable) under ``name`` and return it.
@@ -43,36 +52,24 @@ class Registry:
                              f"got {name!r}.")
         if not callable(entry):
             raise TypeError(f"func must be callable; got {type(entry).__name__}.")
-        if name in self._entries and not overwrite:
+        if name in self and not overwrite:
             raise ValueError(
                 f"A {self.kind} named {name!r} is already registered; pass overwrite=True "
                 "to replace it."
             )
-        self._entries[name] = entry
+        self[name] = entry
         return entry
 
     def names(self):
         """The registered names, sorted."""
-        return sorted(self._entries)
-
-    def lookup(self, name):
-        """The entry registered under ``name``; ``ValueError`` naming the valid ones."""
-        if name not in self._entries:
-            raise ValueError(
-                f"Unknown {self.kind} {name!r}; valid names: {self.names()}, or a callable "
-                f"{self.signature}."
-            )
-        return self._entries[name]
-
-    def find(self, entry):
-        """The name ``entry`` is registered under, or None."""
-        return next((name for name, known in self._entries.items() if known is entry), None)
+        return sorted(self)
 
     @contextlib.contextmanager
     def isolated(self):
         """Undo, on exit, whatever is registered inside the block (for tests)."""
-        saved = dict(self._entries)
+        saved = dict(self)
         try:
             yield self
         finally:
-            self._entries = saved
+            self.clear()
+            self.update(saved)

@@ -2,10 +2,14 @@
 
 The rules live in one place each: the import layers in ``setup.cfg``
 (``[importlinter]``, also run by ``lint-imports``), the docstring sections in
-``docs/check_docstrings.py``; this module runs them in the suite.
+``docs/check_docstrings.py``; this module runs them in the suite, and checks
+what the folder tree promises: few modules at the top, subpackages that
+import only each other's public names, and a fit that a reader can follow
+through a handful of modules.
 """
 
 import ast
+import configparser
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "skunseen"
 MAX_FUNCTION_LINES = 60
 MAX_BASE_PRUNER_LINES = 250
+MAX_TOP_LEVEL_MODULES = 10
+MAX_LAYERS = 6
+#: Modules a LogisticRegression fit of UnseenPruner may run code in.
+MAX_MODULES_OF_A_FIT = 10
 
 
 def _run(code):
@@ -28,6 +36,69 @@ def test_import_linter_contracts_are_kept():
     from importlinter.cli import lint_imports
 
     assert lint_imports(config_filename=str(ROOT / "setup.cfg"), no_cache=True) == 0
+
+
+def test_the_top_of_the_package_holds_few_modules_and_the_import_contract_few_layers():
+    modules = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    layers = config["importlinter:contract:layers"]["layers"].strip().splitlines()
+    assert len(layers) <= MAX_LAYERS, layers
+
+
+def _subpackage(module):
+    """``"engine"`` for ``skunseen.engine`` and its modules; None for the top's modules."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and not parts[1].startswith("_") else None
+
+
+def test_no_subpackage_imports_another_subpackages_private_modules():
+    pytest.importorskip("grimp")
+    import grimp
+
+    graph = grimp.build_graph("skunseen")
+    crossing = sorted(
+        f"{importer} -> {imported}"
+        for imported in graph.modules
+        if imported.split(".")[-1].startswith("_") and not imported.endswith("__init__")
+        and _subpackage(imported) is not None
+        for importer in graph.find_modules_that_directly_import(imported)
+        if _subpackage(importer) != _subpackage(imported))
+    assert crossing == []
+
+
+def test_the_package_imports_under_python_OO():
+    result = subprocess.run([sys.executable, "-OO", "-c", "import skunseen, skunseen.engine, "
+                             "skunseen.pruners, skunseen.cli; skunseen.UnseenPruner"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_scikit_learn_fit_runs_code_in_few_modules():
+    """Counted with sys.setprofile over a second fit (the first one imports)."""
+    result = _run(
+        "import sys\n"
+        "from sklearn.datasets import load_digits\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from skunseen import UnseenPruner\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "def fit():\n"
+        "    UnseenPruner(LogisticRegression(max_iter=100), cv=3, random_state=0).fit(\n"
+        "        X[:300] / 16, y[:300])\n"
+        "fit()\n"
+        "seen = set()\n"
+        "def profile(frame, event, arg):\n"
+        "    name = frame.f_globals.get('__name__', '')\n"
+        "    if event == 'call' and name.startswith('skunseen'):\n"
+        "        seen.add(name)\n"
+        "sys.setprofile(profile)\n"
+        "fit()\n"
+        "sys.setprofile(None)\n"
+        "print(sorted(seen))\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    modules = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert len(modules) <= MAX_MODULES_OF_A_FIT, modules
 
 
 def test_importing_skunseen_and_a_scikit_learn_pruner_loads_no_torch():

@@ -332,7 +332,27 @@ _STACKERS = {MLP: _StackedMLP, SmallCNN: _StackedSmallCNN, FastCifarNet: _Stacke
 
 
 def stackable(module):
-    """Whether :func:`stack_modules` can stack modules of this exact class (or instance)."""
+    """Whether :func:`stack_modules` can stack modules of this exact class (or instance).
+
+    Parameters
+    ----------
+    module : torch.nn.Module or type
+        A module, or a module class as a skorch net's ``module`` holds it.
+
+    Returns
+    -------
+    bool
+
+    See Also
+    --------
+    stack_modules : stacks such modules.
+
+    Examples
+    --------
+    >>> from skunseen.models import MLP, cifar_resnet18, stackable
+    >>> stackable(MLP), stackable(cifar_resnet18)
+    (True, False)
+    """
     return (module if isinstance(module, type) else type(module)) in _STACKERS
 
 
@@ -356,6 +376,10 @@ def stack_modules(modules):
     TypeError
         If the modules are of different classes or of a class that cannot be
         stacked.
+
+    See Also
+    --------
+    stackable : which modules can be stacked.
 
     Examples
     --------

@@ -6,7 +6,8 @@ default net), or ``None`` for any other estimator, which the engine then
 trains itself. Importing this package loads no torch: what needs it loads
 on first use, and a skorch net was built with torch loaded already.
 
-Also here: :class:`HeldOutRecorder` (the skorch callback recording a net's
+:func:`is_net`, :func:`net_model` and :func:`seeded_for` are the engine's
+interface to the seam. Public: :class:`HeldOutRecorder` (the skorch callback recording a net's
 outputs on rows it does not train on), :class:`EpochProgress` (a bar over
 a net's epochs), :func:`fit_model` (a classifier trained on given rows, a
 net given them in the form it reads) and :func:`model_input` (X as a model
@@ -27,7 +28,7 @@ _LAZY = {
     "HeldOutRecorder": "_recording",
 }
 
-__all__ = ["fit_model", "is_net", "model_input", "net_model", "seeded_for", *sorted(_LAZY)]
+__all__ = ["EpochProgress", "HeldOutRecorder", "fit_model", "model_input"]
 
 
 def is_net(estimator):
@@ -100,6 +101,19 @@ def fit_model(estimator, X, y, *, rows=None, **fit_params):
     ------
     KeyboardInterrupt
         When a net's training was interrupted.
+
+    See Also
+    --------
+    model_input : X as the fitted model reads it, to predict.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skunseen.nets import fit_model
+    >>> X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    >>> fit_model(LogisticRegression(), X, y, rows=[0, 1, 3]).classes_.tolist()
+    [0, 1]
     """
     rows = np.arange(len(y)) if rows is None else np.asarray(rows, dtype=np.int64)
     if not is_net(estimator):
@@ -117,6 +131,19 @@ def fit_model(estimator, X, y, *, rows=None, **fit_params):
 def model_input(estimator, X):
     """X as ``estimator`` reads it: float32 (or uint8 images for the fast path) for a
     skorch net, unchanged for any other estimator.
+
+    Parameters
+    ----------
+    estimator : estimator
+    X : array-like, tensor, DataFrame or Dataset
+
+    Returns
+    -------
+    X : the same data, in the form ``estimator`` reads
+
+    See Also
+    --------
+    fit_model : trains on rows given in that form.
 
     Examples
     --------

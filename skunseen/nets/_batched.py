@@ -42,7 +42,6 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
 
 from .._records import EPOCH_STATISTICS, ScoringRecords, TrainingDiverged
-from .._rng import task_seeds
 from ..models import (
     DeviceEvalIterator,
     DeviceTrainIterator,
@@ -51,6 +50,7 @@ from ..models import (
     stackable,
 )
 from ..scores import epoch_statistics
+from ._devices import task_seeds
 from ._inputs import fold_view
 from ._prepare import describe, prepare_net
 

@@ -10,13 +10,13 @@ net task's result independent of the backend.
 Randomness
 ----------
 Every task has its own seed, drawn from ``random_state`` before anything is
-dispatched (:func:`skunseen._rng.draw_seeds`), and three seeds derived from
-it (:func:`skunseen._rng.task_seeds`): module initialisation, data order, and any other
+dispatched (:func:`skunseen.engine.draw_seeds`), and three seeds derived from
+it (:func:`task_seeds`): module initialisation, data order, and any other
 draw during training. torch has one global random generator per process
 (per device on CUDA), shared by all threads, so a skorch net's randomness
 is made task-local as follows:
 
-* initialisation runs under :data:`~skunseen._rng.RNG_LOCK` with the global generator
+* initialisation runs under :data:`RNG_LOCK` with the global generator
   seeded for the task (modules draw their initial weights from it);
 * the training and validation iterators get their own seeded
   :class:`torch.Generator` (``iterator_train__generator``), which drives
@@ -58,13 +58,19 @@ The caller's own torch random state is restored when the tasks are done.
 
 import contextlib
 import inspect
+import threading
 
+import numpy as np
 import torch
 from joblib import effective_n_jobs
 from joblib.parallel import get_active_backend
 from skorch.callbacks import Callback
 
-from .._rng import RNG_LOCK
+
+#: Serialises writes to torch's process-global random generators, and the
+#: training of nets that draw from them (see the module's docstring).
+#: Re-entrant, so a task already holding it may take it again.
+RNG_LOCK = threading.RLock()
 
 # Modules that draw from the global generator at every training step.
 _STOCHASTIC_MODULES = (
@@ -75,6 +81,27 @@ _STOCHASTIC_MODULES = (
     torch.nn.AlphaDropout,
     torch.nn.FeatureAlphaDropout,
 )
+
+
+def task_seeds(seed):
+    """Independent seeds for a task's initialisation, data order and training.
+
+    Parameters
+    ----------
+    seed : int
+        The task's seed.
+
+    Returns
+    -------
+    init_seed, order_seed, train_seed : int
+
+    Examples
+    --------
+    >>> from skunseen.nets._devices import task_seeds
+    >>> task_seeds(0) == task_seeds(0), len(set(task_seeds(0)))
+    (True, 3)
+    """
+    return tuple(int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3))
 
 
 def task_devices(device, n_tasks):

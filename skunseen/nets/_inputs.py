@@ -14,8 +14,8 @@ import torch
 from skorch import NeuralNetBinaryClassifier
 
 from .._data import is_dataframe, is_dataset, is_tensor, take_rows
-from .._rng import RNG_LOCK
 from ..models import ArrayIndexView, DeviceEvalIterator, DeviceTrainIterator
+from ._devices import RNG_LOCK
 
 
 def is_binary_net(net):

@@ -14,10 +14,9 @@ from sklearn.base import clone
 
 from .._data import is_dataset, is_tensor, sample_shape
 from .._records import GRAD_NORM, check_probabilities
-from .._rng import RNG_LOCK, task_seeds
 from ..models import make_net, resolve_device
 from ..scores import epoch_window
-from ._devices import device_params, initialize_seeded, seed_params
+from ._devices import RNG_LOCK, device_params, initialize_seeded, seed_params, task_seeds
 from ._inputs import is_binary_net
 
 
@@ -78,7 +77,7 @@ def prepare_net(estimator, seed, *, device=None, **params):
     Sequential and batched training both start from here, so a task's model
     is the same either way: its initial weights drawn from the task's
     initialisation seed, its iterators' data order from its order seed
-    (:func:`skunseen._rng.task_seeds`), modules given as instances reset.
+    (:func:`~skunseen.nets._devices.task_seeds`), modules given as instances reset.
 
     Parameters
     ----------

@@ -30,7 +30,6 @@ from .._records import (
     check_extra_requests,
     check_probabilities,
 )
-from .._rng import RNG_LOCK, task_seeds
 from ..scores import (
     epoch_statistics,
     epoch_window,
@@ -39,10 +38,12 @@ from ..scores import (
     last_linear,
 )
 from ._devices import (
+    RNG_LOCK,
     LockedSection,
     draws_global_rng,
     in_process_workers,
     seeded_training,
+    task_seeds,
     torch_threads,
 )
 from ._inputs import fold_view, net_targets
@@ -235,7 +236,7 @@ class HeldOutRecorder(Callback):
                     else:
                         features = calls[-1][0]
                     embeddings.append(features.reshape(len(features), -1).float().cpu())
-            log_proba = _to_log_proba(net, torch.cat(outputs))
+            log_proba = _to_log_proba(net, torch.cat(outputs), check=True)
         finally:
             if hook is not None:
                 hook.remove()
@@ -299,12 +300,19 @@ def _softmax_outputs(net):
     return isinstance(nonlinearity, functools.partial) and nonlinearity.func is torch.softmax
 
 
-def _to_log_proba(net, outputs):
+def _to_log_proba(net, outputs, check=False):
+    """Log-probabilities of the module's outputs, as the net's ``predict_proba`` gives them.
+
+    With ``check``, outputs that ``predict_proba`` does not turn into
+    probabilities raise (not inside ``torch.func`` transforms, which have no
+    values to check).
+    """
     if _softmax_outputs(net):
         return torch.log_softmax(outputs, dim=-1)
     proba = net._get_predict_nonlinearity()(outputs)
-    check_probabilities(proba.detach().cpu().numpy(), f"The scoring {describe(net)}",
-                        fix=PROBABILITIES_FIX)
+    if check:
+        check_probabilities(proba.detach().cpu().numpy(), f"The scoring {describe(net)}",
+                            fix=PROBABILITIES_FIX)
     return torch.log(proba.clamp_min(torch.finfo(torch.float32).tiny))
 
 
@@ -452,6 +460,10 @@ class EpochProgress(Callback):
     leave : bool, default=False
         Keep the finished bar on screen (``False`` suits nets trained one
         after another under an outer bar).
+
+    See Also
+    --------
+    skunseen._progress.make_bar : the bar, a plain line now and then off a terminal.
 
     Examples
     --------

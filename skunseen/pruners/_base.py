@@ -35,7 +35,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._checks import check_seed, refuse_bools
+from .._data import check_seed, refuse_bools
 from .._data import (
     fingerprint,
     is_dataset,
@@ -48,8 +48,13 @@ from .._data import (
 )
 from .._docstrings import SHARED, Substitution
 from .._records import input_extras
-from .._rng import draw_seed
-from ..engine import PARAMETER_CONSTRAINTS, prepare_scoring, run_plan, scorer_recording
+from ..engine import (
+    PARAMETER_CONSTRAINTS,
+    draw_seed,
+    prepare_scoring,
+    run_plan,
+    scorer_recording,
+)
 from ..scores import get_scorer
 from ..selection import (
     check_selector_params,

@@ -119,7 +119,7 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         routed = self._route(params)
-        if y is not None and np.ndim(y) == 2:
+        if y is not None and np.asarray(y).ndim == 2:
             y = column_or_1d(y, warn=True)  # as the pruner's own validation does
         pruner = clone(self.pruner)
         X_core, y_core = pruner.fit_resample(X, y, **routed["pruner"]["fit"])

@@ -17,8 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import BasePruner, score_round, select_rows, selection_params, task_attributes
 from .._data import plain, resolve_n_select
 from .._docstrings import SHARED, Substitution
-from .._rng import draw_seed
-from ..engine import out_of_fold, train_on_rows
+from ..engine import draw_seed, out_of_fold, train_on_rows
 from ._unseen import UnseenPruner
 from ..selection import select
 

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._checks import is_int
+from .._data import is_int
 
 # Upper bound on the number of elements of one block of windows, so that the
 # windowed scores stay within tens of MB for ImageNet-sized runs.

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._checks import is_int
+from .._data import is_int
 from .._records import EMBEDDING, GRAD_NORM
 from .._registry import Registry
 from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
@@ -280,11 +280,11 @@ def get_scorer(scorer):
     if isinstance(scorer, Scorer):
         return scorer
     if isinstance(scorer, str):
-        return SCORERS.lookup(scorer)
+        return SCORERS[scorer]
     if callable(scorer):
         for name, array_func in _ARRAY_FUNCTIONS.items():
             if scorer is array_func:
-                return SCORERS.lookup(name)
+                return SCORERS[name]
         name = getattr(scorer, "__name__", None) or type(scorer).__name__
         return Scorer(name, scorer)
     raise ValueError(
@@ -296,8 +296,25 @@ def get_scorer(scorer):
 def epoch_window(epochs, n_epochs):
     """Epoch positions selected by an int, a ``(start, stop)`` pair or a slice.
 
-    Raises ``ValueError`` for another value, or one selecting no epoch of
-    ``n_epochs``.
+    Parameters
+    ----------
+    epochs : int, tuple of (int, int) or slice
+        0-based epoch positions; negative ones count from the end.
+    n_epochs : int
+        Number of epochs recorded (or to be trained).
+
+    Returns
+    -------
+    positions : list of int
+
+    Raises
+    ------
+    ValueError
+        For another value, or one selecting no epoch of ``n_epochs``.
+
+    See Also
+    --------
+    el2n : averages over these epochs with ``epochs=...``.
 
     Examples
     --------

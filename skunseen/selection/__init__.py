@@ -15,12 +15,18 @@ records (:meth:`skunseen.HeldOutRecords.sample_inputs`, see :data:`PRUNER_INPUTS
 """
 
 from .._records import PRUNER_INPUTS
-from ._budgets import CLASS_BUDGETS, class_budgets, class_difficulty
 from ._d2 import d2, knn_graph
 from ._dual import beta_sampling, dual_sampling_weights
-from ._inputs import rule_needs
-from ._registry import available_selectors, get_selector, register_selector
-from ._select import check_selector_params, select
+from ._registry import available_selectors, register_selector
+from ._select import (
+    CLASS_BUDGETS,
+    check_selector_params,
+    class_budgets,
+    class_difficulty,
+    get_selector,
+    rule_needs,
+    select,
+)
 from ._selectors import (
     CCS_AUTO_CUTOFF,
     ccs,

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import is_int
+from .._data import is_int
 from ._selectors import check_rule_input
 
 # Floor of a neighbour's score in a forward message, as in the authors' code,

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from scipy.stats import beta
 
-from .._checks import is_int
+from .._data import is_int
 from ._selectors import check_rule_input
 
 # Mean probabilities are kept inside (0, 1): the Beta density is infinite at

@@ -72,41 +72,6 @@ def available_selectors():
     return SELECTORS.names()
 
 
-def get_selector(selector):
-    """Resolve a selection rule given by name or as a callable.
-
-    Parameters
-    ----------
-    selector : str or callable
-        A registered name, or a rule ``func(scores, n_select, rng,
-        **params)`` (returned as is).
-
-    Returns
-    -------
-    func : callable
-
-    See Also
-    --------
-    available_selectors : the registered names.
-    register_selector : add a named rule.
-    select : applies the rule class by class.
-
-    Examples
-    --------
-    >>> from skunseen.selection import get_selector, hard
-    >>> get_selector("hard") is hard
-    True
-    """
-    if isinstance(selector, str):
-        return SELECTORS.lookup(selector)
-    if callable(selector):
-        return selector
-    raise ValueError(
-        f"selector must be a registered name {available_selectors()} or a "
-        f"callable; got {type(selector).__name__}."
-    )
-
-
 register_selector("hard", hard)
 register_selector("easy", easy)
 register_selector("random", uniform)

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import is_int
+from .._data import is_int
 
 
 def check_rule_input(scores, n_select):

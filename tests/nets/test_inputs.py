@@ -14,6 +14,7 @@ from helpers import record_tasks, tiny_net
 from skunseen import UnseenPruner
 from skunseen._data import take_rows
 from skunseen.engine import ScoringTask
+from skunseen.nets import model_input
 from skunseen.nets._inputs import as_net_input, fold_view
 from skunseen.datasets import load_digits_images, load_image_folder
 from skunseen.models import ArrayIndexView, make_net
@@ -80,7 +81,7 @@ def _peak_numpy_bytes(X, y, net, train, held_out):
     # process): warm up on a few rows so that the trace sees the fold only.
     record_tasks(net, X[:40], y[:40], [ScoringTask("warm-up", 0, np.arange(30),
                                                    np.arange(30, 40), seed=0)], device="cpu")
-    X_net = as_net_input(X)  # what the engine does once per fit, not per fold
+    X_net = model_input(net, X)  # what the engine does once per fit, not per fold
     tracemalloc.start()
     try:
         record_tasks(net, X_net, y, [ScoringTask("fold", 0, train, held_out, seed=0)],

@@ -336,7 +336,7 @@ def assert_groups_whole(fold_ids, groups):
             assert len(np.unique(repeat[groups == group])) == 1, group
 
 
-@pytest.mark.parametrize("cv", [GroupKFold(3), StratifiedGroupKFold(3), 3])
+@pytest.mark.parametrize("cv", [GroupKFold(3, shuffle=True), StratifiedGroupKFold(3, shuffle=True), 3])
 def test_groups_reach_the_splitter_and_stay_whole(small_digits, cv):
     X, y = small_digits
     groups = groups_of(len(y))

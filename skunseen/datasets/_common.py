@@ -238,3 +238,23 @@ def train_sources(n_train, rows, train_index=None, train_files=None):
 
 def take_rows(X, rows):
     return X[rows]
+
+
+def image_errors():
+    """The exceptions Pillow raises on data it cannot decode as an image."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def unreadable_image(where, error):
+    """The ValueError for an image that cannot be decoded, naming where it lies.
+
+    Pillow's own message names only an in-memory buffer; in an archive of
+    50,000 images, the member name is what lets the user find the file.
+    """
+    from PIL import UnidentifiedImageError
+
+    reason = ("not an image format Pillow can identify"
+              if isinstance(error, UnidentifiedImageError) else f"{type(error).__name__}: {error}")
+    return ValueError(f"cannot decode the image {where}: {reason}")

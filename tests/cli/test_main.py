@@ -14,7 +14,7 @@ from skunseen.cli._main import main
 from skunseen._names import MODELS, SCORERS, SELECTORS
 from skunseen.datasets import load_digits_images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("method", ["unseen", "fitting"])

@@ -235,8 +235,12 @@ def _data_options():
                        help="stratified subset of N test samples, or a fraction (evaluate, "
                             "compare; default: the whole test split)")
     group.add_argument("--classes", type=_classes, default=None,
-                       help="comma-separated class indices or names, e.g. 0,3,5 or "
-                            "cat,dog; relabelled in the given order (default: all)")
+                       help="comma-separated class names or positions, e.g. cat,dog or "
+                            "0,3,5, relabelled in the given order (default: all). A token "
+                            "that is the name of a class means that class; a number that "
+                            "names no class is a position in the sorted class names (0: the "
+                            "first), except where some class is named by a number: there "
+                            "every token must be a name")
     group.add_argument("--pool-seed", type=int, default=0,
                        help="seed of the --limit subsets, independent of --seed (default 0)")
     group.add_argument("--image-size", type=_at_least(1), default=None,
@@ -336,7 +340,67 @@ def _classes(text):
     tokens = [token.strip() for token in text.split(",") if token.strip()]
     if not tokens:
         raise argparse.ArgumentTypeError("needs at least one class")
-    return [int(token) if token.isdigit() else token for token in tokens]
+    if len(set(tokens)) != len(tokens):
+        raise argparse.ArgumentTypeError(f"lists a class twice: {text}")
+    return tokens
+
+
+def _is_number(token):
+    return token.isascii() and token.isdigit()
+
+
+def class_tokens(tokens):
+    """The ``--classes`` tokens as a selection the loaders resolve once they know the names.
+
+    A token that is the name of a class means that class. A number that
+    names no class is a position in the sorted class names, except where
+    some class is named by a number (folders ``0 .. 11``): there a number is
+    always a name, since ``2`` could mean either the folder ``2`` or the
+    third folder, ``10``.
+
+    Parameters
+    ----------
+    tokens : list of str
+        The comma-separated tokens of ``--classes``.
+
+    Returns
+    -------
+    callable
+        Receives the class names, returns the chosen ones in token order.
+
+    Examples
+    --------
+    >>> from skunseen.cli._main import class_tokens
+    >>> class_tokens(["3", "bird"])(["airplane", "automobile", "bird", "cat"])
+    ['cat', 'bird']
+    >>> folders = sorted(str(k) for k in range(12))  # 0, 1, 10, 11, 2, ...
+    >>> class_tokens(["2", "10"])(folders)
+    ['2', '10']
+    """
+    def resolve(names):
+        numbered = any(_is_number(name) for name in names)
+        chosen = []
+        for token in tokens:
+            if token in names:
+                chosen.append(token)
+            elif _is_number(token) and not numbered and int(token) < len(names):
+                chosen.append(names[int(token)])
+            elif _is_number(token) and not numbered:
+                raise ValueError(f"--classes {token}: there are {len(names)} classes, so "
+                                 f"positions run from 0 to {len(names) - 1}")
+            else:
+                numbers = (" (where classes are named by numbers, a number is a name, not a "
+                           "position)" if numbered and _is_number(token) else "")
+                shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)"
+                                                 if len(names) > 12 else "")
+                raise ValueError(f"--classes {token}: no class has this name{numbers}; the "
+                                 f"classes are {shown}")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"--classes {','.join(tokens)} names a class twice "
+                             f"({', '.join(chosen)})")
+        return chosen
+
+    return resolve
 
 
 def _list_of(item, flag):
@@ -403,7 +467,8 @@ def load_pool(args, *, test=True):
 
     check_data_source(args)
     subsets = dict(limit=args.limit, test_limit=args.test_limit if test else 0,
-                   classes=args.classes, pool_seed=args.pool_seed)
+                   classes=None if args.classes is None else class_tokens(args.classes),
+                   pool_seed=args.pool_seed)
     if args.dataset == "digits":
         data = load_digits_images(**subsets)
         if args.model not in ("auto", "mlp"):

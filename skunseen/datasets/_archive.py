@@ -473,9 +473,10 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         always holds the full data. Both give the same rows.
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
+    classes : sequence of int or str, or callable, default=None
         Keep only these classes (indices into the sorted names, or names),
-        relabelled ``0 .. len(classes) - 1`` in the given order.
+        relabelled ``0 .. len(classes) - 1`` in the given order. A callable
+        receives the sorted class names and returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 

@@ -167,9 +167,17 @@ def stratified_subset(y, size, random_state=0):
 
 
 def class_positions(classes, names):
-    """Positions of the requested ``classes`` (indices or names) in ``names``."""
+    """Positions of the requested ``classes`` (indices or names) in ``names``.
+
+    ``classes`` may also be a callable that receives ``names`` (a list) and
+    returns the selection, for callers that can only decide once the names
+    are known (the command line's ``--classes`` reads a token that names a
+    class as that class, whatever its characters).
+    """
     if classes is None:
         return None
+    if callable(classes):
+        classes = classes(list(names))
     positions = []
     for c in classes:
         if isinstance(c, str):

@@ -79,10 +79,11 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
         :func:`stratified_subset`).
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
+    classes : sequence of int or str, or callable, default=None
         Keep only these classes (indices into the sorted folder names, or
         names), relabelled ``0 .. len(classes) - 1`` in the given order;
-        other class folders are not even listed.
+        other class folders are not even listed. A callable receives the
+        sorted folder names and returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 

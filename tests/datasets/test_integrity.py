@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skunseen.datasets import load_image_archive, load_image_folder
+from skunseen.datasets import load_digits_images, load_image_archive, load_image_folder
 
 DAMAGED = "d/train/bee/1.png"
 
@@ -135,3 +135,15 @@ def test_a_damaged_image_in_a_streamed_folder_is_named_when_read(tmp_path):
     with pytest.raises(ValueError, match=rf"cannot decode the image {tmp_path / DAMAGED}"):
         X_train[4]
 
+
+
+def test_classes_may_be_chosen_once_the_names_are_known(tmp_path):
+    seen = []
+
+    def pick(names):
+        seen.append(names)
+        return [names[-1], names[0]]
+
+    data = load_image_archive(write_tar(tmp_path / "a.tar", members()), classes=pick)
+    assert seen == [["ant", "bee"]] and data.classes == ["bee", "ant"]
+    assert load_digits_images(classes=lambda names: names[3:5]).classes == ["3", "4"]

@@ -58,6 +58,16 @@ def _wrap(text):
     return textwrap.fill(" ".join(text.split()), _WIDTH)
 
 
+class _Given(argparse.Action):
+    """Stores a flag's value, like argparse's default action, and notes the flag
+    as given, so that a flag that would do nothing in this run is refused
+    (see :func:`idle_options`) rather than recorded as if it had acted."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = {**getattr(namespace, "given", {}), self.dest: self.option_strings[-1]}
+
+
 def _names_epilog(selector_flag):
     """The scorers and selectors, one line each, for the end of a command's help."""
     lists = []
@@ -100,29 +110,32 @@ def _add_prune(commands, data):
     )
     prune.add_argument("--keep", type=_keep, default=0.5,
                        help="fraction in (0, 1] or number of samples to keep (default 0.5)")
-    prune.add_argument("--method", default="unseen", choices=sorted(PRUNERS),
+    prune.add_argument("--method", action=_Given, default="unseen", choices=sorted(PRUNERS),
                        help="unseen (out-of-fold scores; default), multistep (evaluate and "
                             "refill) or fitting (the baseline)")
-    prune.add_argument("--scorer", default="el2n", choices=SCORERS, metavar="SCORER",
+    prune.add_argument("--scorer", action=_Given, default="el2n", choices=SCORERS,
+                       metavar="SCORER",
                        help="importance score, listed below (default el2n)")
     prune.add_argument("--selector", default="ccs", choices=SELECTORS, metavar="SELECTOR",
                        help="selection rule, listed below (default ccs)")
-    prune.add_argument("--folds", type=_at_least(2), default=5,
-                       help="number of folds K (default 5)")
-    prune.add_argument("--repeats", type=_at_least(1), default=1,
-                       help="fold redraws whose scores are averaged (default 1)")
-    prune.add_argument("--steps", type=_at_least(1), default=3,
+    prune.add_argument("--folds", action=_Given, type=_at_least(2), default=5,
+                       help="number of folds K of unseen and multistep (default 5)")
+    prune.add_argument("--repeats", action=_Given, type=_at_least(1), default=1,
+                       help="fold redraws whose scores are averaged (default 1); fitting: "
+                            "models trained with different seeds")
+    prune.add_argument("--steps", action=_Given, type=_at_least(1), default=3,
                        help="multistep only: number of evaluate-and-refill steps (default 3)")
-    prune.add_argument("--replace", type=_replace, default=0.0,
+    prune.add_argument("--replace", action=_Given, type=_replace, default=0.0,
                        help="multistep only: fraction in [0, 1) of the coreset swapped at "
                             "each step (default 0)")
-    prune.add_argument("--epochs", type=_at_least(1), default=None,
+    prune.add_argument("--epochs", action=_Given, type=_at_least(1), default=None,
                        help="training epochs of each scoring net (default: the model's)")
     prune.add_argument("--seed", type=int, default=0,
                        help="seed of the folds, scoring nets and selection (default 0)")
     _jobs_option(prune)
     prune.add_argument("--compare", action="store_true",
-                       help="also score with the fitting baseline and plot both histograms")
+                       help="also score with the fitting baseline and plot both histograms "
+                            "(unseen and multistep)")
     _out_option(prune)
     _verbosity_options(prune)
     prune.set_defaults(run=run_prune)
@@ -184,28 +197,30 @@ def _add_compare(commands, data):
             "--out/checkpoints, so a rerun resumes."),
         epilog=_names_epilog("--selectors"),
     )
-    compare.add_argument("--keeps", type=_list_of(_keep, "--keeps"), default=[0.1, 0.3, 0.5, 0.7],
+    compare.add_argument("--keeps", action=_Given, type=_list_of(_keep, "--keeps"),
+                         default=[0.1, 0.3, 0.5, 0.7],
                          help="comma-separated fractions (or counts) to keep "
                               "(default 0.1,0.3,0.5,0.7)")
     compare.add_argument("--methods", type=_names_of(COMPARE_METHODS, "--methods"),
                          default=list(COMPARE_METHODS),
                          help="comma-separated subset of unseen, fitting, random and full "
                               "(default: all four)")
-    compare.add_argument("--scorer", default="el2n", choices=SCORERS, metavar="SCORER",
+    compare.add_argument("--scorer", action=_Given, default="el2n", choices=SCORERS,
+                         metavar="SCORER",
                          help="importance score of unseen and fitting, listed below "
                               "(default el2n)")
-    compare.add_argument("--selectors", type=_names_of(SELECTORS, "--selectors"),
+    compare.add_argument("--selectors", action=_Given, type=_names_of(SELECTORS, "--selectors"),
                          default=["ccs"],
                          help="comma-separated selection rules of unseen and fitting, "
                               "listed below (default ccs)")
-    compare.add_argument("--folds", type=_at_least(2), default=5,
+    compare.add_argument("--folds", action=_Given, type=_at_least(2), default=5,
                          help="number of folds K of unseen (default 5)")
     compare.add_argument("--seeds", type=_at_least(1), default=5,
                          help="repetitions with seeds 0 .. N-1 of scoring, selection and "
                               "training (default 5)")
     compare.add_argument("--epochs", type=_at_least(1), default=None,
                          help="training epochs of every net (default: the model's)")
-    compare.add_argument("--score-epochs", type=_at_least(1), default=None,
+    compare.add_argument("--score-epochs", action=_Given, type=_at_least(1), default=None,
                          help="training epochs of the scoring nets (default: --epochs)")
     _jobs_option(compare)
     _out_option(compare)
@@ -225,7 +240,7 @@ def _data_options():
                             "cifar-10-batches-py/ or cifar-100-python/), or an ImageFolder "
                             "directory or .tar/.tar.gz archive with train/ and test/; "
                             "imagefolder: a folder with train/ and test/ (or val/)")
-    group.add_argument("--cache-dir", type=Path, default=None,
+    group.add_argument("--cache-dir", action=_Given, type=Path, default=None,
                        help="keep images decoded from an archive here as .npy files, so "
                             "that the next run skips decoding (default: no cache)")
     group.add_argument("--limit", type=_size, default=None,
@@ -243,7 +258,7 @@ def _data_options():
                             "every token must be a name")
     group.add_argument("--pool-seed", type=int, default=0,
                        help="seed of the --limit subsets, independent of --seed (default 0)")
-    group.add_argument("--image-size", type=_at_least(1), default=None,
+    group.add_argument("--image-size", action=_Given, type=_at_least(1), default=None,
                        help="resize images to this size (imagefolder: default 224; archives: "
                             "needed when image sizes differ)")
     group = options.add_argument_group("model")
@@ -263,7 +278,7 @@ def _data_options():
 
 
 def _jobs_option(parser):
-    parser.add_argument("--jobs", type=_jobs, default=None,
+    parser.add_argument("--jobs", action=_Given, type=_jobs, default=None,
                         help="scoring models trained in parallel; -1: one per CPU "
                              "(default: one at a time)")
 
@@ -814,9 +829,71 @@ def read_coreset(path, args, data):
 
 
 def report_parameters(args):
-    """The parsed options as a report records them (paths as strings)."""
+    """The parsed options as a report records them: paths as strings, and only
+    the options that act in this run (see :func:`idle_options`)."""
+    idle = idle_options(args)
+    idle = idle_options(args)
     return {key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(args).items() if key != "run"}
+            for key, value in vars(args).items()
+            if key not in ("run", "given") and key not in idle}
+
+
+def idle_options(args):
+    """The options that do nothing in this run, each with the reason.
+
+    Returns
+    -------
+    dict of str to str
+        Option destinations (``"steps"``) and why they do nothing
+        (``"with --method unseen (multistep only)"``).
+    """
+    idle = {}
+    if getattr(args, "dataset", None) == "digits":
+        idle.update(dict.fromkeys(("cache_dir", "image_size"),
+                                  "with --dataset digits (8x8 arrays, no image files)"))
+    if args.command == "prune":
+        if args.selector == "random":
+            idle.update(dict.fromkeys(
+                ("method", "scorer", "folds", "repeats", "steps", "replace", "epochs", "jobs",
+                 "compare"), "with --selector random, which trains no scoring model"))
+        else:
+            if args.method != "multistep":
+                idle.update(dict.fromkeys(("steps", "replace"),
+                                          f"with --method {args.method} (multistep only)"))
+            if args.method == "fitting":
+                idle["folds"] = "with --method fitting, which has no folds"
+                idle["compare"] = ("with --method fitting, the baseline that --compare adds to "
+                                   "unseen and multistep")
+    elif args.command == "compare":
+        if "unseen" not in args.methods:
+            idle["folds"] = "without unseen in --methods"
+        if not {"unseen", "fitting"} & set(args.methods):
+            idle.update(dict.fromkeys(
+                ("scorer", "selectors", "score_epochs", "jobs"),
+                "without unseen or fitting in --methods (no method scores the pool)"))
+        if args.methods == ["full"]:
+            idle["keeps"] = "with --methods full, which trains on the whole pool"
+    return idle
+
+
+def check_options(args):
+    """Refuse the options given that would do nothing in this run.
+
+    Silently ignored, they would still be recorded among the run's
+    parameters, and the run would later read as one that used them.
+    """
+    given = dict(getattr(args, "given", {}))
+    if getattr(args, "compare", None) is True:
+        given["compare"] = "--compare"
+    idle = idle_options(args)
+    by_reason = {}
+    for dest, flag in given.items():
+        if dest in idle:
+            by_reason.setdefault(idle[dest], []).append(flag)
+    if by_reason:
+        raise ValueError("; ".join(
+            f"{' and '.join(flags)} {'does' if len(flags) == 1 else 'do'} nothing {reason}"
+            for reason, flags in by_reason.items()))
 
 
 def check_data_source(args):
@@ -839,6 +916,7 @@ def check_data_source(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        check_options(args)
         check_data_source(args)
         return args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as error:

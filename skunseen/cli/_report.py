@@ -367,7 +367,7 @@ def report_rows(runs, references):
     for i, run in enumerate(runs):
         with _keys_of(run["folder"] / "report.json"):
             report, params = run["report"], run["report"]["parameters"]
-            method = report.get("method", params["method"])
+            method = report["method"] if "method" in report else params["method"]
             summary = report["scores"].get(method)
             rows.append([
                 run["folder"].name, method, params["scorer"] if summary else "",

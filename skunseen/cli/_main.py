@@ -637,28 +637,50 @@ def per_class_counts(data, y, rows):
             for label, name in enumerate(data.classes) if total[label]}
 
 
+#: What a cell that a spreadsheet would run as a formula starts with (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell):
+    """A text cell that spreadsheets show as text: one that starts like a formula
+    gets a leading apostrophe (numbers are not text and stay as they are).
+
+    Examples
+    --------
+    >>> from skunseen.cli._main import spreadsheet_text
+    >>> spreadsheet_text("=HYPERLINK(1)"), spreadsheet_text("cat"), spreadsheet_text(-3)
+    ("'=HYPERLINK(1)", 'cat', -3)
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def write_coreset(folder, name, rows, data):
     """``<name>.npy`` (pool rows) and ``<name>.csv`` (the rows mapped back to the source).
 
     The CSV has one line per kept row: ``pool_row``, ``source_index`` (the
     row's index in the data the loader read; see
     :class:`skunseen.datasets.TrainTestData`), ``file`` (archives and
-    folders), ``label`` (in the pool) and ``class`` (its name).
+    folders), ``label`` (in the pool) and ``class`` (its name); text cells
+    are quoted, and those that start like a spreadsheet formula get a
+    leading apostrophe.
     """
     rows = np.asarray(rows, dtype=np.int64)
     np.save(folder / f"{name}.npy", rows)
     y = data.y_train
-    columns = {"pool_row": rows}
+    columns = {"pool_row": rows.tolist()}
     if data.train_index is not None:
-        columns["source_index"] = data.train_index[rows]
+        columns["source_index"] = data.train_index[rows].tolist()
     if data.train_files is not None:
         columns["file"] = [data.train_files[row] for row in rows]
-    columns["label"] = y[rows]
+    columns["label"] = y[rows].tolist()
     columns["class"] = [data.classes[label] for label in y[rows]]
-    with open(folder / f"{name}.csv", "w", newline="") as file:
-        writer = csv.writer(file)
+    with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow(columns)
-        writer.writerows(zip(*columns.values()))
+        writer.writerows([spreadsheet_text(cell) for cell in line]
+                         for line in zip(*columns.values()))
 
 
 def run_prune(args):

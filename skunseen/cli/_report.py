@@ -110,11 +110,29 @@ def best_rows(groups, accuracies):
 
 
 def markdown_table(columns, rows):
-    """A markdown table; ``columns`` are ``(name, explanation)`` pairs."""
-    lines = ["| " + " | ".join(name for name, _ in columns) + " |",
+    """A markdown table; ``columns`` are ``(name, explanation)`` pairs.
+
+    Cells are text: HTML in them is escaped, so that a run folder named
+    ``<img src=x onerror=...>`` shows as that name in a markdown viewer, and
+    ``|`` and line breaks cannot split a row.
+
+    Examples
+    --------
+    >>> from skunseen.cli._report import markdown_table
+    >>> print(markdown_table([("run", "")], [["<b>a|b</b> & c"]]))
+    | run |
+    | --- |
+    | &lt;b&gt;a\\|b&lt;/b&gt; &amp; c |
+    """
+    lines = ["| " + " | ".join(_markdown_cell(name) for name, _ in columns) + " |",
              "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _markdown_cell(value):
+    text = " ".join(str(value).splitlines())
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def column_legend(columns):

@@ -10,25 +10,33 @@ by the other. ``skunseen report`` puts several runs side by side, and
 full data over keep ratios and seeds) in one go.
 
 Arguments are parsed and checked before torch loads (the package's modules
-load on first use), so ``--help`` and mistakes answer at once; every failure
-is one line ``skunseen <command>: error: ...`` with exit status 2, and
-nothing is written under ``--out`` before the arguments are known to be good.
+load on first use), so ``--help`` and mistakes answer at once, and an option
+that would do nothing in the run is refused rather than recorded; every
+failure is one line ``skunseen <command>: error: ...`` with exit status 2,
+and nothing is written under ``--out`` before the arguments are known to be
+good. Results move into ``--out`` only once all of them are written (see
+``_output``), so a run that fails leaves none that look finished. Every coreset carries a record of the pool
+and run it belongs to, which ``evaluate`` checks.
 """
 
 import argparse
 import csv
+import hashlib
+import io
 import json
 import os
 import platform
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from .._names import MODELS, SCORERS, SELECTORS
+from ._output import staged, write_bytes_atomic
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
@@ -49,15 +57,6 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def print_error(prog, message):
-    """Print ``<prog>: error: <message>`` as one line on stderr."""
-    sys.stderr.write(f"{prog}: error: {' '.join(str(message).split())}\n")
-
-
-def _wrap(text):
-    return textwrap.fill(" ".join(text.split()), _WIDTH)
-
-
 class _Given(argparse.Action):
     """Stores a flag's value, like argparse's default action, and notes the flag
     as given, so that a flag that would do nothing in this run is refused
@@ -66,6 +65,15 @@ class _Given(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
         namespace.given = {**getattr(namespace, "given", {}), self.dest: self.option_strings[-1]}
+
+
+def print_error(prog, message):
+    """Print ``<prog>: error: <message>`` as one line on stderr."""
+    sys.stderr.write(f"{prog}: error: {' '.join(str(message).split())}\n")
+
+
+def _wrap(text):
+    return textwrap.fill(" ".join(text.split()), _WIDTH)
 
 
 def _names_epilog(selector_flag):
@@ -534,9 +542,10 @@ def describe_pool(args, data):
     sources = data.train_files if data.train_files is not None else data.train_index
     return {
         "dataset": args.dataset,
-        "data": None if args.data is None else str(args.data),
+        "data": None if args.data is None else str(args.data.expanduser().resolve()),
         "limit": args.limit,
         "classes": args.classes,
+        "class_names": data.classes,
         "pool_seed": args.pool_seed,
         "n_samples": int(len(data.y_train)),
         "labels_hash": joblib.hash(np.asarray(data.y_train, dtype=np.int64)),
@@ -639,6 +648,8 @@ def per_class_counts(data, y, rows):
 
 #: What a cell that a spreadsheet would run as a formula starts with (OWASP, CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The ``format`` of a coreset's record, checked by ``evaluate --coreset``.
+CORESET_FORMAT = "skunseen coreset 1"
 
 
 def spreadsheet_text(cell):
@@ -656,18 +667,29 @@ def spreadsheet_text(cell):
     return cell
 
 
-def write_coreset(folder, name, rows, data):
-    """``<name>.npy`` (pool rows) and ``<name>.csv`` (the rows mapped back to the source).
+def rows_digest(rows):
+    """SHA-256 of coreset rows as little-endian int64, as the coreset record keeps it."""
+    return hashlib.sha256(np.asarray(rows, dtype="<i8").tobytes()).hexdigest()
 
-    The CSV has one line per kept row: ``pool_row``, ``source_index`` (the
-    row's index in the data the loader read; see
-    :class:`skunseen.datasets.TrainTestData`), ``file`` (archives and
-    folders), ``label`` (in the pool) and ``class`` (its name); text cells
-    are quoted, and those that start like a spreadsheet formula get a
-    leading apostrophe.
+
+def write_coreset(folder, name, rows, data, args):
+    """``<name>.npy``, ``<name>.csv`` and ``<name>.json`` in ``folder``.
+
+    ``.npy`` holds the pool rows. The CSV has one line per kept row:
+    ``pool_row``, ``source_index`` (the row's index in the data the loader
+    read; see :class:`skunseen.datasets.TrainTestData`), ``file`` (archives
+    and folders), ``label`` (in the pool) and ``class`` (its name); text
+    cells are quoted, and those that start like a spreadsheet formula get a
+    leading apostrophe. The ``.json`` record says which pool and run the rows
+    belong to and holds their digest; it is written last (and an older one
+    removed first), so rows without their record are never left behind.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    np.save(folder / f"{name}.npy", rows)
+    record = folder / f"{name}.json"
+    record.unlink(missing_ok=True)
+    array = io.BytesIO()
+    np.save(array, rows)
+    write_bytes_atomic(folder / f"{name}.npy", array.getvalue())
     y = data.y_train
     columns = {"pool_row": rows.tolist()}
     if data.train_index is not None:
@@ -676,11 +698,20 @@ def write_coreset(folder, name, rows, data):
         columns["file"] = [data.train_files[row] for row in rows]
     columns["label"] = y[rows].tolist()
     columns["class"] = [data.classes[label] for label in y[rows]]
-    with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file, quoting=csv.QUOTE_NONNUMERIC)
-        writer.writerow(columns)
-        writer.writerows([spreadsheet_text(cell) for cell in line]
-                         for line in zip(*columns.values()))
+    table = io.StringIO(newline="")
+    writer = csv.writer(table, quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(columns)
+    writer.writerows([spreadsheet_text(cell) for cell in line]
+                     for line in zip(*columns.values()))
+    write_bytes_atomic(folder / f"{name}.csv", table.getvalue().encode("utf-8"))
+    write_bytes_atomic(record, json.dumps({
+        "format": CORESET_FORMAT,
+        "rows": f"{name}.npy",
+        "n_rows": int(len(rows)),
+        "rows_sha256": rows_digest(rows),
+        "pool": describe_pool(args, data),
+        "run": {"command": args.command, "id": args.run_id, "coreset": name},
+    }, indent=2).encode("utf-8"))
 
 
 def run_prune(args):
@@ -711,30 +742,33 @@ def run_prune(args):
             timings["fitting"] = time.perf_counter() - start
             histograms["fitting"] = baseline.scores_
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_coreset(args.out, "coreset", rows, data)
-    written = ["coreset.npy", "coreset.csv"]
-    if scores is not None:
-        np.save(args.out / "scores.npy", scores)
-        plot_histograms(
-            [{"title": name, "scores": values, "kept": rows if name == method else None,
-              "xlabel": f"{args.scorer} importance"} for name, values in histograms.items()],
-            args.out / "scores.png")
-        written += ["scores.npy", "scores.png"]
-    report = {
-        "command": "prune",
-        "method": method,
-        "parameters": report_parameters(args),
-        "pool": describe_pool(args, data),
-        "n_samples": int(len(y)),
-        "n_selected": int(len(rows)),
-        "seconds": timings,
-        "per_class": per_class_counts(data, y, rows),
-        "scores": {name: summarize(values) for name, values in histograms.items()},
-        "environment": {"python": platform.python_version()},
-    }
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    written.append("report.json")
+    # The coreset's record and report.json move into --out last: a run that
+    # fails while writing leaves no coreset that looks complete.
+    with staged(args.out, last=("coreset.json", "report.json")) as stage:
+        write_coreset(stage, "coreset", rows, data, args)
+        written = ["coreset.npy", "coreset.csv", "coreset.json"]
+        if scores is not None:
+            np.save(stage / "scores.npy", scores)
+            plot_histograms(
+                [{"title": name, "scores": values, "kept": rows if name == method else None,
+                  "xlabel": f"{args.scorer} importance"} for name, values in histograms.items()],
+                stage / "scores.png")
+            written += ["scores.npy", "scores.png"]
+        report = {
+            "command": "prune",
+            "run_id": args.run_id,
+            "method": method,
+            "parameters": report_parameters(args),
+            "pool": describe_pool(args, data),
+            "n_samples": int(len(y)),
+            "n_selected": int(len(rows)),
+            "seconds": timings,
+            "per_class": per_class_counts(data, y, rows),
+            "scores": {name: summarize(values) for name, values in histograms.items()},
+            "environment": {"python": platform.python_version()},
+        }
+        (stage / "report.json").write_text(json.dumps(report, indent=2))
+        written.append("report.json")
     scoring = "no scoring model" if method == "random" else f"{method}, {args.scorer}"
     print(f"kept {len(rows)} of {len(y)} samples ({scoring}, {args.selector}) in "
           f"{timings[method]:.1f} s; wrote {', '.join(written)} into {args.out}")
@@ -772,15 +806,16 @@ def run_evaluate(args):
     X, y, X_test, y_test = data = load_pool(args)
     if len(y_test) == 0:
         raise ValueError("the test split is empty; raise --test-limit")
-    rows = read_coreset(args.coreset, args, data)
+    rows, coreset = read_coreset(args.coreset, args, data)
     load_seconds = time.perf_counter() - start
 
     net, predicted, seconds = train_and_test(
         args, data, rows, args.seed, progress_desc="epochs" if args.verbose else None)
     accuracy = float(np.mean(predicted == y_test))
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "command": "evaluate",
+        "run_id": args.run_id,
+        "coreset": coreset,
         "test_accuracy": accuracy,
         "n_train": int(len(rows)),
         "n_pool": int(n_rows(X)),
@@ -798,7 +833,8 @@ def run_evaluate(args):
         "pool": describe_pool(args, data),
         "environment": {"python": platform.python_version()},
     }
-    (args.out / "eval.json").write_text(json.dumps(result, indent=2))
+    with staged(args.out, last=("eval.json",)) as stage:
+        (stage / "eval.json").write_text(json.dumps(result, indent=2))
     print(f"test accuracy {100 * accuracy:.2f}% of {result['model']} trained on {len(rows)} "
           f"of {result['n_pool']} samples ({result['epochs']} epochs, seed {args.seed}) in "
           f"{seconds['train']:.1f} s; wrote {args.out / 'eval.json'}")
@@ -808,56 +844,164 @@ def run_evaluate(args):
 def run_report(args):
     from ._report import write_report
 
-    paths = write_report(args.runs, args.out)
-    print(f"wrote {', '.join(str(path) for path in paths.values())}")
+    with staged(args.out, last=("report.html", "report.md")) as stage:
+        paths = write_report(args.runs, stage)
+    print(f"wrote {', '.join(str(args.out / path.name) for path in paths.values())}")
     return 0
+
+
+#: The files of ``skunseen compare``'s report, written once every training is done.
+COMPARE_REPORT = ("report.json", "report.md", "report.html", "accuracy.png", "scores.png")
 
 
 def run_compare(args):
     from ._compare import run_compare as run
 
-    return run(args)
+    before = {name: _file_identity(args.out / name) for name in COMPARE_REPORT}
+    try:
+        return run(args)
+    except BaseException:
+        # A report that the failure cut short must not look finished.
+        for name in COMPARE_REPORT:
+            if _file_identity(args.out / name) != before[name]:
+                (args.out / name).unlink(missing_ok=True)
+        raise
+
+
+def forget_report(out):
+    """Remove an earlier compare report from ``out``: it does not describe the
+    coresets this run writes there, and must not look like this run's."""
+    for name in COMPARE_REPORT:
+        (out / name).unlink(missing_ok=True)
+
+
+def _file_identity(path):
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def read_coreset(path, args, data):
-    """Coreset row indices from ``path`` (all rows when None), checked against the pool.
+    """Coreset rows from ``path`` (all rows when None), checked as a file and against the pool.
 
-    When the prune run's ``report.json`` sits next to the coreset, its pool
-    must be this pool: same size, labels and drawn rows.
+    The file must be a ``.npy`` array of distinct row indices of this pool,
+    with the record ``skunseen prune`` (or ``compare``) wrote beside it
+    (``coreset.json`` for ``coreset.npy``): the rows' digest must match, and
+    the pool it names must be this one (see :func:`_check_pool`).
+
+    Returns
+    -------
+    rows : ndarray of int64
+    coreset : dict or None
+        Where the rows come from, for ``eval.json``: the file's absolute
+        path, the id of the run that wrote it and the rows' digest.
     """
-    y = data.y_train
     if path is None:
-        return np.arange(len(y))
-    rows = np.load(path)
+        return np.arange(len(data.y_train)), None
+    rows = _coreset_rows(path)
+    record = _coreset_record(path, rows)
+    _check_pool(path, record["pool"], describe_pool(args, data))
+    n_pool = len(data.y_train)
+    if rows.min() < 0 or rows.max() >= n_pool:
+        raise ValueError(f"--coreset {path} has rows outside the pool of {n_pool} samples "
+                         f"(from {rows.min()} to {rows.max()})")
+    return rows, {"path": str(path.expanduser().resolve()), "run_id": record["run"]["id"],
+                  "rows_sha256": record["rows_sha256"]}
+
+
+def _coreset_rows(path):
+    """The rows of a ``.npy`` coreset file, checked for what a coreset is."""
+    expected = "a .npy file of row indices written by `skunseen prune` (coreset.npy)"
+    with open(path, "rb") as file:
+        magic = file.read(6)
+    if path.suffix != ".npy" or magic != b"\x93NUMPY":
+        kind = {b"PK\x03\x04": "an .npz or other zip archive"}.get(magic[:4], "not a .npy file")
+        raise ValueError(f"--coreset {path} is {kind}; it must be {expected}")
+    try:
+        rows = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        problem = ("holds Python objects" if "allow_pickle" in str(exc)
+                   else f"is damaged ({exc})")
+        raise ValueError(f"--coreset {path} {problem}; it must be {expected}") from None
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise ValueError(f"--coreset {path} must hold a 1-D array of row indices, got "
-                         f"{rows.dtype} of shape {rows.shape}")
-    report = path.parent / "report.json"
-    if report.is_file():
-        pool = json.loads(report.read_text()).get("pool")
-        here = describe_pool(args, data)
-        identity = ("n_samples", "labels_hash", "rows_hash")
-        if pool and any(pool.get(key) != here[key] for key in identity):
-            options = ", ".join(f"{key}={pool[key]!r}" for key in
-                                ("dataset", "data", "limit", "classes", "pool_seed"))
-            raise ValueError(
-                f"{path} indexes another pool ({pool['n_samples']} samples from {options}) "
-                f"than these data options give ({here['n_samples']} samples); use the "
-                "prune run's --dataset, --data, --limit, --classes and --pool-seed")
-    if len(rows) and (rows.min() < 0 or rows.max() >= len(y)):
-        raise ValueError(f"{path} has indices outside the pool of {len(y)} samples; use the "
-                         "prune run's --dataset, --data, --limit, --classes and --pool-seed")
+        raise ValueError(f"--coreset {path} must hold a 1-D array of integer row indices, "
+                         f"got {rows.dtype} of shape {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError(f"--coreset {path} holds no rows")
+    unique, counts = np.unique(rows, return_counts=True)
+    if len(unique) != len(rows):
+        raise ValueError(f"--coreset {path} lists rows more than once, e.g. "
+                         f"{unique[counts > 1][:5].tolist()}")
     return rows.astype(np.int64)
+
+
+def _coreset_record(path, rows):
+    """The record written beside a coreset, checked to describe these rows."""
+    record_path = path.with_suffix(".json")
+    if not record_path.is_file():
+        raise ValueError(
+            f"--coreset {path} has no {record_path.name} beside it, the record of the pool and "
+            "run it belongs to; pass the coreset.npy of a finished `skunseen prune` run (or "
+            "a coreset under coresets/ of `skunseen compare`)")
+    try:
+        record = json.loads(record_path.read_text())
+        if record.get("format") != CORESET_FORMAT:
+            raise ValueError(f"its format is {record.get('format')!r}, not {CORESET_FORMAT!r}")
+        if not isinstance(record.get("pool"), dict) or "id" not in record.get("run", {}):
+            raise ValueError("it names no pool or no run")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"--coreset {path}: its record {record_path} is damaged or was not "
+                         f"written by skunseen ({exc})") from None
+    if record.get("rows_sha256") != rows_digest(rows):
+        raise ValueError(f"--coreset {path} does not hold the rows its record {record_path.name} "
+                         "describes: the file was changed or replaced after the run wrote it")
+    return record
+
+
+#: The data options that choose the pool, and how ``--help`` names them.
+_POOL_OPTIONS = {"dataset": "--dataset", "data": "--data", "limit": "--limit",
+                 "classes": "--classes", "pool_seed": "--pool-seed"}
+
+
+def _check_pool(path, there, here):
+    """Refuse a coreset of another pool, naming the options that differ.
+
+    The pool is what was drawn: its size, class names, labels and rows. Data
+    options that draw the same pool (the same data at another path, a class
+    given by position rather than name, a ``--pool-seed`` without ``--limit``)
+    are the same pool.
+    """
+    identity = ("n_samples", "class_names", "labels_hash", "rows_hash")
+    if all(there.get(key) == here[key] for key in identity):
+        return
+
+    def shown(key, pool):
+        value = pool.get(key)
+        if value is None:
+            return "(not given)"
+        return ",".join(map(str, value)) if key == "classes" else str(value)
+
+    differ = [key for key in _POOL_OPTIONS if shown(key, there) != shown(key, here)]
+    if differ:
+        what = "; ".join(f"{_POOL_OPTIONS[key]} {shown(key, there)} there, "
+                         f"{shown(key, here)} here" for key in differ)
+    else:
+        what = ("the data options are the same, but the data at --data changed since (other "
+                "images, labels or files)")
+    raise ValueError(f"--coreset {path} belongs to another pool ({there.get('n_samples')} "
+                     f"samples; this one has {here['n_samples']}): {what}; evaluate with the "
+                     "data options of the run that wrote it")
 
 
 def report_parameters(args):
     """The parsed options as a report records them: paths as strings, and only
     the options that act in this run (see :func:`idle_options`)."""
     idle = idle_options(args)
-    idle = idle_options(args)
     return {key: (str(value) if isinstance(value, Path) else value)
             for key, value in vars(args).items()
-            if key not in ("run", "given") and key not in idle}
+            if key not in ("run", "run_id", "given") and key not in idle}
 
 
 def idle_options(args):
@@ -918,6 +1062,31 @@ def check_options(args):
             for reason, flags in by_reason.items()))
 
 
+#: The files each command writes into --out (compare also writes coresets/ and scores/).
+_OUTPUT_FILES = {
+    "prune": ("coreset.npy", "coreset.csv", "coreset.json", "scores.npy", "scores.png",
+              "report.json"),
+    "evaluate": ("eval.json",),
+    "report": ("report.md", "report.html", "scores.png"),
+    "compare": COMPARE_REPORT,
+}
+
+
+def check_out(args):
+    """Refuse an --out where a folder stands in the place of a file the command
+    writes (or a file in the place of compare's folders), before any model
+    trains rather than once the results are ready."""
+    folders = ("coresets", "scores") if args.command == "compare" else ()
+    for name in (*_OUTPUT_FILES[args.command], *folders):
+        path = args.out / name
+        wrong = path.is_file() if name in folders else path.is_dir()
+        if wrong:
+            kind, wanted = ("file", "folder") if name in folders else ("folder", "file")
+            raise ValueError(f"--out {args.out} holds a {kind} named {name}, where "
+                             f"{args.command} writes its {wanted} {name}; move it away or "
+                             "choose another --out")
+
+
 def check_data_source(args):
     """The data options' paths, checked before anything heavy loads."""
     if getattr(args, "dataset", None) is None:
@@ -937,8 +1106,10 @@ def check_data_source(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.run_id = uuid.uuid4().hex
     try:
         check_options(args)
+        check_out(args)
         check_data_source(args)
         return args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as error:

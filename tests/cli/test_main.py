@@ -147,7 +147,7 @@ def test_random_selector_trains_no_scoring_model(tmp_path, monkeypatch):
     assert main(["prune", "--selector", "random", "--keep", "0.2", "--seed", "4", "--out",
                  str(out), "-q"]) == 0
     assert sorted(path.name for path in out.iterdir()) == [
-        "coreset.csv", "coreset.npy", "report.json"]
+        "coreset.csv", "coreset.json", "coreset.npy", "report.json"]
     assert json.loads((out / "report.json").read_text())["method"] == "random"
 
 

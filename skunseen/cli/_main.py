@@ -15,7 +15,8 @@ that would do nothing in the run is refused rather than recorded; every
 failure is one line ``skunseen <command>: error: ...`` with exit status 2,
 and nothing is written under ``--out`` before the arguments are known to be
 good. Results move into ``--out`` only once all of them are written (see
-``_output``), so a run that fails leaves none that look finished. Every coreset carries a record of the pool
+``_output``), so a run that fails, or is interrupted (exit status 130),
+leaves none that look finished. Every coreset carries a record of the pool
 and run it belongs to, which ``evaluate`` checks.
 """
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from .. import __version__
 from .._names import MODELS, SCORERS, SELECTORS
-from ._output import staged, write_bytes_atomic
+from ._output import interrupts_remembered, staged, stop_if_interrupted, write_bytes_atomic
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
@@ -859,7 +860,9 @@ def run_compare(args):
 
     before = {name: _file_identity(args.out / name) for name in COMPARE_REPORT}
     try:
-        return run(args)
+        code = run(args)
+        stop_if_interrupted()
+        return code
     except BaseException:
         # A report that the failure cut short must not look finished.
         for name in COMPARE_REPORT:
@@ -1111,10 +1114,18 @@ def main(argv=None):
         check_options(args)
         check_out(args)
         check_data_source(args)
-        return args.run(args)
+        with interrupts_remembered():
+            return args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as error:
         print_error(f"skunseen {args.command}", error)
         return 2
+    except KeyboardInterrupt:
+        # Results move into --out only once all are written (compare's report
+        # likewise), so an interrupted run leaves none that look finished.
+        left = ("its report was not written" if args.command == "compare"
+                else f"nothing was written to {args.out}")
+        sys.stderr.write(f"skunseen {args.command}: interrupted; {left}\n")
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,19 +6,54 @@ say a run finished (``report.json``, a coreset's ``.json`` record) are
 removed first and moved last. A run that fails or is interrupted therefore
 leaves either its complete results or none of them, never a coreset without
 its record. Single files are written to a temporary name and renamed.
+
+A Ctrl-C while a command runs is remembered: a library that catches the
+KeyboardInterrupt and carries on (skorch ends a net's training on one and
+returns) cannot make the command publish results as if it had not been
+interrupted; the next write raises KeyboardInterrupt instead.
 """
 
 import contextlib
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from .._files import owned_prefix, remove_orphans
 
 _STAGING = ".skunseen-staging-"
 _PARTIAL = ".partial-"
+_ctrl_c = threading.Event()
+
+
+@contextlib.contextmanager
+def interrupts_remembered():
+    """Remember every Ctrl-C (SIGINT) while the block runs; it still raises
+    KeyboardInterrupt where it lands. Off the main thread, where Python
+    delivers no signals, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_ctrl_c(signum, frame):
+        _ctrl_c.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _ctrl_c.clear()
+
+
+def stop_if_interrupted():
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since the command started."""
+    if _ctrl_c.is_set():
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -53,6 +88,7 @@ def staged(out, *, last=()):
 
 
 def _publish(stage, out, last):
+    stop_if_interrupted()
     names = sorted(path.name for path in stage.iterdir())
     order = [name for name in names if name not in last] + [name for name in last
                                                               if name in names]
@@ -75,6 +111,7 @@ def write_bytes_atomic(path, data):
     A reader never sees a partly written ``path``; a process killed while
     writing leaves a hidden temporary file that the next write there removes.
     """
+    stop_if_interrupted()
     folder = path.parent
     remove_orphans(folder, re.escape(_PARTIAL))
     descriptor, temporary = tempfile.mkstemp(prefix=owned_prefix(_PARTIAL), dir=folder)

@@ -6,7 +6,8 @@ import numpy as np
 
 from skunseen.cli._main import main
 
-POOL = ["--limit", "300", "--epochs", "1", "--folds", "3", "-q"]
+DATA = ["--limit", "300", "-q"]
+POOL = [*DATA, "--epochs", "1", "--folds", "3"]
 
 
 def test_compare_reports_every_method_keep_and_seed(tmp_path):
@@ -46,7 +47,7 @@ def test_compare_reports_every_method_keep_and_seed(tmp_path):
                  "--out", str(tmp_path / "unseen")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "unseen" / "coreset.npy"),
                                   np.load(out / "coresets" / "unseen-hard-keep0.5-seed1.npy"))
-    assert main(["prune", *POOL, "--keep", "0.2", "--selector", "random", "--seed", "0",
+    assert main(["prune", *DATA, "--keep", "0.2", "--selector", "random", "--seed", "0",
                  "--out", str(tmp_path / "random")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "random" / "coreset.npy"),
                                   np.load(out / "coresets" / "random-keep0.2-seed0.npy"))
@@ -56,7 +57,7 @@ def test_compare_reports_every_method_keep_and_seed(tmp_path):
 
 def test_compare_without_scored_methods_trains_no_scoring_model(tmp_path):
     out = tmp_path / "compare"
-    assert main(["compare", *POOL, "--methods", "random,full", "--keeps", "30",
+    assert main(["compare", *DATA, "--epochs", "1", "--methods", "random,full", "--keeps", "30",
                  "--seeds", "1", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert [(r["method"], r["n_selected"]) for r in report["rows"]] == [
@@ -66,7 +67,7 @@ def test_compare_without_scored_methods_trains_no_scoring_model(tmp_path):
 
 def test_report_points_a_compare_folder_to_its_own_report(tmp_path, capsys):
     out = tmp_path / "compare"
-    assert main(["compare", *POOL, "--methods", "random", "--keeps", "30", "--seeds", "1",
+    assert main(["compare", *DATA, "--methods", "random", "--keeps", "30", "--seeds", "1",
                  "--out", str(out)]) == 0
     assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 2
     assert "written by `skunseen compare`" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._main import (
     describe_pool,
+    forget_report,
     load_pool,
     make_model,
     n_select,
@@ -67,6 +68,7 @@ def run_compare(args):
     started = time.perf_counter()
     data, sizes = _checked_pool(args)
     args.out.mkdir(parents=True, exist_ok=True)
+    forget_report(args.out)
     comparison = _Comparison(args, data, sizes)
     comparison.run()
     _write_report(args, data, comparison, started)
@@ -188,7 +190,7 @@ class _Comparison:
         row["training_seconds"].append(seconds["train"])
         if name is not None:
             (out / "coresets").mkdir(exist_ok=True)
-            write_coreset(out / "coresets", name, coreset, data)
+            write_coreset(out / "coresets", name, coreset, data, self.args)
             row["coresets"].append(f"coresets/{name}.csv")
             row.setdefault("per_class", per_class_counts(data, data.y_train, coreset))
         return row

@@ -10,25 +10,34 @@ by the other. ``skunseen report`` puts several runs side by side, and
 full data over keep ratios and seeds) in one go.
 
 Arguments are parsed and checked before torch loads (the package's modules
-load on first use), so ``--help`` and mistakes answer at once; every failure
-is one line ``skunseen <command>: error: ...`` with exit status 2, and
-nothing is written under ``--out`` before the arguments are known to be good.
+load on first use), so ``--help`` and mistakes answer at once, and an option
+that would do nothing in the run is refused rather than recorded; every
+failure is one line ``skunseen <command>: error: ...`` with exit status 2,
+and nothing is written under ``--out`` before the arguments are known to be
+good. Results move into ``--out`` only once all of them are written (see
+``_output``), so a run that fails, or is interrupted (exit status 130),
+leaves none that look finished. Every coreset carries a record of the pool
+and run it belongs to, which ``evaluate`` checks.
 """
 
 import argparse
 import csv
+import hashlib
+import io
 import json
 import os
 import platform
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 
 from .._names import __version__
 from .._names import MODELS, SCORERS, SELECTORS
+from ._output import interrupts_remembered, staged, stop_if_interrupted, write_bytes_atomic
 
 PRUNERS = {"unseen": "UnseenPruner", "fitting": "FittingPruner",
            "multistep": "MultiStepUnseenPruner"}
@@ -47,6 +56,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         print_error(self.prog, f"{message} (see {self.prog} --help)")
         sys.exit(2)
+
+
+class _Given(argparse.Action):
+    """Stores a flag's value, like argparse's default action, and notes the flag
+    as given, so that a flag that would do nothing in this run is refused
+    (see :func:`idle_options`) rather than recorded as if it had acted."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = {**getattr(namespace, "given", {}), self.dest: self.option_strings[-1]}
 
 
 def print_error(prog, message):
@@ -100,29 +119,32 @@ def _add_prune(commands, data):
     )
     prune.add_argument("--keep", type=_keep, default=0.5,
                        help="fraction in (0, 1] or number of samples to keep (default 0.5)")
-    prune.add_argument("--method", default="unseen", choices=sorted(PRUNERS),
+    prune.add_argument("--method", action=_Given, default="unseen", choices=sorted(PRUNERS),
                        help="unseen (out-of-fold scores; default), multistep (evaluate and "
                             "refill) or fitting (the baseline)")
-    prune.add_argument("--scorer", default="el2n", choices=SCORERS, metavar="SCORER",
+    prune.add_argument("--scorer", action=_Given, default="el2n", choices=SCORERS,
+                       metavar="SCORER",
                        help="importance score, listed below (default el2n)")
     prune.add_argument("--selector", default="ccs", choices=SELECTORS, metavar="SELECTOR",
                        help="selection rule, listed below (default ccs)")
-    prune.add_argument("--folds", type=_at_least(2), default=5,
-                       help="number of folds K (default 5)")
-    prune.add_argument("--repeats", type=_at_least(1), default=1,
-                       help="fold redraws whose scores are averaged (default 1)")
-    prune.add_argument("--steps", type=_at_least(1), default=3,
+    prune.add_argument("--folds", action=_Given, type=_at_least(2), default=5,
+                       help="number of folds K of unseen and multistep (default 5)")
+    prune.add_argument("--repeats", action=_Given, type=_at_least(1), default=1,
+                       help="fold redraws whose scores are averaged (default 1); fitting: "
+                            "models trained with different seeds")
+    prune.add_argument("--steps", action=_Given, type=_at_least(1), default=3,
                        help="multistep only: number of evaluate-and-refill steps (default 3)")
-    prune.add_argument("--replace", type=_replace, default=0.0,
+    prune.add_argument("--replace", action=_Given, type=_replace, default=0.0,
                        help="multistep only: fraction in [0, 1) of the coreset swapped at "
                             "each step (default 0)")
-    prune.add_argument("--epochs", type=_at_least(1), default=None,
+    prune.add_argument("--epochs", action=_Given, type=_at_least(1), default=None,
                        help="training epochs of each scoring net (default: the model's)")
     prune.add_argument("--seed", type=int, default=0,
                        help="seed of the folds, scoring nets and selection (default 0)")
     _jobs_option(prune)
     prune.add_argument("--compare", action="store_true",
-                       help="also score with the fitting baseline and plot both histograms")
+                       help="also score with the fitting baseline and plot both histograms "
+                            "(unseen and multistep)")
     _out_option(prune)
     _verbosity_options(prune)
     prune.set_defaults(run=run_prune)
@@ -184,28 +206,30 @@ def _add_compare(commands, data):
             "--out/checkpoints, so a rerun resumes."),
         epilog=_names_epilog("--selectors"),
     )
-    compare.add_argument("--keeps", type=_list_of(_keep, "--keeps"), default=[0.1, 0.3, 0.5, 0.7],
+    compare.add_argument("--keeps", action=_Given, type=_list_of(_keep, "--keeps"),
+                         default=[0.1, 0.3, 0.5, 0.7],
                          help="comma-separated fractions (or counts) to keep "
                               "(default 0.1,0.3,0.5,0.7)")
     compare.add_argument("--methods", type=_names_of(COMPARE_METHODS, "--methods"),
                          default=list(COMPARE_METHODS),
                          help="comma-separated subset of unseen, fitting, random and full "
                               "(default: all four)")
-    compare.add_argument("--scorer", default="el2n", choices=SCORERS, metavar="SCORER",
+    compare.add_argument("--scorer", action=_Given, default="el2n", choices=SCORERS,
+                         metavar="SCORER",
                          help="importance score of unseen and fitting, listed below "
                               "(default el2n)")
-    compare.add_argument("--selectors", type=_names_of(SELECTORS, "--selectors"),
+    compare.add_argument("--selectors", action=_Given, type=_names_of(SELECTORS, "--selectors"),
                          default=["ccs"],
                          help="comma-separated selection rules of unseen and fitting, "
                               "listed below (default ccs)")
-    compare.add_argument("--folds", type=_at_least(2), default=5,
+    compare.add_argument("--folds", action=_Given, type=_at_least(2), default=5,
                          help="number of folds K of unseen (default 5)")
     compare.add_argument("--seeds", type=_at_least(1), default=5,
                          help="repetitions with seeds 0 .. N-1 of scoring, selection and "
                               "training (default 5)")
     compare.add_argument("--epochs", type=_at_least(1), default=None,
                          help="training epochs of every net (default: the model's)")
-    compare.add_argument("--score-epochs", type=_at_least(1), default=None,
+    compare.add_argument("--score-epochs", action=_Given, type=_at_least(1), default=None,
                          help="training epochs of the scoring nets (default: --epochs)")
     _jobs_option(compare)
     _out_option(compare)
@@ -225,7 +249,7 @@ def _data_options():
                             "cifar-10-batches-py/ or cifar-100-python/), or an ImageFolder "
                             "directory or .tar/.tar.gz archive with train/ and test/; "
                             "imagefolder: a folder with train/ and test/ (or val/)")
-    group.add_argument("--cache-dir", type=Path, default=None,
+    group.add_argument("--cache-dir", action=_Given, type=Path, default=None,
                        help="keep images decoded from an archive here as .npy files, so "
                             "that the next run skips decoding (default: no cache)")
     group.add_argument("--limit", type=_size, default=None,
@@ -235,11 +259,15 @@ def _data_options():
                        help="stratified subset of N test samples, or a fraction (evaluate, "
                             "compare; default: the whole test split)")
     group.add_argument("--classes", type=_classes, default=None,
-                       help="comma-separated class indices or names, e.g. 0,3,5 or "
-                            "cat,dog; relabelled in the given order (default: all)")
+                       help="comma-separated class names or positions, e.g. cat,dog or "
+                            "0,3,5, relabelled in the given order (default: all). A token "
+                            "that is the name of a class means that class; a number that "
+                            "names no class is a position in the sorted class names (0: the "
+                            "first), except where some class is named by a number: there "
+                            "every token must be a name")
     group.add_argument("--pool-seed", type=int, default=0,
                        help="seed of the --limit subsets, independent of --seed (default 0)")
-    group.add_argument("--image-size", type=_at_least(1), default=None,
+    group.add_argument("--image-size", action=_Given, type=_at_least(1), default=None,
                        help="resize images to this size (imagefolder: default 224; archives: "
                             "needed when image sizes differ)")
     group = options.add_argument_group("model")
@@ -259,7 +287,7 @@ def _data_options():
 
 
 def _jobs_option(parser):
-    parser.add_argument("--jobs", type=_jobs, default=None,
+    parser.add_argument("--jobs", action=_Given, type=_jobs, default=None,
                         help="scoring models trained in parallel; -1: one per CPU "
                              "(default: one at a time)")
 
@@ -336,7 +364,67 @@ def _classes(text):
     tokens = [token.strip() for token in text.split(",") if token.strip()]
     if not tokens:
         raise argparse.ArgumentTypeError("needs at least one class")
-    return [int(token) if token.isdigit() else token for token in tokens]
+    if len(set(tokens)) != len(tokens):
+        raise argparse.ArgumentTypeError(f"lists a class twice: {text}")
+    return tokens
+
+
+def _is_number(token):
+    return token.isascii() and token.isdigit()
+
+
+def class_tokens(tokens):
+    """The ``--classes`` tokens as a selection the loaders resolve once they know the names.
+
+    A token that is the name of a class means that class. A number that
+    names no class is a position in the sorted class names, except where
+    some class is named by a number (folders ``0 .. 11``): there a number is
+    always a name, since ``2`` could mean either the folder ``2`` or the
+    third folder, ``10``.
+
+    Parameters
+    ----------
+    tokens : list of str
+        The comma-separated tokens of ``--classes``.
+
+    Returns
+    -------
+    callable
+        Receives the class names, returns the chosen ones in token order.
+
+    Examples
+    --------
+    >>> from skunseen.cli._main import class_tokens
+    >>> class_tokens(["3", "bird"])(["airplane", "automobile", "bird", "cat"])
+    ['cat', 'bird']
+    >>> folders = sorted(str(k) for k in range(12))  # 0, 1, 10, 11, 2, ...
+    >>> class_tokens(["2", "10"])(folders)
+    ['2', '10']
+    """
+    def resolve(names):
+        numbered = any(_is_number(name) for name in names)
+        chosen = []
+        for token in tokens:
+            if token in names:
+                chosen.append(token)
+            elif _is_number(token) and not numbered and int(token) < len(names):
+                chosen.append(names[int(token)])
+            elif _is_number(token) and not numbered:
+                raise ValueError(f"--classes {token}: there are {len(names)} classes, so "
+                                 f"positions run from 0 to {len(names) - 1}")
+            else:
+                numbers = (" (where classes are named by numbers, a number is a name, not a "
+                           "position)" if numbered and _is_number(token) else "")
+                shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)"
+                                                 if len(names) > 12 else "")
+                raise ValueError(f"--classes {token}: no class has this name{numbers}; the "
+                                 f"classes are {shown}")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"--classes {','.join(tokens)} names a class twice "
+                             f"({', '.join(chosen)})")
+        return chosen
+
+    return resolve
 
 
 def _list_of(item, flag):
@@ -403,7 +491,8 @@ def load_pool(args, *, test=True):
 
     check_data_source(args)
     subsets = dict(limit=args.limit, test_limit=args.test_limit if test else 0,
-                   classes=args.classes, pool_seed=args.pool_seed)
+                   classes=None if args.classes is None else class_tokens(args.classes),
+                   pool_seed=args.pool_seed)
     if args.dataset == "digits":
         data = load_digits_images(**subsets)
         if args.model not in ("auto", "mlp"):
@@ -454,9 +543,10 @@ def describe_pool(args, data):
     sources = data.train_files if data.train_files is not None else data.train_index
     return {
         "dataset": args.dataset,
-        "data": None if args.data is None else str(args.data),
+        "data": None if args.data is None else str(args.data.expanduser().resolve()),
         "limit": args.limit,
         "classes": args.classes,
+        "class_names": data.classes,
         "pool_seed": args.pool_seed,
         "n_samples": int(len(data.y_train)),
         "labels_hash": joblib.hash(np.asarray(data.y_train, dtype=np.int64)),
@@ -557,28 +647,72 @@ def per_class_counts(data, y, rows):
             for label, name in enumerate(data.classes) if total[label]}
 
 
-def write_coreset(folder, name, rows, data):
-    """``<name>.npy`` (pool rows) and ``<name>.csv`` (the rows mapped back to the source).
+#: What a cell that a spreadsheet would run as a formula starts with (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The ``format`` of a coreset's record, checked by ``evaluate --coreset``.
+CORESET_FORMAT = "skunseen coreset 1"
 
-    The CSV has one line per kept row: ``pool_row``, ``source_index`` (the
-    row's index in the data the loader read; see
-    :class:`skunseen.datasets.TrainTestData`), ``file`` (archives and
-    folders), ``label`` (in the pool) and ``class`` (its name).
+
+def spreadsheet_text(cell):
+    """A text cell that spreadsheets show as text: one that starts like a formula
+    gets a leading apostrophe (numbers are not text and stay as they are).
+
+    Examples
+    --------
+    >>> from skunseen.cli._main import spreadsheet_text
+    >>> spreadsheet_text("=HYPERLINK(1)"), spreadsheet_text("cat"), spreadsheet_text(-3)
+    ("'=HYPERLINK(1)", 'cat', -3)
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def rows_digest(rows):
+    """SHA-256 of coreset rows as little-endian int64, as the coreset record keeps it."""
+    return hashlib.sha256(np.asarray(rows, dtype="<i8").tobytes()).hexdigest()
+
+
+def write_coreset(folder, name, rows, data, args):
+    """``<name>.npy``, ``<name>.csv`` and ``<name>.json`` in ``folder``.
+
+    ``.npy`` holds the pool rows. The CSV has one line per kept row:
+    ``pool_row``, ``source_index`` (the row's index in the data the loader
+    read; see :class:`skunseen.datasets.TrainTestData`), ``file`` (archives
+    and folders), ``label`` (in the pool) and ``class`` (its name); text
+    cells are quoted, and those that start like a spreadsheet formula get a
+    leading apostrophe. The ``.json`` record says which pool and run the rows
+    belong to and holds their digest; it is written last (and an older one
+    removed first), so rows without their record are never left behind.
     """
     rows = np.asarray(rows, dtype=np.int64)
-    np.save(folder / f"{name}.npy", rows)
+    record = folder / f"{name}.json"
+    record.unlink(missing_ok=True)
+    array = io.BytesIO()
+    np.save(array, rows)
+    write_bytes_atomic(folder / f"{name}.npy", array.getvalue())
     y = data.y_train
-    columns = {"pool_row": rows}
+    columns = {"pool_row": rows.tolist()}
     if data.train_index is not None:
-        columns["source_index"] = data.train_index[rows]
+        columns["source_index"] = data.train_index[rows].tolist()
     if data.train_files is not None:
         columns["file"] = [data.train_files[row] for row in rows]
-    columns["label"] = y[rows]
+    columns["label"] = y[rows].tolist()
     columns["class"] = [data.classes[label] for label in y[rows]]
-    with open(folder / f"{name}.csv", "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(columns)
-        writer.writerows(zip(*columns.values()))
+    table = io.StringIO(newline="")
+    writer = csv.writer(table, quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(columns)
+    writer.writerows([spreadsheet_text(cell) for cell in line]
+                     for line in zip(*columns.values()))
+    write_bytes_atomic(folder / f"{name}.csv", table.getvalue().encode("utf-8"))
+    write_bytes_atomic(record, json.dumps({
+        "format": CORESET_FORMAT,
+        "rows": f"{name}.npy",
+        "n_rows": int(len(rows)),
+        "rows_sha256": rows_digest(rows),
+        "pool": describe_pool(args, data),
+        "run": {"command": args.command, "id": args.run_id, "coreset": name},
+    }, indent=2).encode("utf-8"))
 
 
 def run_prune(args):
@@ -609,30 +743,33 @@ def run_prune(args):
             timings["fitting"] = time.perf_counter() - start
             histograms["fitting"] = baseline.scores_
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_coreset(args.out, "coreset", rows, data)
-    written = ["coreset.npy", "coreset.csv"]
-    if scores is not None:
-        np.save(args.out / "scores.npy", scores)
-        plot_histograms(
-            [{"title": name, "scores": values, "kept": rows if name == method else None,
-              "xlabel": f"{args.scorer} importance"} for name, values in histograms.items()],
-            args.out / "scores.png")
-        written += ["scores.npy", "scores.png"]
-    report = {
-        "command": "prune",
-        "method": method,
-        "parameters": report_parameters(args),
-        "pool": describe_pool(args, data),
-        "n_samples": int(len(y)),
-        "n_selected": int(len(rows)),
-        "seconds": timings,
-        "per_class": per_class_counts(data, y, rows),
-        "scores": {name: summarize(values) for name, values in histograms.items()},
-        "environment": {"python": platform.python_version()},
-    }
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    written.append("report.json")
+    # The coreset's record and report.json move into --out last: a run that
+    # fails while writing leaves no coreset that looks complete.
+    with staged(args.out, last=("coreset.json", "report.json")) as stage:
+        write_coreset(stage, "coreset", rows, data, args)
+        written = ["coreset.npy", "coreset.csv", "coreset.json"]
+        if scores is not None:
+            np.save(stage / "scores.npy", scores)
+            plot_histograms(
+                [{"title": name, "scores": values, "kept": rows if name == method else None,
+                  "xlabel": f"{args.scorer} importance"} for name, values in histograms.items()],
+                stage / "scores.png")
+            written += ["scores.npy", "scores.png"]
+        report = {
+            "command": "prune",
+            "run_id": args.run_id,
+            "method": method,
+            "parameters": report_parameters(args),
+            "pool": describe_pool(args, data),
+            "n_samples": int(len(y)),
+            "n_selected": int(len(rows)),
+            "seconds": timings,
+            "per_class": per_class_counts(data, y, rows),
+            "scores": {name: summarize(values) for name, values in histograms.items()},
+            "environment": {"python": platform.python_version()},
+        }
+        (stage / "report.json").write_text(json.dumps(report, indent=2))
+        written.append("report.json")
     scoring = "no scoring model" if method == "random" else f"{method}, {args.scorer}"
     print(f"kept {len(rows)} of {len(y)} samples ({scoring}, {args.selector}) in "
           f"{timings[method]:.1f} s; wrote {', '.join(written)} into {args.out}")
@@ -669,15 +806,16 @@ def run_evaluate(args):
     X, y, X_test, y_test = data = load_pool(args)
     if len(y_test) == 0:
         raise ValueError("the test split is empty; raise --test-limit")
-    rows = read_coreset(args.coreset, args, data)
+    rows, coreset = read_coreset(args.coreset, args, data)
     load_seconds = time.perf_counter() - start
 
     net, predicted, seconds = train_and_test(
         args, data, rows, args.seed, progress_desc="epochs" if args.verbose else None)
     accuracy = float(np.mean(predicted == y_test))
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "command": "evaluate",
+        "run_id": args.run_id,
+        "coreset": coreset,
         "test_accuracy": accuracy,
         "n_train": int(len(rows)),
         "n_pool": int(n_rows(X)),
@@ -695,7 +833,8 @@ def run_evaluate(args):
         "pool": describe_pool(args, data),
         "environment": {"python": platform.python_version()},
     }
-    (args.out / "eval.json").write_text(json.dumps(result, indent=2))
+    with staged(args.out, last=("eval.json",)) as stage:
+        (stage / "eval.json").write_text(json.dumps(result, indent=2))
     print(f"test accuracy {100 * accuracy:.2f}% of {result['model']} trained on {len(rows)} "
           f"of {result['n_pool']} samples ({result['epochs']} epochs, seed {args.seed}) in "
           f"{seconds['train']:.1f} s; wrote {args.out / 'eval.json'}")
@@ -705,52 +844,249 @@ def run_evaluate(args):
 def run_report(args):
     from ._report import write_report
 
-    paths = write_report(args.runs, args.out)
-    print(f"wrote {', '.join(str(path) for path in paths.values())}")
+    with staged(args.out, last=("report.html", "report.md")) as stage:
+        paths = write_report(args.runs, stage)
+    print(f"wrote {', '.join(str(args.out / path.name) for path in paths.values())}")
     return 0
+
+
+#: The files of ``skunseen compare``'s report, written once every training is done.
+COMPARE_REPORT = ("report.json", "report.md", "report.html", "accuracy.png", "scores.png")
 
 
 def run_compare(args):
     from ._compare import run_compare as run
 
-    return run(args)
+    before = {name: _file_identity(args.out / name) for name in COMPARE_REPORT}
+    try:
+        code = run(args)
+        stop_if_interrupted()
+        return code
+    except BaseException:
+        # A report that the failure cut short must not look finished.
+        for name in COMPARE_REPORT:
+            if _file_identity(args.out / name) != before[name]:
+                (args.out / name).unlink(missing_ok=True)
+        raise
+
+
+def forget_report(out):
+    """Remove an earlier compare report from ``out``: it does not describe the
+    coresets this run writes there, and must not look like this run's."""
+    for name in COMPARE_REPORT:
+        (out / name).unlink(missing_ok=True)
+
+
+def _file_identity(path):
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def read_coreset(path, args, data):
-    """Coreset row indices from ``path`` (all rows when None), checked against the pool.
+    """Coreset rows from ``path`` (all rows when None), checked as a file and against the pool.
 
-    When the prune run's ``report.json`` sits next to the coreset, its pool
-    must be this pool: same size, labels and drawn rows.
+    The file must be a ``.npy`` array of distinct row indices of this pool,
+    with the record ``skunseen prune`` (or ``compare``) wrote beside it
+    (``coreset.json`` for ``coreset.npy``): the rows' digest must match, and
+    the pool it names must be this one (see :func:`_check_pool`).
+
+    Returns
+    -------
+    rows : ndarray of int64
+    coreset : dict or None
+        Where the rows come from, for ``eval.json``: the file's absolute
+        path, the id of the run that wrote it and the rows' digest.
     """
-    y = data.y_train
     if path is None:
-        return np.arange(len(y))
-    rows = np.load(path)
+        return np.arange(len(data.y_train)), None
+    rows = _coreset_rows(path)
+    record = _coreset_record(path, rows)
+    _check_pool(path, record["pool"], describe_pool(args, data))
+    n_pool = len(data.y_train)
+    if rows.min() < 0 or rows.max() >= n_pool:
+        raise ValueError(f"--coreset {path} has rows outside the pool of {n_pool} samples "
+                         f"(from {rows.min()} to {rows.max()})")
+    return rows, {"path": str(path.expanduser().resolve()), "run_id": record["run"]["id"],
+                  "rows_sha256": record["rows_sha256"]}
+
+
+def _coreset_rows(path):
+    """The rows of a ``.npy`` coreset file, checked for what a coreset is."""
+    expected = "a .npy file of row indices written by `skunseen prune` (coreset.npy)"
+    with open(path, "rb") as file:
+        magic = file.read(6)
+    if path.suffix != ".npy" or magic != b"\x93NUMPY":
+        kind = {b"PK\x03\x04": "an .npz or other zip archive"}.get(magic[:4], "not a .npy file")
+        raise ValueError(f"--coreset {path} is {kind}; it must be {expected}")
+    try:
+        rows = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        problem = ("holds Python objects" if "allow_pickle" in str(exc)
+                   else f"is damaged ({exc})")
+        raise ValueError(f"--coreset {path} {problem}; it must be {expected}") from None
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise ValueError(f"--coreset {path} must hold a 1-D array of row indices, got "
-                         f"{rows.dtype} of shape {rows.shape}")
-    report = path.parent / "report.json"
-    if report.is_file():
-        pool = json.loads(report.read_text()).get("pool")
-        here = describe_pool(args, data)
-        identity = ("n_samples", "labels_hash", "rows_hash")
-        if pool and any(pool.get(key) != here[key] for key in identity):
-            options = ", ".join(f"{key}={pool[key]!r}" for key in
-                                ("dataset", "data", "limit", "classes", "pool_seed"))
-            raise ValueError(
-                f"{path} indexes another pool ({pool['n_samples']} samples from {options}) "
-                f"than these data options give ({here['n_samples']} samples); use the "
-                "prune run's --dataset, --data, --limit, --classes and --pool-seed")
-    if len(rows) and (rows.min() < 0 or rows.max() >= len(y)):
-        raise ValueError(f"{path} has indices outside the pool of {len(y)} samples; use the "
-                         "prune run's --dataset, --data, --limit, --classes and --pool-seed")
+        raise ValueError(f"--coreset {path} must hold a 1-D array of integer row indices, "
+                         f"got {rows.dtype} of shape {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError(f"--coreset {path} holds no rows")
+    unique, counts = np.unique(rows, return_counts=True)
+    if len(unique) != len(rows):
+        raise ValueError(f"--coreset {path} lists rows more than once, e.g. "
+                         f"{unique[counts > 1][:5].tolist()}")
     return rows.astype(np.int64)
 
 
+def _coreset_record(path, rows):
+    """The record written beside a coreset, checked to describe these rows."""
+    record_path = path.with_suffix(".json")
+    if not record_path.is_file():
+        raise ValueError(
+            f"--coreset {path} has no {record_path.name} beside it, the record of the pool and "
+            "run it belongs to; pass the coreset.npy of a finished `skunseen prune` run (or "
+            "a coreset under coresets/ of `skunseen compare`)")
+    try:
+        record = json.loads(record_path.read_text())
+        if record.get("format") != CORESET_FORMAT:
+            raise ValueError(f"its format is {record.get('format')!r}, not {CORESET_FORMAT!r}")
+        if not isinstance(record.get("pool"), dict) or "id" not in record.get("run", {}):
+            raise ValueError("it names no pool or no run")
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"--coreset {path}: its record {record_path} is damaged or was not "
+                         f"written by skunseen ({exc})") from None
+    if record.get("rows_sha256") != rows_digest(rows):
+        raise ValueError(f"--coreset {path} does not hold the rows its record {record_path.name} "
+                         "describes: the file was changed or replaced after the run wrote it")
+    return record
+
+
+#: The data options that choose the pool, and how ``--help`` names them.
+_POOL_OPTIONS = {"dataset": "--dataset", "data": "--data", "limit": "--limit",
+                 "classes": "--classes", "pool_seed": "--pool-seed"}
+
+
+def _check_pool(path, there, here):
+    """Refuse a coreset of another pool, naming the options that differ.
+
+    The pool is what was drawn: its size, class names, labels and rows. Data
+    options that draw the same pool (the same data at another path, a class
+    given by position rather than name, a ``--pool-seed`` without ``--limit``)
+    are the same pool.
+    """
+    identity = ("n_samples", "class_names", "labels_hash", "rows_hash")
+    if all(there.get(key) == here[key] for key in identity):
+        return
+
+    def shown(key, pool):
+        value = pool.get(key)
+        if value is None:
+            return "(not given)"
+        return ",".join(map(str, value)) if key == "classes" else str(value)
+
+    differ = [key for key in _POOL_OPTIONS if shown(key, there) != shown(key, here)]
+    if differ:
+        what = "; ".join(f"{_POOL_OPTIONS[key]} {shown(key, there)} there, "
+                         f"{shown(key, here)} here" for key in differ)
+    else:
+        what = ("the data options are the same, but the data at --data changed since (other "
+                "images, labels or files)")
+    raise ValueError(f"--coreset {path} belongs to another pool ({there.get('n_samples')} "
+                     f"samples; this one has {here['n_samples']}): {what}; evaluate with the "
+                     "data options of the run that wrote it")
+
+
 def report_parameters(args):
-    """The parsed options as a report records them (paths as strings)."""
+    """The parsed options as a report records them: paths as strings, and only
+    the options that act in this run (see :func:`idle_options`)."""
+    idle = idle_options(args)
     return {key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(args).items() if key != "run"}
+            for key, value in vars(args).items()
+            if key not in ("run", "run_id", "given") and key not in idle}
+
+
+def idle_options(args):
+    """The options that do nothing in this run, each with the reason.
+
+    Returns
+    -------
+    dict of str to str
+        Option destinations (``"steps"``) and why they do nothing
+        (``"with --method unseen (multistep only)"``).
+    """
+    idle = {}
+    if getattr(args, "dataset", None) == "digits":
+        idle.update(dict.fromkeys(("cache_dir", "image_size"),
+                                  "with --dataset digits (8x8 arrays, no image files)"))
+    if args.command == "prune":
+        if args.selector == "random":
+            idle.update(dict.fromkeys(
+                ("method", "scorer", "folds", "repeats", "steps", "replace", "epochs", "jobs",
+                 "compare"), "with --selector random, which trains no scoring model"))
+        else:
+            if args.method != "multistep":
+                idle.update(dict.fromkeys(("steps", "replace"),
+                                          f"with --method {args.method} (multistep only)"))
+            if args.method == "fitting":
+                idle["folds"] = "with --method fitting, which has no folds"
+                idle["compare"] = ("with --method fitting, the baseline that --compare adds to "
+                                   "unseen and multistep")
+    elif args.command == "compare":
+        if "unseen" not in args.methods:
+            idle["folds"] = "without unseen in --methods"
+        if not {"unseen", "fitting"} & set(args.methods):
+            idle.update(dict.fromkeys(
+                ("scorer", "selectors", "score_epochs", "jobs"),
+                "without unseen or fitting in --methods (no method scores the pool)"))
+        if args.methods == ["full"]:
+            idle["keeps"] = "with --methods full, which trains on the whole pool"
+    return idle
+
+
+def check_options(args):
+    """Refuse the options given that would do nothing in this run.
+
+    Silently ignored, they would still be recorded among the run's
+    parameters, and the run would later read as one that used them.
+    """
+    given = dict(getattr(args, "given", {}))
+    if getattr(args, "compare", None) is True:
+        given["compare"] = "--compare"
+    idle = idle_options(args)
+    by_reason = {}
+    for dest, flag in given.items():
+        if dest in idle:
+            by_reason.setdefault(idle[dest], []).append(flag)
+    if by_reason:
+        raise ValueError("; ".join(
+            f"{' and '.join(flags)} {'does' if len(flags) == 1 else 'do'} nothing {reason}"
+            for reason, flags in by_reason.items()))
+
+
+#: The files each command writes into --out (compare also writes coresets/ and scores/).
+_OUTPUT_FILES = {
+    "prune": ("coreset.npy", "coreset.csv", "coreset.json", "scores.npy", "scores.png",
+              "report.json"),
+    "evaluate": ("eval.json",),
+    "report": ("report.md", "report.html", "scores.png"),
+    "compare": COMPARE_REPORT,
+}
+
+
+def check_out(args):
+    """Refuse an --out where a folder stands in the place of a file the command
+    writes (or a file in the place of compare's folders), before any model
+    trains rather than once the results are ready."""
+    folders = ("coresets", "scores") if args.command == "compare" else ()
+    for name in (*_OUTPUT_FILES[args.command], *folders):
+        path = args.out / name
+        wrong = path.is_file() if name in folders else path.is_dir()
+        if wrong:
+            kind, wanted = ("file", "folder") if name in folders else ("folder", "file")
+            raise ValueError(f"--out {args.out} holds a {kind} named {name}, where "
+                             f"{args.command} writes its {wanted} {name}; move it away or "
+                             "choose another --out")
 
 
 def check_data_source(args):
@@ -772,9 +1108,20 @@ def check_data_source(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.run_id = uuid.uuid4().hex
     try:
+        check_options(args)
+        check_out(args)
         check_data_source(args)
-        return args.run(args)
+        with interrupts_remembered():
+            return args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError) as error:
         print_error(f"skunseen {args.command}", error)
         return 2
+    except KeyboardInterrupt:
+        # Results move into --out only once all are written (compare's report
+        # likewise), so an interrupted run leaves none that look finished.
+        left = ("its report was not written" if args.command == "compare"
+                else f"nothing was written to {args.out}")
+        sys.stderr.write(f"skunseen {args.command}: interrupted; {left}\n")
+        return 130

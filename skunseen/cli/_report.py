@@ -110,11 +110,29 @@ def best_rows(groups, accuracies):
 
 
 def markdown_table(columns, rows):
-    """A markdown table; ``columns`` are ``(name, explanation)`` pairs."""
-    lines = ["| " + " | ".join(name for name, _ in columns) + " |",
+    """A markdown table; ``columns`` are ``(name, explanation)`` pairs.
+
+    Cells are text: HTML in them is escaped, so that a run folder named
+    ``<img src=x onerror=...>`` shows as that name in a markdown viewer, and
+    ``|`` and line breaks cannot split a row.
+
+    Examples
+    --------
+    >>> from skunseen.cli._report import markdown_table
+    >>> print(markdown_table([("run", "")], [["<b>a|b</b> & c"]]))
+    | run |
+    | --- |
+    | &lt;b&gt;a\\|b&lt;/b&gt; &amp; c |
+    """
+    lines = ["| " + " | ".join(_markdown_cell(name) for name, _ in columns) + " |",
              "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _markdown_cell(value):
+    text = " ".join(str(value).splitlines())
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def column_legend(columns):
@@ -274,6 +292,12 @@ def plot_accuracy(curves, path, *, reference=None, title=None):
 def read_runs(folders):
     """Collect prune runs and attach the evaluations of their coresets.
 
+    Every run counts once, however often it is given (the same folder twice,
+    through another path, or copied): runs are told apart by the id that
+    ``prune`` and ``evaluate`` record (by their resolved folder where a file
+    has none). An evaluation belongs to the prune run whose id its coreset's
+    record carries, wherever the folders have moved since.
+
     Parameters
     ----------
     folders : list of path
@@ -289,7 +313,7 @@ def read_runs(folders):
         Full-data evaluations (``evaluate`` without ``--coreset``), grouped
         by pool, model and epochs: their folders, ``eval.json`` and accuracies.
     """
-    runs, evaluations = {}, []
+    runs, evaluations = {}, {}
     for folder in map(Path, folders):
         found = False
         if (folder / "report.json").exists():
@@ -299,25 +323,29 @@ def read_runs(folders):
                     f"{folder}/report.json was written by `skunseen {report.get('command')}`, "
                     "not by `skunseen prune`; `skunseen report` reads prune and evaluate "
                     "folders (a compare folder has its own report.md).")
-            runs[folder.resolve()] = {
+            runs.setdefault(report.get("run_id") or folder.resolve(), {
                 "folder": folder, "report": report, "accuracies": [],
                 "scores": _load_if_present(folder / "scores.npy"),
                 "coreset": _load_if_present(folder / "coreset.npy"),
-            }
+            })
             found = True
         if (folder / "eval.json").exists():
-            evaluations.append((folder, json.loads((folder / "eval.json").read_text())))
+            evaluation = json.loads((folder / "eval.json").read_text())
+            evaluations.setdefault(evaluation.get("run_id") or folder.resolve(),
+                                   (folder, evaluation))
             found = True
         if not found:
             raise FileNotFoundError(
                 f"{folder} holds neither report.json (skunseen prune) nor eval.json "
                 "(skunseen evaluate).")
+    by_folder = {run["folder"].resolve(): run for run in runs.values()}
     references = {}
-    for folder, evaluation in evaluations:
+    for folder, evaluation in evaluations.values():
         with _keys_of(folder / "eval.json"):
             accuracy = evaluation["test_accuracy"]
-        coreset = evaluation.get("parameters", {}).get("coreset")
-        if coreset is None:
+        coreset = evaluation.get("coreset")
+        given = evaluation.get("parameters", {}).get("coreset")
+        if coreset is None and given is None:
             key = json.dumps([evaluation.get("pool"), evaluation.get("model"),
                               evaluation.get("epochs")], sort_keys=True)
             reference = references.setdefault(
@@ -325,10 +353,12 @@ def read_runs(folders):
             reference["folders"].append(folder)
             reference["accuracies"].append(accuracy)
             continue
-        owner = runs.get(Path(coreset).resolve().parent)
+        # eval.json files written before coresets had records name the path only.
+        owner = (runs.get(coreset["run_id"]) if coreset is not None
+                 else by_folder.get(Path(given).resolve().parent))
         if owner is None:
             raise ValueError(
-                f"The evaluation in {folder} used --coreset {coreset}, which belongs to none "
+                f"The evaluation in {folder} used --coreset {given}, which belongs to none "
                 "of the prune folders given; pass that prune folder too.")
         owner["accuracies"].append(accuracy)
     return list(runs.values()), list(references.values())
@@ -367,7 +397,7 @@ def report_rows(runs, references):
     for i, run in enumerate(runs):
         with _keys_of(run["folder"] / "report.json"):
             report, params = run["report"], run["report"]["parameters"]
-            method = report.get("method", params["method"])
+            method = report["method"] if "method" in report else params["method"]
             summary = report["scores"].get(method)
             rows.append([
                 run["folder"].name, method, params["scorer"] if summary else "",

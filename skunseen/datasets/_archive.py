@@ -5,12 +5,14 @@ import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import re
 import shutil
 import tarfile
 import tempfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +23,12 @@ from ._common import (
     TrainTestData,
     class_positions,
     finish,
+    image_errors,
     kept_names,
     select_rows,
     take_rows,
     train_sources,
+    unreadable_image,
 )
 
 __all__ = ["load_image_archive"]
@@ -93,6 +97,10 @@ class _UnsupportedHeader(Exception):
     """A tar header the streaming reader leaves to tarfile (pax, GNU long names)."""
 
 
+class _Truncated(Exception):
+    """The tar stream ends before its end-of-archive block."""
+
+
 def _stream_ustar(file, members):
     """``[(split, class, name, bytes)]`` of the images in an uncompressed tar stream.
 
@@ -101,14 +109,19 @@ def _stream_ustar(file, members):
     only image members in memory: others are skipped chunk by chunk, so a
     huge non-image member costs no memory. Raises ``_UnsupportedHeader`` on
     headers it does not handle (pax or GNU long-name headers, base-256
-    sizes); the caller then reads the archive with tarfile.
+    sizes) or whose checksum is wrong; the caller then reads the archive
+    with tarfile. Raises ``_Truncated`` when the stream ends inside a member
+    or before the all-zero block that ends every complete archive.
     """
     entries = []
     while True:
         header = file.read(512)
-        if len(header) < 512 or header[:1] == b"\0":
-            return entries  # end-of-archive blocks (or a truncated tail)
-        if header[257:262] != b"ustar" or header[124] & 0x80:
+        if len(header) < 512:
+            raise _Truncated(f"it ends after {len(entries)} images without the end-of-archive "
+                             "block")
+        if not any(header):
+            return entries
+        if header[257:262] != b"ustar" or header[124] & 0x80 or not _checksum_ok(header):
             raise _UnsupportedHeader
         kind = header[156:157]
         if kind not in (b"0", b"\0", b"5", b"1", b"2"):
@@ -126,26 +139,47 @@ def _stream_ustar(file, members):
         elif kind in (b"0", b"\0"):
             where = members.image(name)
         if where is None:
-            _skip(file, padded)
+            _skip(file, padded, name)
             continue
         data = file.read(size)
-        _skip(file, padded - size)
+        if len(data) < size:
+            raise _Truncated(f"it ends inside the member {name}")
+        _skip(file, padded - size, name)
         entries.append((*where, name, data))
 
 
-def _skip(file, size):
+def _checksum_ok(header):
+    # The checksum field counts as eight spaces (32 * 8 = 256).
+    try:
+        recorded = int(header[148:156].rstrip(b"\0 ") or b"-1", 8)
+    except ValueError:
+        return False
+    return recorded == sum(header[:148]) + 256 + sum(header[156:])
+
+
+def _skip(file, size, name):
     while size > 0:
         chunk = file.read(min(size, 1 << 20))
         if not chunk:
-            return
+            raise _Truncated(f"it ends inside the member {name}")
         size -= len(chunk)
+
+
+def _damaged(path, reason):
+    return ValueError(f"{path} is truncated or damaged ({reason}); download or copy it again")
+
+
+# What decompressors and tarfile raise on a cut or corrupted stream.
+_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, tarfile.TarError)
 
 
 def _entries_from_tar(path):
     """``[(split, class, name, encoded bytes)]`` of the images in a tar file.
 
     The archive is read as a stream, member by member: peak memory follows
-    the images kept, not the size of the decompressed tar.
+    the images kept, not the size of the decompressed tar. An archive that
+    ends early (an interrupted download or copy) or whose headers are
+    corrupted is an error, never a silently smaller dataset.
     """
     members = _Members()
     if path.name.endswith((".tar.gz", ".tgz", ".tar")):
@@ -157,14 +191,43 @@ def _entries_from_tar(path):
             return entries
         except _UnsupportedHeader:
             members = _Members()  # start over with tarfile
+        except _Truncated as exc:
+            raise _damaged(path, exc) from None
+        except _STREAM_ERRORS as exc:
+            raise _damaged(path, f"{type(exc).__name__}: {exc}") from None
+    try:
+        entries = _tarfile_entries(path, members)
+    except _STREAM_ERRORS as exc:
+        raise _damaged(path, f"{type(exc).__name__}: {exc}") from None
+    members.warn(path)
+    return entries
+
+
+def _tarfile_entries(path, members):
+    """The entries of :func:`_entries_from_tar`, read by tarfile (any header format)."""
+    last_header_was_end = []
+
+    class EndCheckedTarInfo(tarfile.TarInfo):
+        # tarfile ends its member loop silently on a missing, short or invalid
+        # header; only an all-zero block is the real end of an archive.
+        @classmethod
+        def fromtarfile(cls, tar):
+            try:
+                return super().fromtarfile(tar)
+            except tarfile.HeaderError as exc:
+                last_header_was_end.append(isinstance(exc, tarfile.EOFHeaderError))
+                raise
+
     entries = []
-    with tarfile.open(path, mode="r|*") as tar:
+    with tarfile.open(path, mode="r|*", tarinfo=EndCheckedTarInfo) as tar:
         for member in tar:
             if member.issym() or member.islnk():
                 members.add_link(member.name)
             elif member.isfile() and (where := members.image(member.name)):
                 entries.append((*where, member.name, tar.extractfile(member).read()))
-    members.warn(path)
+        if not last_header_was_end[-1:] == [True]:
+            raise _damaged(path, f"it ends after {len(entries)} images without a valid "
+                                 "end-of-archive block")
     return entries
 
 
@@ -224,12 +287,13 @@ def _quiet_decoding():
         yield
 
 
-def _decode_all(blobs, image_size):
+def _decode_all(blobs, names, image_size, source):
+    """The images ``blobs`` (members ``names`` of ``source``) as one uint8 array."""
     # Single-threaded on purpose: per-image overhead holds the GIL, and
     # measured 2-thread decoding of CIFAR-10 was no faster (2.3 s either way).
     decoder = _torchvision_decoder()
 
-    def decode(blob):
+    def decode(blob, name):
         image = None
         if decoder is not None:
             try:
@@ -237,7 +301,10 @@ def _decode_all(blobs, image_size):
             except RuntimeError:
                 image = None  # formats torchvision cannot read; PIL may
         if image is None:
-            image = _pil_decode(blob)
+            try:
+                image = _pil_decode(blob)
+            except image_errors() as exc:
+                raise unreadable_image(f"{name} in {source}", exc) from exc
         if image_size is not None and tuple(image.shape[1:]) != image_size:
             from torchvision.transforms.v2.functional import resize
 
@@ -247,16 +314,16 @@ def _decode_all(blobs, image_size):
     with _quiet_decoding():
         if not blobs:
             return np.empty((0, 3) + (image_size or (0, 0)), dtype=np.uint8)
-        first = decode(blobs[0])
+        first = decode(blobs[0], names[0])
         out = np.empty((len(blobs),) + tuple(first.shape), dtype=np.uint8)
         out[0] = first.numpy()
         for i in range(1, len(blobs)):
-            image = decode(blobs[i])
+            image = decode(blobs[i], names[i])
             if image.shape != first.shape:
                 raise ValueError(
-                    f"images differ in size ({tuple(first.shape)} vs {tuple(image.shape)}); "
-                    "pass image_size=(H, W) to resize them, or stream them with "
-                    "load_image_folder()"
+                    f"images differ in size ({names[0]} is {tuple(first.shape)}, {names[i]} "
+                    f"is {tuple(image.shape)} in {source}); pass image_size=(H, W) to resize "
+                    "them, or stream them with load_image_folder()"
                 )
             out[i] = image.numpy()
     return out
@@ -406,9 +473,10 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         always holds the full data. Both give the same rows.
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
+    classes : sequence of int or str, or callable, default=None
         Keep only these classes (indices into the sorted names, or names),
-        relabelled ``0 .. len(classes) - 1`` in the given order.
+        relabelled ``0 .. len(classes) - 1`` in the given order. A callable
+        receives the sorted class names and returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 
@@ -452,15 +520,17 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
         # Decode only the rows that survive classes/limit: the labels are
         # known from the file names, so small pools load in a fraction of the
         # time. The selection is the same as on cached full arrays.
-        ((train_blobs, y_train, train_files), (test_blobs, y_test, _)), names = (
+        ((train_blobs, y_train, train_files), (test_blobs, y_test, test_files)), names = (
             _list_archive(path))
         positions = class_positions(classes, names)
         n_train = len(y_train)
         train_rows, y_train = select_rows(y_train, positions, limit, pool_seed)
         test_rows, y_test = select_rows(y_test, positions, test_limit, pool_seed)
         return TrainTestData(
-            _decode_all(_take_list(train_blobs, train_rows), image_size), y_train,
-            _decode_all(_take_list(test_blobs, test_rows), image_size), y_test,
+            _decode_all(_take_list(train_blobs, train_rows), _take_list(train_files, train_rows),
+                        image_size, path), y_train,
+            _decode_all(_take_list(test_blobs, test_rows), _take_list(test_files, test_rows),
+                        image_size, path), y_test,
             classes=kept_names(names, positions), source_classes=names,
             **train_sources(n_train, train_rows, train_files=train_files))
     stem = path.name.split(".")[0] or "images"
@@ -471,8 +541,8 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
     if loaded is None:
         splits, names = _list_archive(path)
         arrays = []
-        for blobs, y, _ in splits:
-            arrays += [_decode_all(blobs, image_size), y]
+        for blobs, y, files in splits:
+            arrays += [_decode_all(blobs, files, image_size, path), y]
         loaded = arrays, {"classes": names, "train_files": splits[0][2]}
         _write_cache(folder, *loaded)
     (X_train, y_train, X_test, y_test), meta = loaded

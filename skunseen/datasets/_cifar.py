@@ -49,9 +49,10 @@ def load_cifar10(root, *, download=False, limit=None, test_limit=None, classes=N
         :func:`stratified_subset`).
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
-        Keep only these classes, relabelled ``0 .. len(classes) - 1`` in the
-        given order.
+    classes : sequence of int or str, or callable, default=None
+        Keep only these classes (indices into the class names, or names),
+        relabelled ``0 .. len(classes) - 1`` in the given order. A callable
+        receives the class names and returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 
@@ -104,8 +105,10 @@ def load_cifar100(root, *, download=False, limit=None, test_limit=None, classes=
         Stratified subset of the training split.
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
-        Keep only these classes, relabelled in the given order.
+    classes : sequence of int or str, or callable, default=None
+        Keep only these classes (indices or names), relabelled in the given
+        order. A callable receives the class names and returns such a
+        sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 

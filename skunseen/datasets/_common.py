@@ -167,9 +167,17 @@ def stratified_subset(y, size, random_state=0):
 
 
 def class_positions(classes, names):
-    """Positions of the requested ``classes`` (indices or names) in ``names``."""
+    """Positions of the requested ``classes`` (indices or names) in ``names``.
+
+    ``classes`` may also be a callable that receives ``names`` (a list) and
+    returns the selection, for callers that can only decide once the names
+    are known (the command line's ``--classes`` reads a token that names a
+    class as that class, whatever its characters).
+    """
     if classes is None:
         return None
+    if callable(classes):
+        classes = classes(list(names))
     positions = []
     for c in classes:
         if isinstance(c, str):
@@ -238,3 +246,23 @@ def train_sources(n_train, rows, train_index=None, train_files=None):
 
 def take_rows(X, rows):
     return X[rows]
+
+
+def image_errors():
+    """The exceptions Pillow raises on data it cannot decode as an image."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def unreadable_image(where, error):
+    """The ValueError for an image that cannot be decoded, naming where it lies.
+
+    Pillow's own message names only an in-memory buffer; in an archive of
+    50,000 images, the member name is what lets the user find the file.
+    """
+    from PIL import UnidentifiedImageError
+
+    reason = ("not an image format Pillow can identify"
+              if isinstance(error, UnidentifiedImageError) else f"{type(error).__name__}: {error}")
+    return ValueError(f"cannot decode the image {where}: {reason}")

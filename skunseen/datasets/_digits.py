@@ -29,9 +29,10 @@ def load_digits_images(*, test_size=0.25, split_seed=0, limit=None, test_limit=N
         fraction); see :func:`stratified_subset`.
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
+    classes : sequence of int or str, or callable, default=None
         Keep only these digits, relabelled ``0 .. len(classes) - 1`` in the
-        given order.
+        given order. A callable receives the class names ``"0" .. "9"`` and
+        returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets, independent of any training seed.
 

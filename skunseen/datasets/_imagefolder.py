@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
-from ._common import class_positions, finish
+from ._common import class_positions, finish, image_errors, unreadable_image
 
 __all__ = ["load_image_folder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -25,6 +25,17 @@ def _default_transform(image_size):
     ])
 
 
+def _read_image(path):
+    """The RGB image at ``path``, or a ValueError that names the file."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as file, Image.open(file) as image:
+            return image.convert("RGB")
+    except image_errors() as exc:
+        raise unreadable_image(path, exc) from exc
+
+
 def _image_folder(root, class_names, transform):
     from torchvision.datasets import ImageFolder
 
@@ -35,7 +46,7 @@ def _image_folder(root, class_names, transform):
             return list(class_names), {c: i for i, c in enumerate(class_names)}
 
     # allow_empty: a selected class may legitimately have no test images
-    return _FixedClasses(str(root), transform=transform, allow_empty=True)
+    return _FixedClasses(str(root), transform=transform, loader=_read_image, allow_empty=True)
 
 
 def _take_subset(dataset, rows):
@@ -68,10 +79,11 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
         :func:`stratified_subset`).
     test_limit : int or float, default=None
         The same for the test split.
-    classes : sequence of int or str, default=None
+    classes : sequence of int or str, or callable, default=None
         Keep only these classes (indices into the sorted folder names, or
         names), relabelled ``0 .. len(classes) - 1`` in the given order;
-        other class folders are not even listed.
+        other class folders are not even listed. A callable receives the
+        sorted folder names and returns such a sequence.
     pool_seed : int, default=0
         Seed of the ``limit`` subsets.
 

@@ -14,14 +14,15 @@ from skunseen.cli._main import main
 from skunseen._names import MODELS, SCORERS, SELECTORS
 from skunseen.datasets import load_digits_images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("method", ["unseen", "fitting"])
 def test_prune_writes_the_coreset_and_report(tmp_path, method):
     out = tmp_path / method
+    folds = ["--folds", "3"] if method == "unseen" else []
     code = main(["prune", "--dataset", "digits", "--keep", "0.3", "--method", method,
-                 "--epochs", "2", "--folds", "3", "--seed", "1", "--out", str(out), "-q"])
+                 "--epochs", "2", *folds, "--seed", "1", "--out", str(out), "-q"])
     assert code == 0
     coreset = np.load(out / "coreset.npy")
     scores = np.load(out / "scores.npy")
@@ -58,8 +59,8 @@ def test_console_script_is_installed():
 
 def test_report_puts_runs_side_by_side(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    common = ["--keep", "0.3", "--epochs", "2", "--folds", "3", "-q"]
-    assert main(["prune", *common, "--out", "unseen"]) == 0
+    common = ["--keep", "0.3", "--epochs", "2", "-q"]
+    assert main(["prune", *common, "--folds", "3", "--out", "unseen"]) == 0
     assert main(["prune", *common, "--method", "fitting", "--out", "fitting"]) == 0
     for seed in (0, 1):
         assert main(["evaluate", "--coreset", "unseen/coreset.npy", "--epochs", "2",
@@ -146,7 +147,7 @@ def test_random_selector_trains_no_scoring_model(tmp_path, monkeypatch):
     assert main(["prune", "--selector", "random", "--keep", "0.2", "--seed", "4", "--out",
                  str(out), "-q"]) == 0
     assert sorted(path.name for path in out.iterdir()) == [
-        "coreset.csv", "coreset.npy", "report.json"]
+        "coreset.csv", "coreset.json", "coreset.npy", "report.json"]
     assert json.loads((out / "report.json").read_text())["method"] == "random"
 
 
@@ -237,7 +238,7 @@ def test_report_adds_full_data_evaluations_and_marks_the_best(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     common = ["--limit", "300", "--epochs", "1", "-q"]
     assert main(["prune", *common, "--keep", "0.3", "--folds", "2", "--out", "unseen"]) == 0
-    assert main(["prune", *common, "--keep", "0.3", "--selector", "random",
+    assert main(["prune", "--limit", "300", "-q", "--keep", "0.3", "--selector", "random",
                  "--out", "random"]) == 0
     for run in ("unseen", "random"):
         assert main(["evaluate", *common, "--coreset", f"{run}/coreset.npy",

@@ -1,0 +1,79 @@
+"""Options are checked before anything trains: none is ignored and recorded as if it acted."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from skunseen.cli._main import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["prune", "--method", "unseen", "--steps", "7", "--replace", "0.5"],
+     "--steps and --replace do nothing with --method unseen (multistep only)"),
+    (["prune", "--steps", "2"], "--steps does nothing with --method unseen (multistep only)"),
+    (["prune", "--method", "fitting", "--folds", "3"],
+     "--folds does nothing with --method fitting, which has no folds"),
+    (["prune", "--method", "fitting", "--replace", "0.2"],
+     "--replace does nothing with --method fitting (multistep only)"),
+    (["prune", "--method", "fitting", "--compare"],
+     "--compare does nothing with --method fitting, the baseline that --compare adds"),
+    (["prune", "--selector", "random", "--epochs", "3", "--folds", "3", "--scorer", "aum"],
+     "--epochs and --folds and --scorer do nothing with --selector random, which trains no "
+     "scoring model"),
+    (["prune", "--selector", "random", "--method", "fitting", "--repeats", "2", "--jobs", "2"],
+     "--method and --repeats and --jobs do nothing with --selector random"),
+    (["prune", "--selector", "random", "--compare"],
+     "--compare does nothing with --selector random"),
+    (["prune", "--cache-dir", "cache"], "--cache-dir does nothing with --dataset digits"),
+    (["evaluate", "--image-size", "32"], "--image-size does nothing with --dataset digits"),
+    (["compare", "--methods", "fitting,random", "--folds", "3"],
+     "--folds does nothing without unseen in --methods"),
+    (["compare", "--methods", "random,full", "--scorer", "aum", "--selectors", "hard",
+      "--score-epochs", "2", "--jobs", "2"],
+     "--scorer and --selectors and --score-epochs and --jobs do nothing without unseen or "
+     "fitting in --methods (no method scores the pool)"),
+    (["compare", "--methods", "full", "--keeps", "0.5"],
+     "--keeps does nothing with --methods full, which trains on the whole pool"),
+])
+def test_options_that_would_do_nothing_are_refused_before_torch_loads(argv, message, tmp_path):
+    code = ("import sys; from skunseen.cli._main import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stderr.startswith(f"skunseen {argv[0]}: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stdout.split() == ["2", "False"]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["prune", "--method", "multistep", "--steps", "1", "--replace", "0.2", "--folds", "2"],
+    ["prune", "--method", "fitting", "--repeats", "2"],
+    ["prune", "--method", "unseen", "--folds", "2", "--compare", "--repeats", "2"],
+])
+def test_options_that_act_are_accepted(argv, tmp_path):
+    out = tmp_path / "run"
+    assert main([*argv, "--limit", "100", "--epochs", "1", "-q", "--out", str(out)]) == 0
+    assert (out / "report.json").is_file()
+
+
+@pytest.mark.parametrize("argv, recorded, absent", [
+    (["--method", "unseen", "--folds", "2"], {"method": "unseen", "folds": 2},
+     {"steps", "replace"}),
+    (["--method", "fitting"], {"method": "fitting", "repeats": 1},
+     {"folds", "steps", "replace", "compare"}),
+    (["--method", "multistep", "--steps", "1", "--folds", "2"],
+     {"method": "multistep", "steps": 1, "replace": 0.0, "folds": 2}, set()),
+    (["--selector", "random"], {"selector": "random"},
+     {"method", "scorer", "folds", "repeats", "steps", "replace", "epochs", "jobs", "compare"}),
+])
+def test_report_json_records_only_the_options_that_acted(argv, recorded, absent, tmp_path):
+    out = tmp_path / "run"
+    epochs = [] if "random" in argv else ["--epochs", "1"]
+    assert main(["prune", *argv, *epochs, "--limit", "100", "-q", "--out", str(out)]) == 0
+    parameters = json.loads((out / "report.json").read_text())["parameters"]
+    assert recorded.items() <= parameters.items()
+    assert not absent & set(parameters)
+    assert not {"cache_dir", "image_size", "run_id", "given"} & set(parameters)

@@ -20,6 +20,7 @@ from ._main import (
     forget_report,
     load_pool,
     make_model,
+    memory_of,
     n_select,
     per_class_counts,
     random_coreset,
@@ -150,7 +151,7 @@ class _Comparison:
             make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs,
                        progress_desc="scoring net epochs" if args.verbose else None),
             scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
-            random_state=seed, n_jobs=args.jobs, memory=args.out / "checkpoints",
+            random_state=seed, n_jobs=args.jobs, memory=memory_of(args),
             **params)
         start = time.perf_counter()
         pruner.fit(X, y)

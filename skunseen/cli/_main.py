@@ -142,6 +142,7 @@ def _add_prune(commands, data):
     prune.add_argument("--seed", type=int, default=0,
                        help="seed of the folds, scoring nets and selection (default 0)")
     _jobs_option(prune)
+    _memory_option(prune)
     prune.add_argument("--compare", action="store_true",
                        help="also score with the fitting baseline and plot both histograms "
                             "(unseen and multistep)")
@@ -202,8 +203,8 @@ def _add_compare(commands, data):
             "every column explained and the best method at each keep marked), "
             "accuracy.png (test accuracy against keep with error bars), scores.png (score "
             "histograms with the kept samples marked), report.json, and every coreset "
-            "under coresets/ (.npy and .csv). Scoring models are checkpointed under "
-            "--out/checkpoints, so a rerun resumes."),
+            "under coresets/ (.npy and .csv). Finished scoring models are kept under "
+            "--memory (default --out/checkpoints), so a rerun resumes."),
         epilog=_names_epilog("--selectors"),
     )
     compare.add_argument("--keeps", action=_Given, type=_list_of(_keep, "--keeps"),
@@ -232,6 +233,7 @@ def _add_compare(commands, data):
     compare.add_argument("--score-epochs", action=_Given, type=_at_least(1), default=None,
                          help="training epochs of the scoring nets (default: --epochs)")
     _jobs_option(compare)
+    _memory_option(compare)
     _out_option(compare)
     _verbosity_options(compare)
     compare.set_defaults(run=run_compare)
@@ -290,6 +292,18 @@ def _jobs_option(parser):
     parser.add_argument("--jobs", action=_Given, type=_jobs, default=None,
                         help="scoring models trained in parallel; -1: one per CPU "
                              "(default: one at a time)")
+
+
+def _memory_option(parser):
+    parser.add_argument("--memory", action=_Given, type=_out, default=None, metavar="DIR",
+                        help="folder keeping every finished scoring model, so that a rerun "
+                             "(killed, or with another --keep or --selector) trains only what "
+                             "is missing (default: --out/checkpoints)")
+
+
+def memory_of(args):
+    """The store of the scoring models: ``--memory``, by default ``--out/checkpoints``."""
+    return args.memory if args.memory is not None else args.out / "checkpoints"
 
 
 def _out_option(parser):
@@ -619,7 +633,7 @@ def make_pruner(args, method, X, n_classes):
                            progress_desc="scoring net epochs" if sequential else None)
     common = dict(estimator=estimator, scorer=args.scorer, selector=args.selector,
                   keep=args.keep, n_repeats=args.repeats, random_state=args.seed,
-                  n_jobs=args.jobs, verbose=args.verbose)
+                  n_jobs=args.jobs, memory=memory_of(args), verbose=args.verbose)
     if method in ("unseen", "multistep"):
         common["cv"] = args.folds
     if method == "multistep":
@@ -1023,7 +1037,7 @@ def idle_options(args):
         if args.selector == "random":
             idle.update(dict.fromkeys(
                 ("method", "scorer", "folds", "repeats", "steps", "replace", "epochs", "jobs",
-                 "compare"), "with --selector random, which trains no scoring model"))
+                 "memory", "compare"), "with --selector random, which trains no scoring model"))
         else:
             if args.method != "multistep":
                 idle.update(dict.fromkeys(("steps", "replace"),
@@ -1079,6 +1093,8 @@ def check_out(args):
     writes (or a file in the place of compare's folders), before any model
     trains rather than once the results are ready."""
     folders = ("coresets", "scores") if args.command == "compare" else ()
+    if args.command in ("prune", "compare") and getattr(args, "memory", None) is None:
+        folders += ("checkpoints",)
     for name in (*_OUTPUT_FILES[args.command], *folders):
         path = args.out / name
         wrong = path.is_file() if name in folders else path.is_dir()

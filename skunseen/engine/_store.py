@@ -18,7 +18,7 @@ Classes and functions enter the key by their module and name: a class
 redefined under the same name (a notebook cell run again) is not told
 apart, so use a fresh directory after changing code a model is made of.
 
-Files are ``.npz`` archives written under ``<memory>/skunseen/`` (no pickle:
+Files are ``.npz`` archives written into the directory (no pickle:
 loading never runs code, unlike :meth:`joblib.Memory.cache`, which is why
 the records are not stored through it), to a temporary file in the same
 directory, flushed to disk and moved into place with :func:`os.replace`, so
@@ -175,7 +175,7 @@ def open_store(memory):
             "(it is created if missing), a joblib.Memory, or None."
         )
     try:
-        return RecordStore(os.path.join(location, "skunseen"))
+        return RecordStore(location)
     except OSError as exc:
         raise ValueError(
             f"memory={os.fspath(location)!r} cannot be used as a directory ({exc})."

@@ -351,6 +351,11 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             "as memory=..., which also caches finished scoring models under grid search.",
             FutureWarning, stacklevel=4,
         )
+        if os.path.isfile(self.checkpoint_dir):
+            raise ValueError(
+                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} is a file, not a "
+                "directory; name a directory (it is created if missing) or None."
+            )
         return self.checkpoint_dir
 
     def _split_fit_params(self, params):

@@ -162,8 +162,8 @@ def killable_pruner(memory=None):
 
 
 def stored(memory):
-    """The record files of a store (under ``<memory>/skunseen``)."""
-    return sorted(path for path in (Path(memory) / "skunseen").glob("*.npz")
+    """The record files of a store."""
+    return sorted(path for path in Path(memory).glob("*.npz")
                   if not path.name.startswith("."))
 
 
@@ -249,7 +249,7 @@ def test_damaged_record_files_are_trained_again(small_digits, tmp_path):
     damaged = stored(tmp_path)[0]
     damaged.write_bytes(damaged.read_bytes()[:100])
     # What a kill during a write leaves behind is never read.
-    (tmp_path / "skunseen" / ".partial-x.tmp").write_bytes(b"half a file")
+    (tmp_path / ".partial-x.tmp").write_bytes(b"half a file")
     with pytest.warns(UserWarning, match="Ignoring unreadable stored records.*trained again"):
         again = lr_pruner(tmp_path).fit(X, y)
     assert again.n_tasks_resumed_ == 2
@@ -340,10 +340,9 @@ def test_temporary_files_of_dead_runs_are_removed(small_digits, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     pid = int(dead.stdout)
-    (tmp_path / "skunseen").mkdir()
-    orphan = tmp_path / "skunseen" / f".partial-{_host()}-{pid}-abc.tmp"
-    live = tmp_path / "skunseen" / f"{owned_prefix('.partial-')}def.tmp"
-    elsewhere = tmp_path / "skunseen" / f".partial-otherhost-{pid}-ghi.tmp"
+    orphan = tmp_path / f".partial-{_host()}-{pid}-abc.tmp"
+    live = tmp_path / f"{owned_prefix('.partial-')}def.tmp"
+    elsewhere = tmp_path / f".partial-otherhost-{pid}-ghi.tmp"
     for path in (orphan, live, elsewhere):
         path.write_bytes(b"half a file")
     lr_pruner(tmp_path).fit(X, y)

@@ -227,7 +227,7 @@ def test_the_store_resumes_a_batched_round(small_digits, tmp_path):
     X, y = small_digits
     first = UnseenPruner(_mlp(X), scorer="forgetting", cv=4, random_state=0,
                          memory=tmp_path, fold_batching=True).fit(X, y)
-    files = sorted(p for p in (tmp_path / "skunseen").glob("*.npz")
+    files = sorted(p for p in tmp_path.glob("*.npz")
                    if not p.name.startswith("."))
     assert len(files) == 4
     files[0].unlink()

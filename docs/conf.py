@@ -111,8 +111,14 @@ API = [
         ("Pipelines", ["PrunedClassifier", "PruningSampler"]),
         ("Out-of-fold engine", ["cross_val_records", "unseen_scores", "fitting_scores",
                                 "HeldOutRecords"]),
-        ("Score once, select many", ["RecordsCache"]),
-        ("Recording and base class", ["HeldOutRecorder", "BasePruner"]),
+        ("Base class", ["BasePruner"]),
+    ]),
+    ("skunseen.engine", "Engine plans", [
+        ("Plans of a custom pruner", ["Plan", "ScoringTask", "out_of_fold", "train_on_rows"]),
+    ]),
+    ("skunseen.nets", "Nets", [
+        ("Recording and training", ["HeldOutRecorder", "EpochProgress", "fit_model",
+                                    "model_input"]),
     ]),
     ("skunseen.scores", "Scores", [
         ("Final-output scores", ["el2n", "loss", "entropy", "margin"]),

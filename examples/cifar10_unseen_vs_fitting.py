@@ -10,9 +10,9 @@ For every seed, the script
 3. trains a fresh model on each coreset and reports its test accuracy.
 
 Scores do not depend on the keep ratio: the pruners keep every finished
-scoring model in ``checkpoint_dir`` (a temporary directory unless
-``--checkpoint-dir`` is given), so refitting them for the next ratio only
-reruns the selection. ``--checkpoint-dir`` also makes an interrupted run
+scoring model in ``memory`` (a temporary directory unless
+``--memory`` is given), so refitting them for the next ratio only
+reruns the selection. ``--memory`` also makes an interrupted run
 resumable.
 
 Data: by default the CIFAR-10 JPEG archive in ImageFolder layout shared with
@@ -70,7 +70,7 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--jobs", type=int, default=None, help="folds trained in parallel")
-    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+    parser.add_argument("--memory", type=Path, default=None,
                         help="keep the scoring models' records here (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write results.json and scores.png here")
@@ -112,21 +112,21 @@ def main(argv=None):
 
     results, histograms = [], {}
     with contextlib.ExitStack() as stack:
-        checkpoints = args.checkpoint_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        checkpoints = args.memory or stack.enter_context(tempfile.TemporaryDirectory())
         for seed in args.seeds:
             scorer_net = make_net(args.score_model, input_shape=X_train.shape[1:],
                                   n_classes=n_classes, device=args.device,
                                   max_epochs=args.score_epochs)
             common = dict(scorer=args.scorer, selector=args.selector, random_state=seed,
-                          n_jobs=args.jobs, checkpoint_dir=checkpoints)
+                          n_jobs=args.jobs, memory=checkpoints)
             pruners = {"unseen": UnseenPruner(scorer_net, cv=args.folds, **common),
                        "fitting": FittingPruner(scorer_net, **common)}
             for keep in args.keep:
                 coresets = {}
                 for name, pruner in pruners.items():
                     # The scoring models train at the first keep ratio only: later
-                    # fits read them back from checkpoint_dir (keep and the
-                    # selector are not part of a checkpoint's key).
+                    # fits read them back from memory (keep and the
+                    # selector are not part of a stored model's key).
                     tic = time.perf_counter()
                     pruner.set_params(keep=keep).fit(X_train, y_train)
                     coresets[name] = pruner.sample_indices_

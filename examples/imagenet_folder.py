@@ -13,7 +13,7 @@ Run::
     python examples/imagenet_folder.py --smoke      # builds a tiny tree in a temp dir
     python examples/imagenet_folder.py --root /data/imagenet --device cuda \\
         --model resnet18 --epochs 16 --keep 0.7 --workers 16 \\
-        --checkpoint-dir runs/imagenet/checkpoints --out runs/imagenet
+        --memory runs/imagenet/store --out runs/imagenet
 """
 
 import argparse
@@ -53,7 +53,7 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=1,
                         help="folds trained at once (threads; with several GPUs and "
                              "--device cuda, fold k runs on GPU k mod n_gpus)")
-    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+    parser.add_argument("--memory", type=Path, default=None,
                         help="keep every finished fold here; a rerun resumes from it")
     parser.add_argument("--out", type=Path, default=None,
                         help="write coreset.npy, scores.npy and coreset.txt here")
@@ -119,10 +119,9 @@ def main(argv=None):
               f"(streamed from disk, one image per item), {len(X_test)} validation images")
 
         net = scoring_net(args, n_classes)
-        extra = {} if args.checkpoint_dir is None else {"checkpoint_dir": args.checkpoint_dir}
         pruner = UnseenPruner(net, scorer=args.scorer, selector=args.selector, keep=args.keep,
                               cv=args.folds, n_jobs=args.jobs, random_state=args.seed,
-                              verbose=1, **extra)
+                              memory=args.memory, verbose=1)
         start = time.perf_counter()
         # Threads share the process's GPUs and the streamed dataset; the
         # DataLoader workers of each fold do the decoding.

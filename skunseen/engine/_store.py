@@ -38,7 +38,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import re
 import tempfile
 import warnings
@@ -90,7 +89,7 @@ def estimator_fingerprint(estimator):
         # joblib.hash orders dict and set items, unlike plain pickle, so the
         # digest does not depend on the process's hash seed.
         return joblib.hash((cls.__module__, cls.__qualname__, estimator.get_params(deep=False)))
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever hashing a parameter raises
         raise TypeError(
             f"The parameters of {cls.__name__} cannot be fingerprinted ({exc}), so "
             "the store (memory) could not tell them apart from changed ones."

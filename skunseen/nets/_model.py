@@ -73,6 +73,7 @@ class NetModel:
         self.X = as_net_input(X, keep_uint8=serves_uint8(estimator))
         self.device = estimator.device if device == "auto" else device
         self.fold_batching = fold_batching
+        self._digest = None
 
     def plan_round(self, n_tasks, *, recording, fit_params, n_jobs):
         """``(devices, batched)``: every task's device, and whether the round trains batched.
@@ -107,7 +108,9 @@ class NetModel:
         does not list its files, a digest of every sample (one pass over the data)."""
         if is_dataset(self.X) and dataset_files(self.X) is None and not isinstance(
                 getattr(self.X, "tensors", None), tuple):
-            return dataset_digest(self.X)
+            if self._digest is None:  # once per fit, whatever its number of rounds
+                self._digest = dataset_digest(self.X)
+            return self._digest
         return fingerprint
 
     def non_finite_row(self, rows):

@@ -71,7 +71,7 @@ def check_forward_takes(net, fit_params):
         )
 
 
-def prepare_net(estimator, seed, *, device=None, **params):
+def prepare_net(estimator, seed, *, device=None, callbacks=(), **params):
     """The clone of ``estimator`` for the task of ``seed``, initialised with fresh weights.
 
     Sequential and batched training both start from here, so a task's model
@@ -87,8 +87,11 @@ def prepare_net(estimator, seed, *, device=None, **params):
         The task's seed.
     device : str, default=None
         Overrides the net's device (and its device-resident iterators').
+    callbacks : sequence of (str, Callback), default=()
+        Callbacks added after the clone's own (which are fresh copies of the
+        estimator's: no state is shared with the caller's net or other tasks).
     **params
-        Further skorch parameters (e.g. callbacks).
+        Further skorch parameters.
 
     Returns
     -------
@@ -98,6 +101,9 @@ def prepare_net(estimator, seed, *, device=None, **params):
     net = clone(estimator)
     init_seed, order_seed, _ = task_seeds(seed)
     params = {**params, **seed_params(net, order_seed)}
+    if callbacks:
+        own = net.callbacks if isinstance(net.callbacks, list) else []
+        params["callbacks"] = [*own, *callbacks]
     if device is not None:
         params.update(device_params(net, device))
     net.set_params(**params)

@@ -371,9 +371,7 @@ def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
     recorder = HeldOutRecorder(fold_view(X, None, task.score_indices), y[task.score_indices],
                                every_epoch=recording.dynamics, extras=recording.extras)
     section = LockedSection()
-    callbacks = estimator.callbacks if isinstance(estimator.callbacks, list) else []
     net = prepare_net(estimator, task.seed, device=device, callbacks=[
-        *callbacks,
         ("skunseen_divergence", _StopWhenDiverged()),
         *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
     ], warm_start=True)  # fit must not initialise again: prepare_net did

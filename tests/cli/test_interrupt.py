@@ -40,7 +40,7 @@ def test_ctrl_c_while_loading_exits_130(argv, tmp_path, capsys, monkeypatch):
 def test_ctrl_c_while_prune_writes_keeps_the_previous_run_whole(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert main(["prune", *POOL, "--folds", "2", "--out", str(out)]) == 0
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
     save = np.save
 
     def ctrl_c_on_scores(file, *args, **kwargs):
@@ -51,7 +51,9 @@ def test_ctrl_c_while_prune_writes_keeps_the_previous_run_whole(tmp_path, capsys
     monkeypatch.setattr(np, "save", ctrl_c_on_scores)
     assert main(["prune", *POOL, "--folds", "2", "--seed", "4", "--out", str(out)]) == 130
     assert f"nothing was written to {out}" in interrupted(capsys, "prune")
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    # The store of finished scoring models (checkpoints/) may grow: it is what a rerun
+    # resumes from; the results are the previous run's, whole.
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
 
 
 def test_ctrl_c_while_report_writes_leaves_no_report(tmp_path, capsys, monkeypatch):
@@ -131,5 +133,6 @@ def test_sigint_exits_130_and_leaves_no_coreset(tmp_path):
                              "--folds", "2", "--out", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 130, result.stderr
-    assert result.stderr == f"skunseen prune: interrupted; nothing was written to {out}\n"
-    assert not out.exists()
+    assert result.stderr.splitlines()[-1] == (
+        f"skunseen prune: interrupted; nothing was written to {out}")
+    assert not out.exists() or {path.name for path in out.iterdir()} <= {"checkpoints"}

@@ -224,3 +224,19 @@ def test_a_binary_net_with_more_classes_is_refused(small_digits):
     with pytest.raises(ValueError, match="NeuralNetBinaryClassifier predicts two classes"):
         UnseenPruner(binary_net(callbacks=[("count", CountEpochs())]), cv=3).fit(X, y % 3)
     assert CountEpochs.n == 0
+
+
+def test_a_fit_leaves_the_callers_net_and_its_callbacks_untouched(small_digits):
+    """Every task trains a clone with fresh callbacks: no state reaches the caller's
+    net, nor another task (a learning-rate schedule's scheduler, say)."""
+    from skunseen import UnseenPruner
+    from skunseen.models import make_net
+
+    X, y = small_digits
+    net = make_net("cnn", input_shape=(1, 8, 8), n_classes=10, device="cpu", max_epochs=1)
+    before = [sorted(vars(callback)) for _, callback in net.callbacks]
+    for fold_batching in (False, True):
+        UnseenPruner(net, cv=3, random_state=0, fold_batching=fold_batching).fit(
+            X.reshape(-1, 1, 8, 8), y)
+        assert [sorted(vars(callback)) for _, callback in net.callbacks] == before
+    assert not hasattr(net, "module_")

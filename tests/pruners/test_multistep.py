@@ -308,26 +308,22 @@ def test_grid_search_over_n_steps_inside_pruned_classifier(small_digits):
     assert len(best.sample_indices_) == 150
 
 
-def test_cli_prunes_with_multistep(tmp_path, monkeypatch):
-    from skunseen import _cli
+def test_cli_prunes_with_multistep(tmp_path):
+    from skunseen.cli import main
 
-    made = []
-    original = _cli.make_pruner
-    monkeypatch.setattr(_cli, "make_pruner",
-                        lambda *a, **k: made.append(original(*a, **k)) or made[-1])
     out = tmp_path / "multistep"
-    code = _cli.main(["prune", "--method", "multistep", "--steps", "3", "--keep", "0.3",
-                      "--folds", "3", "--epochs", "2", "--seed", "0", "--out", str(out), "-q"])
+    code = main(["prune", "--method", "multistep", "--steps", "3", "--keep", "0.3",
+                 "--folds", "3", "--epochs", "2", "--seed", "0", "--out", str(out), "-q"])
     assert code == 0
     coreset = np.load(out / "coreset.npy")
     report = json.loads((out / "report.json").read_text())
     assert len(coreset) == report["n_selected"] == round(0.3 * report["n_samples"])
     assert report["parameters"]["method"] == "multistep"
     assert report["parameters"]["steps"] == 3
-    (used,) = made
-    assert isinstance(used, MultiStepUnseenPruner) and used.n_steps == 3 and used.cv == 3
-    assert len(used.steps_) == 3
-    np.testing.assert_array_equal(coreset, used.sample_indices_)
+    # The store names every scoring model: 3 folds in step 1, one model at steps 2 and 3.
+    stored = sorted(path.name.split("-model-")[0].split("-repeat-")[0]
+                    for path in (out / "checkpoints").glob("step-*.npz"))
+    assert stored == ["step-1"] * 3 + ["step-2", "step-3"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(np.load(out / "scores.npy")).all()

@@ -16,7 +16,7 @@ from ._scoring import (
     Plan,
     ScoringProblem,
     ScoringTask,
-    aligned_proba,
+    aligned_columns,
     draw_seed,
     draw_seeds,
     held_out_splits,

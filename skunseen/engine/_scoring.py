@@ -910,30 +910,33 @@ def fit_classifier(estimator, X, y, task, *, n_classes, recording, device, fit_p
     seed_random_states(model, task.seed)
     with nets.seeded_for(model, task.seed):
         model.fit(take_rows(X, task.train_indices), y[task.train_indices], **fit_params)
-    proba = aligned_proba(model.predict_proba(take_rows(X, task.score_indices)),
-                          model.classes_, n_classes)
+    proba = aligned_columns(model.predict_proba(take_rows(X, task.score_indices)),
+                            model.classes_, n_classes)
     check_probabilities(proba, f"The scoring {describe(model)}",
                         fix="use a classifier whose predict_proba returns class probabilities")
     return ScoringRecords(indices=task.score_indices, y=y[task.score_indices], proba=proba,
                           model=describe(model)), 0
 
 
-def aligned_proba(proba, model_classes, n_classes):
-    """``predict_proba`` columns placed at the positions of the model's classes.
+def aligned_columns(values, model_classes, n_classes, *, fill=0.0):
+    """Per-class columns of a model's output placed at the positions of its classes.
 
-    A model trained on rows lacking some class has fewer columns; the
-    missing classes get probability 0, so columns stay aligned with
-    ``classes`` (``model_classes`` are positions in it).
+    A model trained on rows lacking some class has fewer ``predict_proba``
+    (or ``decision_function``) columns; the missing classes get ``fill``
+    (probability 0), so columns stay aligned with ``classes``
+    (``model_classes`` are positions in it). The one rule for the scoring
+    models and for :class:`~skunseen.PrunedClassifier`'s predictions.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from skunseen.engine import aligned_proba
-    >>> aligned_proba(np.array([[0.3, 0.7]]), [0, 2], 3)
+    >>> from skunseen.engine import aligned_columns
+    >>> aligned_columns(np.array([[0.3, 0.7]]), [0, 2], 3)
     array([[0.3, 0. , 0.7]])
     """
-    out = np.zeros((len(proba), n_classes), dtype=np.float64)
-    out[:, np.asarray(model_classes, dtype=np.int64)] = proba
+    values = np.asarray(values)
+    out = np.full((len(values), n_classes), fill, dtype=values.dtype)
+    out[:, np.asarray(model_classes, dtype=np.int64)] = values
     return out
 
 

@@ -13,6 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, check_is_fitted, column_or_1d
 
 from .. import nets
+from ..engine import aligned_columns
 
 
 def _inner_has(method):
@@ -182,10 +183,8 @@ class PrunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         A coreset without some class gives a classifier with fewer columns;
         those classes get ``fill``.
         """
-        known = np.asarray(getattr(self.estimator_, "classes_", np.arange(raw.shape[1])))
-        full = np.full((raw.shape[0], len(self.classes_)), fill, dtype=raw.dtype)
-        full[:, known.astype(np.int64)] = raw
-        return full
+        known = getattr(self.estimator_, "classes_", np.arange(raw.shape[1]))
+        return aligned_columns(raw, known, len(self.classes_), fill=fill)
 
     def predict(self, X):
         """Predict labels with the classifier trained on the coreset.

@@ -9,8 +9,9 @@
 #    which are the machine's CUDA 13.0 builds; here they run on the CPU), numpy
 #    2.5.2, a scikit-learn older than skunseen needs and a narwhals older than
 #    scikit-learn 1.9 needs, and the rest of what the suite imports (scipy,
-#    joblib, threadpoolctl, pandas, matplotlib, tqdm, pillow, pytest,
-#    hypothesis, tabulate, packaging); none of skorch, imbalanced-learn or dask.
+#    joblib, threadpoolctl, pandas, matplotlib, tqdm, pillow, pytest and the
+#    pytest plugins the machine has, hypothesis, tabulate, packaging); none of
+#    skorch, imbalanced-learn or dask.
 #    The wheels are downloaded once into REHEARSAL_DIR/wheelhouse; the
 #    environment is rebuilt when the versions asked for change.
 # 2. Puts the wheels the suite carries into .whl/ (benchmarks/README.md's
@@ -41,9 +42,11 @@ SKLEARN=${SKLEARN_VERSION:-1.5.2}
 NARWHALS=${NARWHALS_VERSION:-1.48.1}
 SKORCH_WHEEL=${SKORCH_WHEEL:-1.4.0}
 SKLEARN_WHEEL=${SKLEARN_WHEEL:-1.8.0}
+# pytest with the plugins the machine has, which load into every pytest run
 PACKAGES=("torch==$TORCH" "torchvision==$TORCHVISION" "numpy==$NUMPY" "scikit-learn==$SKLEARN"
           "narwhals==$NARWHALS" scipy joblib threadpoolctl pandas matplotlib tqdm pillow pytest
-          hypothesis tabulate packaging)
+          pytest-xdist pytest-timeout pytest-mock pytest-cov pytest-benchmark hypothesis tabulate
+          packaging)
 began=$(date +%s)
 
 # --- the interpreter

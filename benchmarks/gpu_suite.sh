@@ -40,7 +40,8 @@ SMOKE=${SKUNSEEN_SUITE_SMOKE:-0}
 BUDGET=${SKUNSEEN_SUITE_SECONDS:-$([ "$SMOKE" = 1 ] && echo 180 || echo 540)}
 ONLY=${SKUNSEEN_SUITE_ONLY:-}
 WHEELS=${SKUNSEEN_SUITE_WHEELS:-.whl}
-export SKUNSEEN_CIFAR=${SKUNSEEN_CIFAR:-data/cifar10-jpeg.tar.gz}
+# absolute: the tests (tests/helpers.py) and every step read it
+export SKUNSEEN_CIFAR=$(realpath -m "${SKUNSEEN_CIFAR:-data/cifar10-jpeg.tar.gz}")
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 START=$(date +%s)
 FAILED=()

@@ -255,7 +255,7 @@ def spread_table(ctx):
         f"IQR ratio: {iqr_ratio.mean():.2f} ± {iqr_ratio.std():.2f}. "
         "\"Within 1% of min\": fraction of samples whose score is at most the minimum "
         "plus 1% of the score range, with each method's own range "
-        "(`skunseen._cli.summarize`) or with the range of both methods together "
+        "(as the command line reports it) or with the range of both methods together "
         "(one scale for both). "
         f"Histogram (seed {seed0}): `{_shown(figure)}` ({figure.stat().st_size // 1024} kB).",
     ])

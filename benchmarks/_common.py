@@ -161,3 +161,55 @@ def interleaved(variants, repeats, *, warmup=True, log=print):
 
 def median(values):
     return statistics.median(values)
+
+
+def summarize(values):
+    """Summary statistics of a score distribution, JSON-ready (the score spread
+    the benchmarks report: std, quantiles and the pile-up at the minimum)."""
+    values = np.asarray(values, dtype=float)
+    span = values.max() - values.min()
+    quantiles = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
+    return {
+        "mean": float(values.mean()), "std": float(values.std()),
+        "min": float(values.min()), "max": float(values.max()),
+        "quantiles_5_25_50_75_95": [float(q) for q in quantiles],
+        # The pile-up that fitting scores show: how many sit at the very bottom.
+        "fraction_within_1pct_of_min": float(np.mean(values <= values.min() + 0.01 * span))
+        if span > 0 else 1.0,
+    }
+
+
+class Budget:
+    """Wall-clock budget of one benchmark run: start no work that would end after it.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Seconds from construction; None: no limit.
+    """
+
+    def __init__(self, seconds=None):
+        self.seconds = seconds
+        self.start = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def left(self):
+        return float("inf") if self.seconds is None else self.seconds - self.elapsed()
+
+    def allows(self, estimate):
+        """Whether work expected to take ``estimate`` seconds ends within the budget."""
+        return estimate <= self.left()
+
+
+def write_partial(path, text):
+    """Rewrite ``path`` with ``text`` (a markdown table so far), atomically, so that
+    a run killed at its time limit leaves every row it measured."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

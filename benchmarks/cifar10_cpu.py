@@ -40,17 +40,21 @@ Run ``python benchmarks/cifar10_cpu.py`` (33 minutes on a 2-core machine;
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner
-from skunseen.cli._report import summarize
-from skunseen.datasets import load_image_archive
-from skunseen.models import ArrayIndexView, make_net
-from skunseen.selection import select
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import summarize  # noqa: E402
+
+from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
+from skunseen.datasets import load_image_archive  # noqa: E402
+from skunseen.models import ArrayIndexView, make_net  # noqa: E402
+from skunseen.selection import select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"

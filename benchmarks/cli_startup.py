@@ -38,7 +38,13 @@ from _common import interleaved, machine_description, markdown_table  # noqa: E4
 def _command():
     """The installed console script, or the module when it is not on PATH."""
     script = shutil.which("skunseen")
-    return [script] if script else [sys.executable, "-m", "skunseen.cli"]
+    if script:
+        return [script]
+    # the same entry point, run by this interpreter (also needs the package installed)
+    code = ("import sys; from importlib.metadata import entry_points; "
+            "main, = [e.load() for e in entry_points(group='console_scripts') "
+            "if e.name == 'skunseen']; sys.exit(main())")
+    return [sys.executable, "-c", code]
 
 
 def variants(out):

@@ -2,7 +2,7 @@
 
 Plain PyTorch, no skorch and no pruner: it measures how much training the K
 fold models of UNSEEN at once could save on a device, before the library
-does it (issue "Train the K fold models at once"). Every variant trains the
+does it. Every variant trains the
 same K models (:class:`skunseen.models.FastCifarNet` architecture, the
 fast-training recipe: Nesterov SGD, label smoothing 0.2, per-step triangular
 learning rate, flip and 2-pixel translate augmentation on the device, bf16
@@ -24,7 +24,13 @@ Printed: training images per second (K x rows x epochs over wall time, CUDA
 synchronised), the ratio to sequential, and the mean held-out accuracy of
 the K models on their held-out folds (a check that they learn alike).
 Variants are interleaved over ``--rounds``; the table gives median and
-min-max.
+min-max. Before the timed rounds every variant trains ``--warmup-steps``
+steps twice (cuDNN autotuning and lazy start-up, then a timed stretch whose
+speed estimates each timed run); a timed run that would end after
+``--budget-s`` is skipped and named in the table, and the table is rewritten
+to ``--out`` after every run, so a run stopped at a time limit keeps what it
+measured. At start the grouped module is checked against the K models it
+stacks (same logits in eval mode, to 1e-3).
 
     python benchmarks/fold_batching_prototype.py                 # CUDA when present
     python benchmarks/fold_batching_prototype.py --smoke         # tiny, CPU, seconds
@@ -42,13 +48,28 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine_description, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    Budget,
+    machine_description,
+    markdown_table,
+    set_threads,
+    write_partial,
+)
 
 from skunseen.models import FastCifarNet  # noqa: E402
-from skunseen.models._fastcifar import SHIFT_SCALE, recipe_lr  # noqa: E402
 
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 MOMENTUM, WEIGHT_DECAY, SMOOTHING = 0.85, 0.0015, 0.2
+# FastCifarNet's BatchNorm shift is stored divided by this factor (the recipe's
+# higher bias learning rate); check_grouped() fails if the net's factor changes.
+SHIFT_SCALE = 8.0
+
+
+def recipe_lr(batch_size, momentum):
+    """The recipe's SGD learning rate for a mean-reduced loss (as make_net("fastcifar")):
+    a step of 10 / (1024 (1 + 1 / (1 - momentum))) per example."""
+    return 10.0 / (1024 * (1 + 1 / (1 - momentum))) * batch_size
 
 
 def parse_args(argv=None):
@@ -62,11 +83,21 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", nargs="+", default=["sequential", "grouped", "vmap"])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--warmup-steps", type=int, default=5,
+                        help="untimed steps, then as many timed ones, per variant before the "
+                             "rounds (default 5)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="skip timed runs that would end later than this (seconds)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="markdown file rewritten with the table after every run")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's; --smoke: 1)")
     parser.add_argument("--smoke", action="store_true", help="tiny pool on the CPU")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.pool, args.epochs, args.batch_size, args.width, args.rounds = 300, 1, 64, 0.125, 1
-        args.device = "cpu"
+        args.pool, args.epochs, args.batch_size, args.width, args.rounds = 200, 1, 32, 0.125, 1
+        args.warmup_steps, args.device = 1, "cpu"
+        args.threads = args.threads or 1
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     return args
@@ -164,6 +195,27 @@ class GroupedFastCifar(nn.Module):
             X = F.gelu(self._norm(X, 2 * b + 1))
         features = torch.amax(X, dim=(-2, -1)).reshape(len(X), self.k, -1)
         return torch.einsum("bkc,koc->bko", features, self.head.to(features.dtype)) / 9.0
+
+
+@torch.no_grad()
+def check_grouped(args, X_dev, train_rows):
+    """Max |logit difference| between GroupedFastCifar and the K models it stacks.
+
+    Eval mode, float32, BatchNorm shifts drawn at random (they start at 0, where
+    a wrong ``SHIFT_SCALE`` would not show).
+    """
+    models = fresh_models(args, X_dev, train_rows, seed=12345)
+    generator = torch.Generator().manual_seed(0)
+    for model in models:
+        for module in model.modules():
+            if isinstance(getattr(module, "shift", None), torch.Tensor):
+                module.shift.copy_(torch.randn(module.shift.shape, generator=generator))
+        model.eval()
+    grouped = GroupedFastCifar(models).to(args.device).to(memory_format=torch.channels_last)
+    images = normalised(X_dev[train_rows[0][:16]])
+    expected = torch.stack([model(images) for model in models], dim=1)
+    tiled = images.repeat(1, len(models), 1, 1).contiguous(memory_format=torch.channels_last)
+    return (grouped.eval()(tiled) - expected).abs().max().item()
 
 
 # ------------------------------------------------------------------ training
@@ -286,8 +338,31 @@ def held_out_accuracy(args, X_dev, y_dev, variant, trained, test_rows):
     return float(np.mean(correct))
 
 
+def table(args, card, speeds, accuracy, errors, skipped):
+    base = np.median(speeds["sequential"]) if speeds.get("sequential") else None
+    rows = []
+    for variant in args.variants:
+        if variant in errors:
+            rows.append([variant, card, "failed: " + errors[variant], "", ""])
+        elif not speeds[variant]:
+            rows.append([variant, card, skipped.get(variant, "not run yet"), "", ""])
+        else:
+            s = np.asarray(speeds[variant])
+            rows.append([variant, card,
+                         f"{np.median(s):,.0f} ({s.min():,.0f}–{s.max():,.0f}), "
+                         f"{len(s)} run(s)",
+                         f"{np.median(s) / base:.2f}x" if base else "",
+                         f"{np.mean(accuracy[variant]):.3f}"])
+    return markdown_table(["variant", "card", "training img/s, median (min–max)",
+                           "speed vs sequential", "held-out accuracy"], rows,
+                          align=["---", "---", "---:", "---:", "---:"])
+
+
 def main(argv=None):
     args = parse_args(argv)
+    budget = Budget(args.budget_s)
+    if args.threads:
+        set_threads(args.threads)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     X, y = load(args)
@@ -299,59 +374,76 @@ def main(argv=None):
                   for k in range(args.folds)]
     test_rows = [torch.as_tensor(np.flatnonzero(folds == k), device=args.device)
                  for k in range(args.folds)]
+    card = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        expected = check_grouped(args, X_dev, train_rows)
+    print(f"grouped module vs the K models: max |logit difference| {expected:.1e}", flush=True)
+    if not expected < 1e-3:
+        raise AssertionError("GroupedFastCifar no longer computes what FastCifarNet computes")
     trainers = {"sequential": train_sequential, "grouped": train_grouped, "vmap": train_vmap}
     speeds = {v: [] for v in args.variants}
-    accuracy, errors = {}, {}
-    start = time.perf_counter()
-    for r in range(args.rounds + 1):  # round 0 warms up (cuDNN autotuning, lazy init)
+    accuracy, errors, skipped, per_step = {}, {}, {}, {}
+    header = (f"{machine_description()}\n- {args.folds} models, {args.epochs} epochs of "
+              f"{len(train_rows[0])} training rows each, batch {args.batch_size}, width "
+              f"{args.width}, {args.rounds} timed round(s) after {args.warmup_steps} + "
+              f"{args.warmup_steps} warm-up steps per variant")
+
+    def run(variant, r, steps, generator):
+        """Train the K models of one variant; seconds, or None when it failed."""
+        models = fresh_models(args, X_dev, train_rows, seed=100 * r)
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        began = time.perf_counter()
+        try:
+            trained = trainers[variant](args, X_dev, y_dev, models, steps, generator)
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+        except Exception as exc:  # a variant torch cannot run here is reported, not fatal
+            errors[variant] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            print(f"{variant}: failed: {errors[variant]}", flush=True)
+            return None, None
+        return time.perf_counter() - began, trained
+
+    # warm-up: cuDNN autotuning and lazy start-up, then a timed stretch for the estimates
+    generator = torch.Generator(device=args.device).manual_seed(0)
+    warm_steps = epoch_orders(train_rows, args.epochs, args.batch_size, generator)
+    for variant in args.variants:
+        w = max(1, min(args.warmup_steps, len(warm_steps) // 2))
+        if run(variant, 0, warm_steps[:w], generator)[0] is None:
+            continue
+        seconds, _ = run(variant, 0, warm_steps[w:2 * w] or warm_steps[:w], generator)
+        if seconds is not None:
+            per_step[variant] = seconds / w
+            print(f"warm-up {variant}: {1000 * per_step[variant]:.1f} ms per step", flush=True)
+    for r in range(1, args.rounds + 1):
         order = args.variants[r % len(args.variants):] + args.variants[:r % len(args.variants)]
         for variant in order:
             if variant in errors:
                 continue
             generator = torch.Generator(device=args.device).manual_seed(r)
             steps = epoch_orders(train_rows, args.epochs, args.batch_size, generator)
-            models = fresh_models(args, X_dev, train_rows, seed=100 * r)
-            if args.device == "cuda":
-                torch.cuda.synchronize()
-            began = time.perf_counter()
-            try:
-                trained = trainers[variant](args, X_dev, y_dev, models, steps, generator)
-                if args.device == "cuda":
-                    torch.cuda.synchronize()
-            except Exception as exc:  # a variant torch cannot run here is reported, not fatal
-                errors[variant] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                print(f"{variant}: failed: {errors[variant]}", flush=True)
+            estimate = per_step[variant] * len(steps)
+            if not budget.allows(estimate):
+                skipped[variant] = (f"skipped: {estimate:.0f} s expected, "
+                                    f"{max(budget.left(), 0):.0f} s of the budget left")
+                print(f"round {r} {variant}: {skipped[variant]}", flush=True)
                 continue
-            seconds = time.perf_counter() - began
+            seconds, trained = run(variant, r, steps, generator)
+            if seconds is None:
+                continue
             images = len(steps) * args.batch_size * args.folds
-            if r > 0 or args.rounds == 0:
-                speeds[variant].append(images / seconds)
+            speeds[variant].append(images / seconds)
             accuracy.setdefault(variant, []).append(
                 held_out_accuracy(args, X_dev, y_dev, variant, trained, test_rows))
             print(f"round {r} {variant}: {images / seconds:,.0f} img/s, held-out accuracy "
-                  f"{accuracy[variant][-1]:.3f}", flush=True)
-    card = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    base = np.median(speeds["sequential"]) if speeds.get("sequential") else None
-    rows = []
-    for variant in args.variants:
-        if variant in errors:
-            rows.append([variant, card, "failed: " + errors[variant], "", ""])
-            continue
-        s = np.asarray(speeds[variant])
-        rows.append([variant, card,
-                     f"{np.median(s):,.0f} ({s.min():,.0f}–{s.max():,.0f})",
-                     f"{np.median(s) / base:.2f}x" if base else "",
-                     f"{np.mean(accuracy[variant]):.3f}"])
+                  f"{accuracy[variant][-1]:.3f} ({seconds:.1f} s)", flush=True)
+            write_partial(args.out, f"{header}; {budget.elapsed():.0f} s so far\n\n"
+                          + table(args, card, speeds, accuracy, errors, skipped) + "\n")
+    text = (f"{header}; total {budget.elapsed():.0f} s\n\n"
+            + table(args, card, speeds, accuracy, errors, skipped) + "\n")
+    write_partial(args.out, text)
     print()
-    print(machine_description())
-    print(f"- {args.folds} models x {len(steps)} steps of {args.batch_size} rows "
-          f"({args.epochs} epochs of {len(train_rows[0])} training rows each), width "
-          f"{args.width}, {args.rounds} timed round(s) after a warm-up; total "
-          f"{time.perf_counter() - start:.0f} s")
-    print()
-    print(markdown_table(["variant", "card", "training img/s, median (min–max)",
-                          "speed vs sequential", "held-out accuracy"], rows,
-                         align=["---", "---", "---:", "---:", "---:"]))
+    print(text)
     return 0 if "sequential" not in errors else 1
 
 

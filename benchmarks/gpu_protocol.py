@@ -35,7 +35,13 @@ Runs go in priority order: the first scorer and selector for every method,
 keep and seed first, then the full-data seeds, then the other (scorer,
 selector) pairs. At the first run that would end after ``--budget-s`` seconds
 the evaluation stops and the rest is listed as skipped, so the script ends in
-time on any card and what ran is a prefix of the priority order.
+time on any card and what ran is a prefix of the priority order. Every piece
+of work is counted against the budget before it starts: the reference
+training (estimated from the warm-up fit's second epoch), the scoring (fewer
+epochs when they would take more than half the time left), each evaluation
+run (its share of a full training plus the test pass) and, for multi-step
+UNSEEN, the refill steps that build its coreset (estimated from the
+measured speed, then from the multi-step fits already done).
 The markdown table and json are rewritten after every run (``--out``), so
 even a killed run leaves its results.
 
@@ -56,10 +62,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine_description, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    machine_description,
+    markdown_table,
+    summarize,
+)
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
-from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_image_archive  # noqa: E402
 from skunseen.models import ArrayIndexView, make_net  # noqa: E402
 from skunseen.selection import select  # noqa: E402
@@ -67,9 +77,10 @@ from skunseen.selection import select  # noqa: E402
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 METHODS = ("unseen", "multistep", "fitting", "random")
 PRESETS = {
-    "smoke": dict(device="cpu", pool=300, test_limit=200, width=0.125, folds=3, score_epochs=2,
-                  eval_epochs=1, keeps=[0.5, 0.2], seeds=[0], batch_size=128,
-                  budget_s=600.0, threads=2, cache_dir=None),
+    # tiny and single-threaded: the test suite runs it on a loaded 2-CPU machine
+    "smoke": dict(device="cpu", pool=200, test_limit=100, width=0.125, folds=3, score_epochs=2,
+                  eval_epochs=1, keeps=[0.5], seeds=[0], batch_size=128, test_tta=1,
+                  budget_s=150.0, threads=1, cache_dir=None),
     "cpu": dict(device="cpu", pool=10_000, width=0.25, score_epochs=15,
                 keeps=[0.7, 0.5, 0.3, 0.1], budget_s=45 * 60.0, threads=2),
 }
@@ -101,11 +112,14 @@ def parse_args(argv=None):
     parser.add_argument("--budget-s", type=float, default=420.0,
                         help="start no run that would end later than this (seconds)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--test-tta", type=int, default=2, choices=(0, 1, 2),
+                        help="test-time augmentation level of the evaluation runs")
     preset = parser.add_mutually_exclusive_group()
     preset.add_argument("--cpu", action="store_true",
                         help="the CPU-sized protocol: 10,000-image pool, width 0.25, 45 min")
     preset.add_argument("--smoke", action="store_true",
-                        help="tiny pool on the CPU in under a minute; checks the table's shape")
+                        help="tiny pool on the CPU in well under a minute; checks the "
+                             "table's shape")
     args = parser.parse_args(argv)
     if args.smoke or args.cpu:
         # a preset changes the defaults; options given explicitly still win
@@ -133,6 +147,9 @@ class Protocol:
         self.skipped = []
         self.notes = []
         self.full_seconds = None
+        self.test_seconds = 0.0
+        # measured / estimated seconds of the multi-step fits so far
+        self.multistep_factor = 1.0
 
     # ------------------------------------------------------------ helpers
     def elapsed(self):
@@ -171,20 +188,37 @@ class Protocol:
         self.log(f"loaded {len(self.y)} train / {len(self.y_test)} test images on {self.card}")
 
     def reference_run(self):
-        """Warm-up, then the recipe on all rows: seconds and test accuracy per TTA level."""
+        """Warm-up, then the recipe on all rows: seconds and test accuracy per TTA level.
+
+        Returns False, with a note, when the warm-up says that one full training
+        would not end within the budget (nothing else could run then either).
+        """
         args = self.args
         rows = np.arange(len(self.y))
-        warm = self.net(epochs=1, seed=0, tta=0)
-        self.timed_fit(warm, rows[: max(len(rows) // 10, 10)])
+        warm_rows = rows[: max(len(rows) // 10, 10)]
+        warm = self.net(epochs=2, seed=0, tta=0)
+        self.timed_fit(warm, warm_rows)
+        # the second epoch is past the lazy start-up (cuDNN autotuning, allocator)
+        estimate = warm.history[-1, "dur"] * len(rows) / len(warm_rows) * args.eval_epochs
+        if self.elapsed() + estimate > args.budget_s:
+            self.notes.append(f"stopped before the reference training: about {estimate:.0f} s, "
+                              f"more than the {args.budget_s:.0f} s budget allows")
+            self.log(self.notes[-1])
+            return False
         net = self.net(epochs=args.eval_epochs, seed=0, tta=2)
         self.full_seconds = self.timed_fit(net, rows)
         for level in (0, 1, 2):
             net.module_.tta = level
+            start = time.perf_counter()
             self.reference[f"tta{level}"] = self.test_accuracy(net)
-        self.accuracy.setdefault(("full data", "-", "-", 1.0), []).append(self.reference["tta2"])
+            if level == args.test_tta:
+                self.test_seconds = time.perf_counter() - start
+        self.accuracy.setdefault(("full data", "-", "-", 1.0), []).append(
+            self.reference[f"tta{args.test_tta}"])
         self.seconds["reference (one full training)"] = self.full_seconds
         self.log(f"recipe: {self.full_seconds:.2f} s per full training, test accuracy "
                  + ", ".join(f"{k} {100 * v:.2f} %" for k, v in self.reference.items()))
+        return True
 
     def scorer_params(self, scorer):
         # el2n at the final epoch from the per-epoch records, so every scorer
@@ -192,22 +226,33 @@ class Protocol:
         epochs = self.args.score_epochs
         return {"epochs": (epochs - 1, epochs)} if scorer == "el2n" else None
 
-    def pruner_params(self, scorer, checkpoints):
+    def pruner_params(self, pruner_cls, scorer, checkpoints):
+        # the pruners share their scoring models through one folder
         return dict(scorer=scorer, scorer_params=self.scorer_params(scorer), random_state=0,
                     memory=checkpoints)
 
     def fit_scoring_to_budget(self):
         """Fewer scoring epochs when the measured speed says they would take more
-        than half of the time left (reported with the results)."""
+        than half of the time left (reported with the results); no scoring, and
+        random coresets alone, when not even two epochs fit."""
         args = self.args
         per_epoch = self.full_seconds / args.eval_epochs
-        # K folds of (K-1)/K of the rows, the fitting model on all, plus recording
-        cost = per_epoch * (args.folds + 0.5)
+        # K folds of (K-1)/K of the rows and the fitting model on all, plus the
+        # recording passes over the scored rows (about a third of a training pass each)
+        cost = per_epoch * (("unseen" in args.methods) * (args.folds - 1 + 1 / 3)
+                            + ("fitting" in args.methods) * (1 + 1 / 3))
+        if cost == 0:
+            return
         affordable = int(0.5 * (args.budget_s - self.elapsed()) / cost)
-        if affordable < args.score_epochs:
+        if affordable < 2:
+            self.notes.append(f"no time to score (one scoring epoch takes about {cost:.0f} "
+                              "s): random coresets only")
+            args.methods = [m for m in args.methods if m == "random"]
+            self.log(self.notes[-1])
+        elif affordable < args.score_epochs:
             self.notes.append(f"scoring epochs reduced from {args.score_epochs} to "
-                              f"{max(affordable, 2)} to fit the {args.budget_s:.0f} s budget")
-            args.score_epochs = max(affordable, 2)
+                              f"{affordable} to fit the {args.budget_s:.0f} s budget")
+            args.score_epochs = affordable
             self.log(self.notes[-1])
 
     def score(self, checkpoints):
@@ -218,9 +263,13 @@ class Protocol:
             start = time.perf_counter()
             for scorer in args.scorers:
                 net = self.net(epochs=args.score_epochs, seed=0, tta=0)
-                params = self.pruner_params(scorer, checkpoints)
-                pruner = (UnseenPruner(net, cv=args.folds, **params) if method == "unseen"
-                          else FittingPruner(net, **params))
+                if method == "unseen":
+                    pruner = UnseenPruner(
+                        net, cv=args.folds,
+                        **self.pruner_params(UnseenPruner, scorer, checkpoints))
+                else:
+                    pruner = FittingPruner(
+                        net, **self.pruner_params(FittingPruner, scorer, checkpoints))
                 self.scores[method, scorer] = pruner.fit(self.X, self.y).scores_
                 if scorer == args.scorers[0]:
                     # the later scorers read these models back from the checkpoints
@@ -240,18 +289,45 @@ class Protocol:
                         self.scores[method, scorer], self.y, int(round(keep * len(self.y))),
                         selector=selector, random_state=0)
 
+    def multistep_estimate(self, keep):
+        """Seconds of the multi-step fit for ``keep`` beyond its shared first step.
+
+        Linear steps: step t + 1 trains a model on the coreset of step t
+        (``keep * t / steps`` of the rows) for the scoring epochs and records
+        the rows outside it at every epoch (a third of a training pass each),
+        scaled by what the multi-step fits so far took against this estimate.
+        """
+        args = self.args
+        per_epoch = self.full_seconds / args.eval_epochs
+        refills = range(1, args.steps)
+        rows = sum(keep * t / args.steps + (1 - keep * t / args.steps) / 3 for t in refills)
+        return per_epoch * args.score_epochs * rows * self.multistep_factor
+
     def multistep_coreset(self, scorer, selector, keep, checkpoints):
         key = ("multistep", scorer, selector, keep)
         if key not in self.coresets:
             args = self.args
             pruner = MultiStepUnseenPruner(
                 self.net(epochs=args.score_epochs, seed=0, tta=0), selector=selector, keep=keep,
-                cv=args.folds, n_steps=args.steps, **self.pruner_params(scorer, checkpoints))
+                cv=args.folds, n_steps=args.steps,
+                **self.pruner_params(MultiStepUnseenPruner, scorer, checkpoints))
+            estimate = self.multistep_estimate(keep)
             start = time.perf_counter()
             self.coresets[key] = pruner.fit(self.X, self.y).sample_indices_
+            seconds = time.perf_counter() - start
+            if estimate > 0:
+                self.multistep_factor = max(self.multistep_factor,
+                                            seconds / estimate * self.multistep_factor)
             name = "multi-step scoring (all fits)"
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
         return self.coresets[key]
+
+    def run_estimate(self, method, scorer, selector, keep):
+        """Seconds that one evaluation run will take, its coreset's making included."""
+        seconds = keep * self.full_seconds + self.test_seconds
+        if method == "multistep" and (method, scorer, selector, keep) not in self.coresets:
+            seconds += self.multistep_estimate(keep)
+        return seconds
 
     def plan(self):
         """Evaluation runs ``(method, scorer, selector, keep, seed)`` by priority."""
@@ -275,7 +351,7 @@ class Protocol:
         plan = self.plan()
         for position, (method, scorer, selector, keep, seed) in enumerate(plan):
             key = (method, scorer, selector, keep)
-            if self.elapsed() + keep * self.full_seconds > args.budget_s:
+            if self.elapsed() + self.run_estimate(*key) > args.budget_s:
                 # Stop here rather than fit smaller runs further down the plan:
                 # what ran is a prefix of the priority order.
                 self.skipped = [list(run) for run in plan[position:]]
@@ -289,7 +365,7 @@ class Protocol:
                 rows = np.arange(len(self.y))
             else:
                 rows = self.coresets[key]
-            net = self.net(epochs=args.eval_epochs, seed=seed, tta=2)
+            net = self.net(epochs=args.eval_epochs, seed=seed, tta=args.test_tta)
             seconds = self.timed_fit(net, rows)
             name = "evaluation training (all runs)"
             self.seconds[name] = self.seconds.get(name, 0.0) + seconds
@@ -357,7 +433,8 @@ class Protocol:
             f"Card: **{self.card}**. Pool {len(self.y)} train / {len(self.y_test)} test images; "
             f"FastCifarNet width {args.width}; scoring {args.score_epochs} epochs (K = "
             f"{args.folds}, no TTA); evaluation {args.eval_epochs} epochs held fixed across "
-            f"keep ratios, TTA level 2; multi-step {args.steps} linear steps; coresets selected "
+            f"keep ratios, TTA level {args.test_tta}; multi-step {args.steps} linear steps; "
+            "coresets selected "
             f"with seed 0 (random: per seed); seeds {args.seeds}; {skipped}"
             + "".join(f"; {note}" for note in self.notes) + ".",
             f"Recipe on all rows: {self.full_seconds or float('nan'):.2f} s per full training; "
@@ -416,7 +493,9 @@ def main(argv=None):
         torch.backends.cudnn.benchmark = True
     protocol = Protocol(args)
     protocol.load()
-    protocol.reference_run()
+    if not protocol.reference_run():
+        protocol.write()
+        return 1
     protocol.write()
     protocol.fit_scoring_to_budget()
     with tempfile.TemporaryDirectory(prefix="skunseen-protocol-") as checkpoints:
@@ -428,8 +507,8 @@ def main(argv=None):
     if args.smoke:
         check_table_shape(protocol)
         print("smoke: table shape OK")
-    return protocol
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

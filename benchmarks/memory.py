@@ -30,8 +30,10 @@ With several ``--limits`` the script also fits peak RSS against the array
 size: the slope is the marginal memory per byte of data, 1 when the data are
 held once and K/(K-1) + 1 more when every fold copies its rows.
 
-``--with-copies`` adds the run with the folds copied as before (each fold's
-rows taken with ``take_rows``), for comparison. ``--with-fixed-threshold``
+``--with-copies`` adds, for comparison, the path before index views emulated
+with the public API: the K fold models of the same net fitted one after
+another on copies of their training rows (``X[train]``), each predicting its
+held-out copy, with the same ``StratifiedKFold`` folds. ``--with-fixed-threshold``
 adds a run with ``MALLOC_MMAP_THRESHOLD_=131072``: by default glibc raises
 its mmap threshold after large blocks are freed, so later batch-sized
 buffers come from the heap, where freed memory can stay resident; a fixed
@@ -100,16 +102,10 @@ def child(args):
     """One measurement; prints a JSON line."""
     import numpy as np
 
-    import skunseen.nets._recording as recording
     from skunseen import UnseenPruner
-    from skunseen._data import take_rows
-    from skunseen.nets._inputs import as_net_input
     from skunseen.datasets import load_image_archive
 
     set_threads(args.threads)
-    if args.copies:
-        # The path before index views: every fold's rows copied.
-        recording.fold_view = lambda X, y, indices: as_net_input(take_rows(X, indices))
     rng = np.random.RandomState(0)
     warm_X = rng.randint(0, 256, size=(WARM_UP_IMAGES, 3, 32, 32), dtype=np.uint8)
     UnseenPruner(_tiny_net(10, args.epochs), cv=args.folds, keep=0.5,
@@ -123,8 +119,12 @@ def child(args):
     del X_test  # the test split is not part of pruning
     reset = _reset_peak_rss()
     start = time.perf_counter()
-    pruner = UnseenPruner(_tiny_net(len(np.unique(y)), args.epochs), cv=args.folds,
-                          keep=0.5, random_state=0).fit(X, y)
+    if args.copies:
+        kept = _fit_folds_on_copies(X, y, args)
+    else:
+        pruner = UnseenPruner(_tiny_net(len(np.unique(y)), args.epochs), cv=args.folds,
+                              keep=0.5, random_state=0).fit(X, y)
+        kept = int(len(pruner.sample_indices_))
     print(json.dumps({
         "overhead": overhead,
         "after_warm_up": after_warm_up,
@@ -133,8 +133,23 @@ def child(args):
         "peak": _peak_rss_bytes(),
         "peak_includes_loading": not reset,
         "seconds": time.perf_counter() - start,
-        "kept": int(len(pruner.sample_indices_)),
+        "kept": kept,
     }))
+
+
+def _fit_folds_on_copies(X, y, args):
+    """The path before index views, by hand: every fold trains on a copy of its
+    rows and predicts a copy of its held-out rows; returns the coreset size that
+    keep=0.5 gives."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = StratifiedKFold(args.folds, shuffle=True, random_state=0)
+    for train, test in folds.split(np.zeros(len(y)), y):
+        net = _tiny_net(len(np.unique(y)), args.epochs).fit(X[train], y[train])
+        net.predict_proba(X[test])
+        del net
+    return len(y) // 2
 
 
 def measure(args, limit, copies, env):

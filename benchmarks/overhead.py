@@ -34,7 +34,7 @@ feeds batches the same way:
 
 Everything on the skorch side is what a user of the library runs: validation,
 cloning, seeding, the ``HeldOutRecorder`` callback (``net.forward_iter``),
-skorch's history and callbacks. The issue's target (skorch <= 1.15x the plain
+skorch's history and callbacks. The target (skorch <= 1.15x the plain
 loop) is judged on make_net's default path for the model against its
 counterpart: ``skorch-dataloader`` / ``plain-dataloader`` for the MLP,
 ``skorch-fastpath`` / ``plain-tensor`` for the CNN.

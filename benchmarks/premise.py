@@ -83,10 +83,10 @@ from _common import (  # noqa: E402
     markdown_table,
     mean_std,
     set_threads,
+    summarize,
 )
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
-from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_digits_images  # noqa: E402
 from skunseen.models import make_net  # noqa: E402
 from skunseen.scores import available_scorers  # noqa: E402
@@ -255,7 +255,7 @@ def spread_table(ctx):
         f"IQR ratio: {iqr_ratio.mean():.2f} ± {iqr_ratio.std():.2f}. "
         "\"Within 1% of min\": fraction of samples whose score is at most the minimum "
         "plus 1% of the score range, with each method's own range "
-        "(`skunseen.cli._report.summarize`) or with the range of both methods together "
+        "(as the command line reports it) or with the range of both methods together "
         "(one scale for both). "
         f"Histogram (seed {seed0}): `{_shown(figure)}` ({figure.stat().st_size // 1024} kB).",
     ])

@@ -24,6 +24,13 @@ within a round, and rounds rotate the order, so that the slow phases of a
 shared machine hit both alike. CUDA rows run when a GPU is visible (the card
 is named in the header); otherwise they print "skipped: no CUDA".
 
+With ``--budget-s`` a row starts only while the time left exceeds what the
+previous row took (rows go cheapest first: the small CNN before ResNet-18),
+and a fit only when the same variant's last fit (or the other variant's)
+fits in the time left; skipped rows and fits are named. The table is
+rewritten to ``--out`` after every row, so a run stopped at a time limit
+keeps what it measured.
+
 Usage (from the repository root)::
 
     python benchmarks/throughput.py                   # CPU (and CUDA when present)
@@ -44,7 +51,14 @@ from torch.utils.data import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine_description, markdown_table, set_threads  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    Budget,
+    machine_description,
+    markdown_table,
+    set_threads,
+    write_partial,
+)
 
 from skunseen.models import make_net  # noqa: E402
 
@@ -115,8 +129,10 @@ def epoch_seconds(net, X, y):
     return [row["dur"] for row in net.history[1:]]
 
 
-def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
-    """Images per second of every timed epoch, per variant, for one model."""
+def measure(device, model, X, y, *, epochs, rounds, workers, batch_size, budget=None):
+    """Images per second of every timed epoch, per variant, for one model; fits
+    that ``budget`` does not allow are skipped (their variant may stay empty)."""
+    budget = budget or Budget()
     common = dict(input_shape=X.shape[1:], n_classes=10, device=device, max_epochs=epochs,
                   batch_size=batch_size, random_state=0)
     loader = dict(iterator_train__num_workers=workers,
@@ -128,11 +144,20 @@ def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
             TorchvisionStyleCIFAR(X, y, standard_transform()), y),
     }
     durations = {name: [] for name in variants}
+    fit_seconds = {}
     names = list(variants)
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
+            estimate = fit_seconds.get(name, max(fit_seconds.values(), default=0.0))
+            if not budget.allows(estimate):
+                print(f"  {device} {model} round {r + 1}/{rounds} {name}: skipped, about "
+                      f"{estimate:.0f} s expected, {max(budget.left(), 0):.0f} s left",
+                      flush=True)
+                continue
+            began = time.perf_counter()
             durations[name] += variants[name]()
+            fit_seconds[name] = time.perf_counter() - began
             print(f"  {device} {model} round {r + 1}/{rounds} {name}: "
                   f"{len(X) / statistics.median(durations[name]):,.0f} images/s so far",
                   flush=True)
@@ -140,6 +165,8 @@ def measure(device, model, X, y, *, epochs, rounds, workers, batch_size):
 
 
 def _median_range(speeds):
+    if not len(speeds):
+        return "not run (budget)"
     return f"{np.median(speeds):,.0f} ({speeds.min():,.0f}–{speeds.max():,.0f})"
 
 
@@ -163,18 +190,38 @@ def parse_args(argv=None):
                         help="DataLoader workers (default: 0 on CPU, where workers compete "
                              "with training for the same cores; min(8, CPUs) on CUDA)")
     parser.add_argument("--quick", action="store_true", help="fewer images, 2 epochs")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="start no row or fit expected to end later than this (seconds)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="markdown file rewritten with the table after every row")
     return parser.parse_args(argv)
+
+
+def report(args, rows, notes, source, seconds):
+    lines = [machine_description(),
+             f"- torch threads {args.threads}; the machine may be shared with other jobs, "
+             "so absolute numbers vary between runs: compare the ratio column",
+             f"- data: {source or 'n/a'}; {args.epochs} epochs per fit (first one untimed), "
+             f"{args.rounds} round(s); total {seconds:.0f} s",
+             *(f"- {note}" for note in notes), "",
+             markdown_table(
+                 ["device", "card", "model", "images/epoch", "batch", "workers",
+                  "fast path img/s (min–max)", "DataLoader img/s (min–max)",
+                  "ratio of medians"],
+                 rows, align=["---", "---", "---"] + ["---:"] * 6)]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     args = parse_args(argv)
+    budget = Budget(args.budget_s)
     set_threads(args.threads)
     if args.quick:
         args.epochs = min(args.epochs, 2)
     sizes = QUICK_IMAGES if args.quick else IMAGES
     models = args.models.split(",")
-    rows, notes = [], []
-    start = time.perf_counter()
+    rows, notes, source = [], [], None
+    last_row = 0.0
     for device in args.devices.split(","):
         if device == "cuda" and not torch.cuda.is_available():
             print("cuda: skipped: no CUDA")
@@ -183,30 +230,28 @@ def main(argv=None):
         workers = args.workers if args.workers is not None else (
             0 if device == "cpu" else min(8, len(os.sched_getaffinity(0))))
         for model in models:
+            if not budget.allows(last_row):
+                notes.append(f"{device} {model}: not run, the previous row took {last_row:.0f} s "
+                             f"and {max(budget.left(), 0):.0f} s of the budget were left")
+                print(notes[-1], flush=True)
+                continue
+            began = time.perf_counter()
             n = args.images or sizes[(device, model)]
             X, y, source = load_images(args.data, n)
             speeds = measure(device, model, X, y, epochs=args.epochs, rounds=args.rounds,
-                             workers=workers, batch_size=args.batch_size)
+                             workers=workers, batch_size=args.batch_size, budget=budget)
             card = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
             fast, loader = speeds["fast path"], speeds["DataLoader"]
+            ratio = (f"{np.median(fast) / np.median(loader):.2f}x" if len(fast) and len(loader)
+                     else "")
             rows.append([device, card, model, len(X), args.batch_size, workers,
-                         _median_range(fast), _median_range(loader),
-                         f"{np.median(fast) / np.median(loader):.2f}x"])
+                         _median_range(fast), _median_range(loader), ratio])
+            last_row = time.perf_counter() - began
+            write_partial(args.out, report(args, rows, notes, source, budget.elapsed()))
+    text = report(args, rows, notes, source, budget.elapsed())
+    write_partial(args.out, text)
     print()
-    print(machine_description())
-    print(f"- torch threads {args.threads}; the machine may be shared with other jobs, "
-          "so absolute numbers vary between runs: compare the ratio column")
-    print(f"- data: {source if rows else 'n/a'}; {args.epochs} epochs per fit "
-          f"(first one untimed), {args.rounds} round(s); "
-          f"total {time.perf_counter() - start:.0f} s")
-    for note in notes:
-        print(f"- {note}")
-    print()
-    print(markdown_table(
-        ["device", "card", "model", "images/epoch", "batch", "workers",
-         "fast path img/s (min–max)", "DataLoader img/s (min–max)", "ratio of medians"],
-        rows,
-        align=["---", "---", "---"] + ["---:"] * 6))
+    print(text)
     return 0
 
 

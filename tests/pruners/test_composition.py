@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
-from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
@@ -74,8 +73,10 @@ def test_coreset_missing_a_class_keeps_probability_columns(small_digits):
 
 
 def test_sampler_in_imblearn_pipeline_under_grid_search(small_digits):
+    # imbalanced-learn is an optional extra (".[imblearn]"): without it only this test skips
+    imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
     X, y = small_digits
-    pipe = make_imblearn_pipeline(
+    pipe = imblearn_pipeline.make_pipeline(
         StandardScaler(), PruningSampler(UnseenPruner(lr(), cv=3, random_state=0)), lr())
     search = GridSearchCV(pipe, {"pruningsampler__pruner__keep": [0.2, 0.6]}, cv=2).fit(X, y)
     assert set(search.cv_results_["param_pruningsampler__pruner__keep"]) == {0.2, 0.6}

@@ -144,9 +144,10 @@ class _Comparison:
 
         args, X, y = self.args, self.data.X_train, self.data.y_train
         params = {"cv": args.folds} if method == "unseen" else {}
+        # No epoch bar on the scoring nets, as in prune: the scores must not
+        # depend on --quiet (a callback turns fold batching off).
         pruner = getattr(skunseen, SCORED[method])(
-            make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs,
-                       progress_desc="scoring net epochs" if args.verbose else None),
+            make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs),
             scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
             random_state=seed, n_jobs=args.jobs, checkpoint_dir=args.out / "checkpoints",
             **params)

@@ -523,10 +523,9 @@ def make_model(args, X, n_classes, *, seed=None, epochs=None, progress_desc=None
 def make_pruner(args, method, X, n_classes):
     import skunseen
 
-    # Epoch bars only when models train one after another.
-    sequential = args.verbose and args.jobs in (None, 1)
-    estimator = make_model(args, X, n_classes,
-                           progress_desc="scoring net epochs" if sequential else None)
+    # No epoch bar on the scoring nets: a callback turns fold batching off, so
+    # the scores (and the coreset) would depend on --quiet; verbose= reports.
+    estimator = make_model(args, X, n_classes)
     common = dict(estimator=estimator, scorer=args.scorer, selector=args.selector,
                   keep=args.keep, n_repeats=args.repeats, random_state=args.seed,
                   n_jobs=args.jobs, verbose=args.verbose)

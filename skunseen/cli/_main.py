@@ -177,8 +177,10 @@ def _add_compare(commands, data):
             "method, shared by every keep ratio and selector) and at random (no scoring "
             "model), train a fresh model on every coreset and on the full pool for every "
             "seed, and write one report into --out: report.md / report.html (a table with "
-            "every column explained and the best method at each keep marked), "
-            "accuracy.png (test accuracy against keep with error bars), scores.png (score "
+            "every column explained; the methods of each keep compared seed by seed, with "
+            "95% intervals of their differences and a best marked only where one is "
+            "detected), accuracy.png (test accuracy and the paired differences against "
+            "keep), scores.png (score "
             "histograms with the kept samples marked), report.json, and every coreset "
             "under coresets/ (.npy and .csv). Scoring models are checkpointed under "
             "--out/checkpoints, so a rerun resumes."),

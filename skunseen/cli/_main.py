@@ -223,10 +223,12 @@ def _data_options():
                        help="digits (bundled with scikit-learn; default), cifar10, cifar100 "
                             "or imagefolder (streamed from disk)")
     group.add_argument("--data", type=Path, default=None,
-                       help="cifar10/cifar100: torchvision's folder (holding "
-                            "cifar-10-batches-py/ or cifar-100-python/), or an ImageFolder "
+                       help="cifar10/cifar100: the official python version, extracted "
+                            "(cifar-10-batches-py/ or cifar-100-python/, or the folder "
+                            "holding it, as torchvision downloads it), or an ImageFolder "
                             "directory or .tar/.tar.gz archive with train/ and test/; "
-                            "imagefolder: a folder with train/ and test/ (or val/)")
+                            "imagefolder: a folder with train/<class>/ (and test/ or val/ "
+                            "for evaluate and compare)")
     group.add_argument("--cache-dir", type=Path, default=None,
                        help="keep images decoded from an archive here as .npy files, so "
                             "that the next run skips decoding (default: no cache)")
@@ -242,7 +244,8 @@ def _data_options():
     group.add_argument("--pool-seed", type=int, default=0,
                        help="seed of the --limit subsets, independent of --seed (default 0)")
     group.add_argument("--image-size", type=_at_least(1), default=None,
-                       help="resize images to this size (imagefolder: default 224; archives: "
+                       help="resize images to this size (imagefolder: resize and centre "
+                            "crop, default: the first training image's size; archives: "
                             "needed when image sizes differ)")
     group = options.add_argument_group("model")
     group.add_argument("--model", default="auto", choices=("auto", *MODELS),
@@ -417,7 +420,11 @@ def load_pool(args, *, test=True):
                                 X_test.reshape(len(X_test), 64), y_test)
     path = args.data.expanduser()
     if args.dataset == "imagefolder":
-        return load_image_folder(path, image_size=args.image_size or 224, **subsets)
+        if test and not any((path / split).is_dir() for split in ("test", "val")):
+            raise ValueError(
+                f"--data {path} has no test/ or val/ folder; `skunseen {args.command}` "
+                "measures test accuracy on one (prune needs none)")
+        return load_image_folder(path, image_size=args.image_size, **subsets)
     folder = _TORCHVISION_FOLDERS[args.dataset]
     if path.name == folder:
         path = path.parent

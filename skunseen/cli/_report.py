@@ -376,6 +376,8 @@ def _keep_axis(ax, keeps):
 def _plot_differences(ax, differences, keeps):
     """Mean paired differences in points with their intervals; hollow: not detected."""
     ax.axhline(0, color="black", linewidth=1)
+    # Other colours than the methods' beside it: these lines are pairs of methods.
+    ax.set_prop_cycle(color=_pyplot().cm.tab10.colors[3:])
     dodge = 0.6 * (np.arange(len(differences)) - (len(differences) - 1) / 2)
     for shift, (label, points) in zip(dodge, differences.items()):
         points = sorted(points, key=lambda point: point[0])
@@ -387,8 +389,8 @@ def _plot_differences(ax, differences, keeps):
         line = ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o",
                            markerfacecolor="white", capsize=3, label=label)
         detected = [d["verdict"] in ("better", "worse") for _, d in points]
-        ax.plot(x[detected], mean[detected], linestyle="none", marker="o",
-                color=line[0].get_color())
+        ax.plot(x[detected], mean[detected], linestyle="none", marker="o", markersize=8,
+                color=line[0].get_color(), zorder=3)
     _keep_axis(ax, keeps)
     ax.set_ylabel("paired difference (points of test accuracy)")
     ax.set_title(f"mean paired difference, {100 * CONFIDENCE:.0f}% interval; "

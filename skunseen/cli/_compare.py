@@ -76,11 +76,13 @@ DIFFERENCE_COLUMNS = [
                       "second's, in percentage points"),
     (f"{100 * CONFIDENCE:.0f}% interval (points)",
      "paired t interval of that mean (scipy.stats.t with n − 1 degrees of freedom)"),
-    ("p", "two-sided paired t test of a zero mean difference"),
+    ("p", "two-sided paired t test of a zero mean difference (the sign test where every "
+          "seed gave the same difference, which leaves no interval)"),
     ("first ahead", "seeds on which the first had the higher test accuracy, of n"),
-    ("verdict", "better / worse: the first is better / worse than the second (the interval "
-                "lies above / below 0); no difference detected with n seeds: the interval "
-                "holds 0, so these seeds cannot tell the two apart (more seeds narrow it)"),
+    ("verdict", f"better / worse: the first is better / worse than the second (p below "
+                f"{1 - CONFIDENCE:.2f}: the interval lies above / below 0); no difference "
+                f"detected with n seeds: the interval holds 0, so these seeds cannot tell the "
+                f"two apart (more seeds narrow it)"),
 ]
 
 

@@ -1,9 +1,9 @@
 """Every script in examples/ runs end to end in its --smoke mode.
 
 Each example runs in a subprocess, as a user would run it, with tiny data and
-one or two epochs (all of them together take about a minute and a half on 2
-CPU cores). An example whose feature or optional dependency is not available
-is skipped with the reason.
+one or two epochs (all of them together took about a minute on 2 idle CPU
+cores). An example whose feature, optional dependency or data is not
+available is skipped with the reason.
 """
 
 import importlib.util

@@ -309,7 +309,7 @@ def test_grid_search_over_n_steps_inside_pruned_classifier(small_digits):
 
 
 def test_cli_prunes_with_multistep(tmp_path, monkeypatch):
-    from skunseen import _cli
+    from skunseen.cli import _main as _cli
 
     made = []
     original = _cli.make_pruner

@@ -15,17 +15,22 @@ scoring model in ``memory`` (a temporary directory unless
 reruns the selection. ``--memory`` also makes an interrupted run
 resumable.
 
-Data: by default the CIFAR-10 JPEG archive in ImageFolder layout shared with
-this repository (``../shared/data/cifar10-jpeg.tar.gz`` relative to the
-repository root); ``--data`` points elsewhere. ``--dataset cifar10`` or
-``cifar100`` reads torchvision's python files under ``--data`` instead.
+Data (``--data``, needed): CIFAR-10 or CIFAR-100 on your disk, which this
+project does not ship. Either the official python version from
+https://www.cs.toronto.edu/~kriz/cifar.html, extracted (``tar xzf
+cifar-10-python.tar.gz`` gives ``cifar-10-batches-py/``; torchvision's
+``CIFAR10(root, download=True)`` leaves the same folder under ``root``),
+read with ``--dataset cifar10`` (or ``cifar100``) and ``--data`` the folder
+that holds it; or the images as files in ImageFolder layout
+(``train/<class>/*.jpg``, ``test/<class>/*.jpg``), as a folder or a
+``.tar``/``.tar.gz`` archive, read with the default ``--dataset archive``.
 
 Run::
 
-    python examples/cifar10_unseen_vs_fitting.py --smoke          # seconds
-    python examples/cifar10_unseen_vs_fitting.py                  # CPU: 10k pool, ~1 h
-    python examples/cifar10_unseen_vs_fitting.py --device cuda --limit 0 \\
-        --score-epochs 30 --eval-model resnet18 --eval-epochs 200 --seeds 0 1 2
+    python examples/cifar10_unseen_vs_fitting.py --dataset cifar10 --data DIR --smoke
+    python examples/cifar10_unseen_vs_fitting.py --dataset cifar10 --data DIR  # CPU: ~1 h
+    python examples/cifar10_unseen_vs_fitting.py --data cifar10-jpeg.tar.gz --device cuda \\
+        --limit 0 --score-epochs 30 --eval-model resnet18 --eval-epochs 200 --seeds 0 1 2
 """
 
 import argparse
@@ -43,7 +48,6 @@ from skunseen.models import make_net
 from skunseen.selection import select
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 
 def parse_args(argv=None):
@@ -51,8 +55,10 @@ def parse_args(argv=None):
     parser.add_argument("--dataset", default="archive", choices=["archive", "cifar10", "cifar100"],
                         help="archive: ImageFolder-layout directory or tar(.gz) at --data; "
                              "cifar10/cifar100: torchvision's python files under --data")
-    parser.add_argument("--data", type=Path, default=DEFAULT_ARCHIVE,
-                        help=f"archive or torchvision root (default {DEFAULT_ARCHIVE})")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="archive: ImageFolder-layout directory or tar(.gz); "
+                             "cifar10/cifar100: the folder holding cifar-10-batches-py/ "
+                             "or cifar-100-python/ (see the module docstring)")
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".cache" / "datasets",
                         help="where decoded archive arrays are cached")
     parser.add_argument("--limit", type=int, default=10000,
@@ -77,6 +83,12 @@ def parse_args(argv=None):
     parser.add_argument("--smoke", action="store_true",
                         help="tiny run: 300 training and 200 test images, 1 epoch, 2 folds")
     args = parser.parse_args(argv)
+    if args.data is None or not args.data.exists():
+        problem = "needs --data PATH" if args.data is None else f"found nothing at {args.data}"
+        raise SystemExit(f"{parser.prog} {problem}: CIFAR-10 from "
+                         "https://www.cs.toronto.edu/~kriz/cifar.html (python version, "
+                         "extracted; --dataset cifar10) or as image files in ImageFolder "
+                         "layout (--dataset archive)")
     if args.smoke:
         args.limit, args.test_limit, args.folds = 300, 200, 2
         args.score_epochs = args.eval_epochs = 1
@@ -87,8 +99,6 @@ def parse_args(argv=None):
 def load(args):
     limits = dict(limit=args.limit or None, test_limit=args.test_limit or None)
     if args.dataset == "archive":
-        if not args.data.exists():
-            raise SystemExit(f"no archive at {args.data}; pass --data PATH")
         return load_image_archive(args.data, cache_dir=args.cache_dir, **limits)
     loader = load_cifar10 if args.dataset == "cifar10" else load_cifar100
     return loader(args.data, **limits)

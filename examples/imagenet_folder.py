@@ -33,7 +33,8 @@ from skunseen.models import FastNetClassifier, make_net, resolve_device
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=None,
-                        help="folder with train/ and val/ (or test/) class sub-folders")
+                        help="folder with train/<class>/ sub-folders (val/ or test/ are "
+                             "only counted)")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--classes", type=int, default=None,
                         help="use only the first N classes (default: all)")

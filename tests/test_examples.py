@@ -1,9 +1,9 @@
 """Every script in examples/ runs end to end in its --smoke mode.
 
 Each example runs in a subprocess, as a user would run it, with tiny data and
-one or two epochs (all of them together take about a minute and a half on 2
-CPU cores). An example whose feature or optional dependency is not available
-is skipped with the reason.
+one or two epochs (all of them together took about a minute on 2 idle CPU
+cores). An example whose feature, optional dependency or data is not
+available is skipped with the reason.
 """
 
 import importlib.util
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 import skunseen
+from helpers import CIFAR_ARCHIVE
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-CIFAR_ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 
 def _missing_module(name):
@@ -48,8 +48,8 @@ CASES = [
         _needs(not hasattr(skunseen, "MultiStepUnseenPruner"),
                "skunseen.MultiStepUnseenPruner is not available yet"),
     ]),
-    ("cifar10_unseen_vs_fitting.py", [], "scoring models resumed", [
-        _needs(not CIFAR_ARCHIVE.is_file(), f"the CIFAR-10 archive {CIFAR_ARCHIVE} is absent"),
+    ("cifar10_unseen_vs_fitting.py", ["--data", str(CIFAR_ARCHIVE)], "scoring models resumed", [
+        _needs(not CIFAR_ARCHIVE.is_file(), f"no CIFAR-10 archive at {CIFAR_ARCHIVE}"),
     ]),
     ("imagenet_folder.py", [], "training images in 3 classes", [
         _needs(_missing_module("PIL"), "Pillow is not installed"),
@@ -58,6 +58,9 @@ CASES = [
         _needs(_missing_module("distributed"), 'dask.distributed is not installed (".[dask]")'),
     ]),
     ("custom_scorer.py", [], "equals the plain loop on oof_proba_: True", []),
+    ("related_tools.py", [], "with the same folds: 898 of 898 kept rows shared", [
+        _needs(_missing_module("imblearn"), 'imbalanced-learn is not installed (".[imblearn]")'),
+    ]),
 ]
 
 

@@ -9,6 +9,8 @@ model. A fresh model trained on every coreset, and on the whole pool, gives
 the test accuracies that the report compares.
 """
 
+import csv
+import itertools
 import json
 import platform
 import time
@@ -16,6 +18,7 @@ import time
 import numpy as np
 
 from ._main import (
+    COMPARE_METHODS,
     describe_pool,
     forget_report,
     load_pool,
@@ -30,8 +33,10 @@ from ._main import (
 )
 from .._progress import make_bar
 from ._report import (
+    BEST,
+    CONFIDENCE,
     FULL_DATA,
-    best_rows,
+    paired_difference,
     percent_cell,
     plot_accuracy,
     plot_histograms,
@@ -51,16 +56,35 @@ COLUMNS = [
                "model; full data: the whole pool (the reference)"),
     ("selector", "the rule that turned the scores into the coreset"),
     ("samples", "training samples in the coreset"),
-    ("test accuracy (%)", "mean ± sample standard deviation over the seeds of a fresh "
-                          "model trained on the coreset, on the test split; ★ marks the "
-                          "highest mean at each keep (a difference within the ± is seed "
-                          "noise)"),
+    ("test accuracy (%)", f"mean ± sample standard deviation over the seeds of a fresh "
+                          f"model trained on the coreset, on the test split; {BEST} marks "
+                          f"the method detected better than every other at its keep by the "
+                          f"paired differences below (none where no method is)"),
     ("n", "number of seeds (coresets and trainings) behind the test accuracy"),
     ("score std", "standard deviation of the scores over the pool, mean over the seeds "
                   "(score units; a wider spread separates samples better)"),
     ("scoring (s)", "wall-clock seconds of training the scoring models, mean per seed "
                     "(one scoring serves every keep and selector)"),
     ("training (s)", "wall-clock seconds of training the evaluated model, mean per seed"),
+]
+
+
+#: The columns of the paired-differences table and what they hold.
+DIFFERENCE_COLUMNS = [
+    ("keep", "training samples kept, as a percentage of the pool"),
+    ("difference", "the two methods compared, first − second, on the same seeds: seed s "
+                   "scored, selected and trained both"),
+    ("mean (points)", "mean over the seeds of the first's test accuracy minus the "
+                      "second's, in percentage points"),
+    (f"{100 * CONFIDENCE:.0f}% interval (points)",
+     "paired t interval of that mean (scipy.stats.t with n − 1 degrees of freedom)"),
+    ("p", "two-sided paired t test of a zero mean difference (the sign test where every "
+          "seed gave the same difference, which leaves no interval)"),
+    ("first ahead", "seeds on which the first had the higher test accuracy, of n"),
+    ("verdict", f"better / worse: the first is better / worse than the second (p below "
+                f"{1 - CONFIDENCE:.2f}: the interval lies above / below 0); no difference "
+                f"detected with n seeds: the interval holds 0, so these seeds cannot tell the "
+                f"two apart (more seeds narrow it)"),
 ]
 
 
@@ -147,9 +171,10 @@ class _Comparison:
 
         args, X, y = self.args, self.data.X_train, self.data.y_train
         params = {"cv": args.folds} if method == "unseen" else {}
+        # No epoch bar on the scoring nets, as in prune: the scores must not
+        # depend on --quiet (a callback turns fold batching off).
         pruner = getattr(skunseen, SCORED[method])(
-            make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs,
-                       progress_desc="scoring net epochs" if args.verbose else None),
+            make_model(args, X, self.n_classes, epochs=args.score_epochs or args.epochs),
             scorer=args.scorer, selector=args.selectors[0], keep=args.keeps[0],
             random_state=seed, n_jobs=args.jobs, memory=memory_of(args),
             **params)
@@ -206,19 +231,37 @@ def _write_report(args, data, comparison, started):
     """Write the page, its figures and report.json into ``--out``; print the summary."""
     out, n_pool, n_test = args.out, len(data.y_train), len(data.y_test)
     results, evaluated = comparison.results(), comparison.evaluated
-    figures = _figures(args, results, comparison.panels, n_pool, n_test, evaluated)
-    best = best_rows([r["keep"] for r in results],
-                     [r["accuracy"] if r["keep"] is not None else [] for r in results])
+    differences = _differences(results, args.selectors)
+    best = _detected_best(results, differences)
+    figures = _figures(args, results, differences, best, comparison.panels, n_pool, n_test,
+                       evaluated)
     seconds = time.perf_counter() - started
-    summary = _summary(results, best, n_pool)
+    summary = _summary(results, differences, best, n_pool, args.seeds)
+    notes = [("Every pool's scores are in scores/; " if comparison.scored else "")
+             + f"all numbers and parameters are in report.json. {seconds:.0f} s in all."]
+    coresets = [row["coresets"][0] for row in results if row.get("coresets")]
+    if coresets:
+        with open(out / coresets[0], newline="") as file:
+            header = next(csv.reader(file))
+        notes.insert(0, f"Every coreset is in coresets/ as .npy (rows of the pool) and .csv "
+                        f"(columns {', '.join(header)}).")
+    sections = []
+    if differences:
+        sections.append((
+            "Paired differences",
+            f"Every method of a keep was scored, selected and trained with the same seeds, "
+            f"so they are compared seed by seed: the difference of their test accuracies on "
+            f"each seed, its mean and its {100 * CONFIDENCE:.0f}% interval. Each interval "
+            f"holds at {100 * CONFIDENCE:.0f}% on its own: among many comparisons of equally "
+            f"good methods, about one in {round(1 / (1 - CONFIDENCE))} still shows a "
+            f"difference.",
+            DIFFERENCE_COLUMNS,
+            [_difference_cells(d, results, n_pool) for d in differences]))
     write_page(
         out, title=f"skunseen compare: {args.dataset}",
         paragraphs=[_setup(args, n_pool, n_test, evaluated), summary],
         columns=COLUMNS, rows=[_cells(r, i in best, n_pool) for i, r in enumerate(results)],
-        figures=figures,
-        notes=[f"Every coreset is in coresets/ as .npy (rows of the pool) and .csv (pool "
-               f"row, index in the dataset, file, class); every pool's scores are in "
-               f"scores/; all numbers and parameters in report.json. {seconds:.0f} s in all."])
+        sections=sections, figures=figures, notes=notes)
     report = {
         "command": "compare",
         "parameters": report_parameters(args),
@@ -228,7 +271,15 @@ def _write_report(args, data, comparison, started):
         "classes": data.classes,
         "model": evaluated["model"],
         "epochs": evaluated["epochs"],
+        "summary": summary,
+        "confidence": CONFIDENCE,
         "rows": [{**r, "best": i in best} for i, r in enumerate(results)],
+        "differences": [{**{key: value for key, value in d.items()
+                            if key not in ("first", "second")},
+                         "label": _difference_label(d, results),
+                         "first": _method_of(results[d["first"]]),
+                         "second": _method_of(results[d["second"]])}
+                        for d in differences],
         "seconds": seconds,
         "environment": {"python": platform.python_version()},
     }
@@ -237,6 +288,64 @@ def _write_report(args, data, comparison, started):
     written = sorted(path.name + ("/" if path.is_dir() else "") for path in out.iterdir()
                      if path.name != "checkpoints")
     print(f"wrote {', '.join(written)} into {out} in {seconds:.0f} s")
+
+
+def _differences(results, selectors):
+    """The paired differences of every two rows of the same keep.
+
+    Each pair is ordered unseen, fitting, random (then by selector), so the
+    differences read unseen − fitting, unseen − random and fitting − random.
+    """
+    def order(i):
+        row = results[i]
+        return (COMPARE_METHODS.index(row["method"]),
+                selectors.index(row["selector"]) if row["selector"] else 0)
+
+    differences = []
+    for keep in dict.fromkeys(r["keep"] for r in results if r["keep"] is not None):
+        members = sorted((i for i, r in enumerate(results) if r["keep"] == keep), key=order)
+        for first, second in itertools.combinations(members, 2):
+            differences.append({
+                "keep": keep, "n_selected": results[first]["n_selected"],
+                "first": first, "second": second,
+                **paired_difference(results[first]["accuracy"], results[second]["accuracy"])})
+    return differences
+
+
+def _detected_best(results, differences):
+    """Rows detected better than every other row of their keep."""
+    wins, rivals = {}, {}
+    for d in differences:
+        for row, verdict in ((d["first"], "better"), (d["second"], "worse")):
+            rivals[row] = rivals.get(row, 0) + 1
+            wins[row] = wins.get(row, 0) + (d["verdict"] == verdict)
+    return {row for row, count in rivals.items() if wins[row] == count}
+
+
+def _method_of(row):
+    return {"method": row["method"], "selector": row["selector"]}
+
+
+def _difference_label(difference, results):
+    return f"{_label(results[difference['first']])} − {_label(results[difference['second']])}"
+
+
+def _signed(value):
+    return f"{100 * value:+.2f}"
+
+
+def _difference_cells(difference, results, n_pool):
+    interval = ("" if difference["low"] is None
+                else f"[{_signed(difference['low'])}, {_signed(difference['high'])}]")
+    return [
+        f"{100 * difference['n_selected'] / n_pool:.0f}%",
+        _difference_label(difference, results),
+        _signed(difference["mean"]),
+        interval,
+        "" if difference["p_value"] is None else f"{difference['p_value']:.3f}",
+        f"{difference['n_ahead']} of {difference['n']}",
+        difference["verdict"],
+    ]
 
 
 def _percent(keep, sizes, y):
@@ -272,35 +381,69 @@ def _setup(args, n_pool, n_test, evaluated):
             f"scores: {folds}{args.scorer}; {args.seeds} seed(s).")
 
 
-def _summary(results, best, n_pool):
-    by_keep = {}
-    for i in sorted(best):
-        row = results[i]
-        by_keep.setdefault(f"{100 * row['n_selected'] / n_pool:.0f}%", []).append(
-            f"{_label(row)} {100 * np.mean(row['accuracy']):.2f}%")
-    parts = [f"keep {keep}: {' = '.join(labels)}" for keep, labels in by_keep.items()]
+def _summary(results, differences, best, n_pool, n_seeds):
+    """The headline: at each keep, the best method and the differences detected."""
+    parts = []
+    for keep in dict.fromkeys(d["keep"] for d in differences):
+        at_keep = [d for d in differences if d["keep"] == keep]
+        percent = f"{100 * at_keep[0]['n_selected'] / n_pool:.0f}%"
+        detected = [_detected_phrase(d, results) for d in at_keep
+                    if d["verdict"] in ("better", "worse")]
+        if not detected:
+            parts.append(f"keep {percent}: {at_keep[0]['verdict']}")
+            continue
+        winner = [i for i in best if results[i]["keep"] == keep]
+        prefix = "".join(f"{_label(results[i])} best {BEST} "
+                         f"({100 * np.mean(results[i]['accuracy']):.2f}%), " for i in winner)
+        parts.append(f"keep {percent}: {prefix}{', '.join(detected)}")
     full = [r for r in results if r["method"] == "full"]
     if full:
         parts.append(f"{FULL_DATA}: {100 * np.mean(full[0]['accuracy']):.2f}%")
-    if not by_keep:
-        return "One method at each keep, so none is marked best. " + "; ".join(parts) + "."
-    return "Best mean test accuracy at each keep: " + "; ".join(parts) + "."
+    if not differences:
+        return "One method at each keep, so none is compared. " + "; ".join(parts) + "."
+    return (f"Test accuracy, paired over {n_seeds} seed{'s' * (n_seeds > 1)} "
+            f"({100 * CONFIDENCE:.0f}% intervals, in points): " + "; ".join(parts) + ".")
 
 
-def _figures(args, results, panels, n_pool, n_test, evaluated):
+def _detected_phrase(difference, results):
+    """``"A better than B by x [low, high]"`` (in points), with the winner first."""
+    first, second = _label(results[difference["first"]]), _label(results[difference["second"]])
+    sign = 1 if difference["verdict"] == "better" else -1
+    if sign < 0:
+        first, second = second, first
+    phrase = f"{first} better than {second} by {100 * sign * difference['mean']:.2f}"
+    if difference["low"] is None:  # the same difference on every seed
+        return f"{phrase} on every seed"
+    low, high = sorted((100 * sign * difference["low"], 100 * sign * difference["high"]))
+    return f"{phrase} [{low:.2f}, {high:.2f}]"
+
+
+def _figures(args, results, differences, best, panels, n_pool, n_test, evaluated):
     curves = {}
     for row in results:
         if row["keep"] is not None:
             curves.setdefault(_label(row), []).append(
                 (row["n_selected"] / n_pool, row["accuracy"]))
+    paired = {}
+    for d in differences:
+        paired.setdefault(_difference_label(d, results), []).append(
+            (d["n_selected"] / n_pool, d))
     full = [r["accuracy"] for r in results if r["method"] == "full"]
     figures = []
     if curves:
         plot_accuracy(curves, args.out / "accuracy.png", reference=full[0] if full else None,
                       title=f"{args.dataset}: {n_pool} training samples, {n_test} test; "
-                            f"{evaluated['model']}; mean ± std over {args.seeds} seed(s)")
-        figures.append(("accuracy.png", "Test accuracy against the fraction of the pool "
-                                        "kept; error bars: sample std over the seeds."))
+                            f"{evaluated['model']}; {args.seeds} seed(s)",
+                      best={(_label(results[i]), results[i]["n_selected"] / n_pool)
+                            for i in best},
+                      differences=paired)
+        caption = ("Test accuracy against the fraction of the pool kept: mean, error bars "
+                   f"the sample std over the seeds, {BEST} the method detected best at its "
+                   "keep.")
+        if paired:
+            caption += (f" Right: the paired differences with their {100 * CONFIDENCE:.0f}% "
+                        "intervals; a filled marker where the interval excludes 0.")
+        figures.append(("accuracy.png", caption))
     if panels:
         plot_histograms(panels, args.out / "scores.png", columns=len(args.keeps), sharex=True)
         figures.append(("scores.png", "Scores of seed 0 over the pool, the coreset (kept) "

@@ -200,8 +200,10 @@ def _add_compare(commands, data):
             "method, shared by every keep ratio and selector) and at random (no scoring "
             "model), train a fresh model on every coreset and on the full pool for every "
             "seed, and write one report into --out: report.md / report.html (a table with "
-            "every column explained and the best method at each keep marked), "
-            "accuracy.png (test accuracy against keep with error bars), scores.png (score "
+            "every column explained; the methods of each keep compared seed by seed, with "
+            "95% intervals of their differences and a best marked only where one is "
+            "detected), accuracy.png (test accuracy and the paired differences against "
+            "keep), scores.png (score "
             "histograms with the kept samples marked), report.json, and every coreset "
             "under coresets/ (.npy and .csv). Finished scoring models are kept under "
             "--memory (default --out/checkpoints), so a rerun resumes."),
@@ -247,10 +249,12 @@ def _data_options():
                        help="digits (bundled with scikit-learn; default), cifar10, cifar100 "
                             "or imagefolder (streamed from disk)")
     group.add_argument("--data", type=Path, default=None,
-                       help="cifar10/cifar100: torchvision's folder (holding "
-                            "cifar-10-batches-py/ or cifar-100-python/), or an ImageFolder "
+                       help="cifar10/cifar100: the official python version, extracted "
+                            "(cifar-10-batches-py/ or cifar-100-python/, or the folder "
+                            "holding it, as torchvision downloads it), or an ImageFolder "
                             "directory or .tar/.tar.gz archive with train/ and test/; "
-                            "imagefolder: a folder with train/ and test/ (or val/)")
+                            "imagefolder: a folder with train/<class>/ (and test/ or val/ "
+                            "for evaluate and compare)")
     group.add_argument("--cache-dir", action=_Given, type=Path, default=None,
                        help="keep images decoded from an archive here as .npy files, so "
                             "that the next run skips decoding (default: no cache)")
@@ -270,7 +274,8 @@ def _data_options():
     group.add_argument("--pool-seed", type=int, default=0,
                        help="seed of the --limit subsets, independent of --seed (default 0)")
     group.add_argument("--image-size", action=_Given, type=_at_least(1), default=None,
-                       help="resize images to this size (imagefolder: default 224; archives: "
+                       help="resize images to this size (imagefolder: resize and centre "
+                            "crop, default: the first training image's size; archives: "
                             "needed when image sizes differ)")
     group = options.add_argument_group("model")
     group.add_argument("--model", default="auto", choices=("auto", *MODELS),
@@ -518,7 +523,11 @@ def load_pool(args, *, test=True):
                                 X_test.reshape(len(X_test), 64), y_test)
     path = args.data.expanduser()
     if args.dataset == "imagefolder":
-        return load_image_folder(path, image_size=args.image_size or 224, **subsets)
+        if test and not any((path / split).is_dir() for split in ("test", "val")):
+            raise ValueError(
+                f"--data {path} has no test/ or val/ folder; `skunseen {args.command}` "
+                "measures test accuracy on one (prune needs none)")
+        return load_image_folder(path, image_size=args.image_size, **subsets)
     folder = _TORCHVISION_FOLDERS[args.dataset]
     if path.name == folder:
         path = path.parent
@@ -627,10 +636,9 @@ def make_model(args, X, n_classes, *, seed=None, epochs=None, progress_desc=None
 def make_pruner(args, method, X, n_classes):
     import skunseen
 
-    # Epoch bars only when models train one after another.
-    sequential = args.verbose and args.jobs in (None, 1)
-    estimator = make_model(args, X, n_classes,
-                           progress_desc="scoring net epochs" if sequential else None)
+    # No epoch bar on the scoring nets: a callback turns fold batching off, so
+    # the scores (and the coreset) would depend on --quiet; verbose= reports.
+    estimator = make_model(args, X, n_classes)
     common = dict(estimator=estimator, scorer=args.scorer, selector=args.selector,
                   keep=args.keep, n_repeats=args.repeats, random_state=args.seed,
                   n_jobs=args.jobs, memory=memory_of(args), verbose=args.verbose)

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-#: Marks the row with the highest mean test accuracy among the rows it competes with.
+#: Marks the row with the highest mean test accuracy among the rows it competes with
+#: (``skunseen report``), or the row detected better than every rival (``compare``).
 BEST = "★"
+#: Confidence level of the paired intervals of ``skunseen compare``.
+CONFIDENCE = 0.95
 #: Label of full-data evaluations (``skunseen evaluate`` without ``--coreset``).
 FULL_DATA = "full data"
 
@@ -109,6 +112,67 @@ def best_rows(groups, accuracies):
     return best
 
 
+def paired_difference(first, second, *, confidence=CONFIDENCE):
+    """The mean paired difference ``first - second``, its t interval and a verdict.
+
+    ``first[i]`` and ``second[i]`` come from the same seed (the same
+    scoring, selection and training seed), so the seed-to-seed spread that
+    both share cancels in their difference; the interval is the paired
+    t interval of the mean difference. Where every seed gives the same
+    nonzero difference, the t interval is undefined (zero spread); the
+    verdict then comes from the sign test (``p = 2 * 0.5 ** n``).
+
+    Parameters
+    ----------
+    first, second : sequence of float
+        Paired values (e.g. test accuracies), one per seed.
+    confidence : float, default=0.95
+        Confidence level of the interval.
+
+    Returns
+    -------
+    dict
+        ``n`` (pairs), ``mean``, ``low`` and ``high`` (the interval; None
+        with a single pair or no spread), ``p_value`` (two-sided; None with a
+        single pair), ``n_ahead`` (pairs where ``first`` is larger) and
+        ``verdict``: ``"better"`` or ``"worse"`` when ``p_value`` is below
+        ``1 - confidence`` (the interval then lies above or below 0), else
+        ``"no difference detected with n seeds"``.
+
+    Examples
+    --------
+    >>> from skunseen.cli._report import paired_difference
+    >>> result = paired_difference([0.93, 0.93, 0.93, 0.94, 0.94],
+    ...                            [0.92, 0.93, 0.92, 0.93, 0.93])
+    >>> result["verdict"], round(result["mean"], 3), result["n_ahead"]
+    ('better', 0.008, 4)
+    >>> paired_difference([0.9, 0.7], [0.8, 0.8])["verdict"]
+    'no difference detected with 2 seeds'
+    """
+    from scipy import stats
+
+    differences = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    n = len(differences)
+    if n == 0:
+        raise ValueError("paired_difference needs at least one pair")
+    mean = float(differences.mean())
+    result = {"n": n, "mean": mean, "low": None, "high": None, "p_value": None,
+              "n_ahead": int(np.sum(differences > 0))}
+    if n > 1:
+        error = differences.std(ddof=1) / np.sqrt(n)
+        if error > 0:
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * error)
+            result.update(low=mean - half, high=mean + half,
+                          p_value=float(2 * stats.t.sf(abs(mean) / error, n - 1)))
+        else:
+            result["p_value"] = 1.0 if mean == 0 else min(1.0, 2 * 0.5 ** n)
+    if result["p_value"] is not None and result["p_value"] < 1 - confidence:
+        result["verdict"] = "better" if mean > 0 else "worse"
+    else:
+        result["verdict"] = f"no difference detected with {n} seed{'s' * (n > 1)}"
+    return result
+
+
 def markdown_table(columns, rows):
     """A markdown table; ``columns`` are ``(name, explanation)`` pairs.
 
@@ -140,7 +204,7 @@ def column_legend(columns):
     return "\n".join(f"- **{name}**: {explanation}" for name, explanation in columns)
 
 
-def write_page(out, *, title, paragraphs, columns, rows, figures, notes=()):
+def write_page(out, *, title, paragraphs, columns, rows, figures, notes=(), sections=()):
     """Write ``report.md`` and a self-contained ``report.html`` into ``out``.
 
     Parameters
@@ -160,6 +224,9 @@ def write_page(out, *, title, paragraphs, columns, rows, figures, notes=()):
         File names (in ``out``) and their captions, shown after the table.
     notes : list of str
         Text after the figures.
+    sections : list of (str, str, list of (str, str), list of list of str)
+        More tables, each with a heading, a paragraph, its columns and rows,
+        shown after the first table and before the figures.
 
     Returns
     -------
@@ -168,15 +235,24 @@ def write_page(out, *, title, paragraphs, columns, rows, figures, notes=()):
     """
     parts = [f"# {title}", *paragraphs, markdown_table(columns, rows),
              "Columns:\n\n" + column_legend(columns)]
+    for heading, text, section_columns, section_rows in sections:
+        parts += [f"## {heading}", text, markdown_table(section_columns, section_rows),
+                  "Columns:\n\n" + column_legend(section_columns)]
     parts += [f"![{caption}]({name})\n\n{caption}" for name, caption in figures]
     parts += list(notes)
     (out / "report.md").write_text("\n\n".join(parts) + "\n")
 
     escape = html.escape
-    head = "".join(f"<th title='{escape(text)}'>{escape(name)}</th>" for name, text in columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
-                   for row in rows)
-    legend = "".join(f"<li><b>{escape(name)}</b>: {escape(text)}</li>" for name, text in columns)
+
+    def table(columns, rows):
+        head = "".join(f"<th title='{escape(text)}'>{escape(name)}</th>"
+                       for name, text in columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row)
+                       + "</tr>" for row in rows)
+        legend = "".join(f"<li><b>{escape(name)}</b>: {escape(text)}</li>"
+                         for name, text in columns)
+        return f"<table><tr>{head}</tr>{body}</table><p>Columns:</p><ul>{legend}</ul>"
+
     images = "".join(
         f"<figure><img alt='{escape(caption)}' src='data:image/png;base64,"
         f"{base64.b64encode((out / name).read_bytes()).decode()}'>"
@@ -189,7 +265,11 @@ def write_page(out, *, title, paragraphs, columns, rows, figures, notes=()):
         "td,th{border:1px solid #ccc;padding:4px 8px}img{max-width:100%}</style>"
         f"<h1>{escape(title)}</h1>"
         + "".join(f"<p>{escape(text)}</p>" for text in paragraphs)
-        + f"<table><tr>{head}</tr>{body}</table><p>Columns:</p><ul>{legend}</ul>{images}"
+        + table(columns, rows)
+        + "".join(f"<h2>{escape(heading)}</h2><p>{escape(text)}</p>"
+                  + table(section_columns, section_rows)
+                  for heading, text, section_columns, section_rows in sections)
+        + images
         + "".join(f"<p>{escape(text)}</p>" for text in notes))
     (out / "report.html").write_text(page)
     return {"markdown": out / "report.md", "html": out / "report.html"}
@@ -247,22 +327,32 @@ def plot_histograms(panels, path, *, columns=None, sharex="row"):
     plt.close(fig)
 
 
-def plot_accuracy(curves, path, *, reference=None, title=None):
-    """Test accuracy against the fraction kept, with standard-deviation error bars.
+def plot_accuracy(curves, path, *, reference=None, title=None, best=(), differences=None):
+    """Test accuracy against the fraction kept; beside it, paired differences.
 
     Parameters
     ----------
     curves : dict of str to list of (float, sequence of float)
-        Per curve label: ``(keep fraction, accuracies over seeds)`` points.
+        Per curve label: ``(keep fraction, accuracies over seeds)`` points,
+        drawn as mean with sample-standard-deviation error bars.
     path : path
         PNG file written.
     reference : sequence of float, default=None
         Full-data accuracies, drawn as a line with a ±std band.
     title : str, default=None
         Figure title.
+    best : collection of (str, float), default=()
+        ``(curve label, keep fraction)`` points marked with a star.
+    differences : dict of str to list of (float, dict), default=None
+        Per difference label (e.g. ``"unseen (ccs) − random"``):
+        ``(keep fraction, paired_difference(...))`` points, drawn in a second
+        panel as the mean difference in points with its interval; filled
+        markers where the interval excludes 0.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    panels = 2 if differences else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.4 * panels, 4.2), squeeze=False)
+    ax = axes[0, 0]
     keeps = sorted({keep for points in curves.values() for keep, _ in points})
     if reference is not None and len(reference):
         mean, std = mean_std(reference)
@@ -275,18 +365,55 @@ def plot_accuracy(curves, path, *, reference=None, title=None):
     for shift, (label, points) in zip(dodge, curves.items()):
         points = sorted(points, key=lambda point: point[0])
         stats = [mean_std(values) for _, values in points]
-        ax.errorbar([100 * keep + shift for keep, _ in points], [100 * m for m, _ in stats],
-                    yerr=[100 * s for _, s in stats], marker="o", capsize=3, label=label)
-    ax.set_xticks([100 * keep for keep in keeps], [f"{100 * keep:.0f}" for keep in keeps])
-    ax.set_xlabel("samples kept (% of the training pool)")
+        line = ax.errorbar([100 * keep + shift for keep, _ in points],
+                           [100 * m for m, _ in stats], yerr=[100 * s for _, s in stats],
+                           marker="o", capsize=3, label=label)
+        starred = [(100 * keep + shift, 100 * m) for (keep, _), (m, _) in zip(points, stats)
+                   if (label, keep) in best]
+        if starred:
+            ax.plot(*zip(*starred), linestyle="none", marker="*", markersize=16,
+                    color=line[0].get_color(), markeredgecolor="black")
+    _keep_axis(ax, keeps)
     ax.set_ylabel("test accuracy (%)")
     if title:
         ax.set_title(title, fontsize="medium")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    if differences:
+        _plot_differences(axes[0, 1], differences, keeps)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def _keep_axis(ax, keeps):
+    ax.set_xticks([100 * keep for keep in keeps], [f"{100 * keep:.0f}" for keep in keeps])
+    ax.set_xlabel("samples kept (% of the training pool)")
+    ax.grid(alpha=0.3)
+
+
+def _plot_differences(ax, differences, keeps):
+    """Mean paired differences in points with their intervals; hollow: not detected."""
+    ax.axhline(0, color="black", linewidth=1)
+    # Other colours than the methods' beside it: these lines are pairs of methods.
+    ax.set_prop_cycle(color=_pyplot().cm.tab10.colors[3:])
+    dodge = 0.6 * (np.arange(len(differences)) - (len(differences) - 1) / 2)
+    for shift, (label, points) in zip(dodge, differences.items()):
+        points = sorted(points, key=lambda point: point[0])
+        x = np.array([100 * keep + shift for keep, _ in points])
+        mean = np.array([100 * d["mean"] for _, d in points])
+        low = np.array([100 * (d["mean"] if d["low"] is None else d["low"]) for _, d in points])
+        high = np.array([100 * (d["mean"] if d["high"] is None else d["high"])
+                         for _, d in points])
+        line = ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o",
+                           markerfacecolor="white", capsize=3, label=label)
+        detected = [d["verdict"] in ("better", "worse") for _, d in points]
+        ax.plot(x[detected], mean[detected], linestyle="none", marker="o", markersize=8,
+                color=line[0].get_color(), zorder=3)
+    _keep_axis(ax, keeps)
+    ax.set_ylabel("paired difference (points of test accuracy)")
+    ax.set_title(f"mean paired difference, {100 * CONFIDENCE:.0f}% interval; "
+                 "filled: interval excludes 0", fontsize="medium")
+    ax.legend(fontsize="small")
 
 
 def read_runs(folders):

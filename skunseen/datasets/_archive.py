@@ -450,8 +450,8 @@ def load_image_archive(path, *, cache_dir=None, image_size=None, limit=None, tes
 
     Reads ``train/<class>/<image>`` and ``test/<class>/<image>`` (or
     ``val/``) from a directory, a ``.tar`` or a ``.tar.gz``/``.tgz`` archive
-    (a leading folder inside the archive is fine), e.g. the CIFAR-10 JPEG
-    archive in ``shared/data/cifar10-jpeg.tar.gz``. Images are decoded to RGB
+    (a leading folder inside the archive is fine), e.g. CIFAR-10 stored as
+    JPEG files. Images are decoded to RGB
     and ordered by class, then by file name. Class names are the sorted
     folder names of ``train/``.
 

@@ -14,15 +14,20 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _default_transform(image_size):
+def _default_transform(image_size, first_image):
     from torchvision import transforms
 
+    if image_size is None:
+        from PIL import Image
+
+        with Image.open(first_image) as image:  # reads the header, not the pixels
+            width, height = image.size
+        resize = [transforms.Resize((height, width))]
+    else:
+        resize = [transforms.Resize(int(round(image_size * 256 / 224))),
+                  transforms.CenterCrop(image_size)]
     return transforms.Compose([
-        transforms.Resize(int(round(image_size * 256 / 224))),
-        transforms.CenterCrop(image_size),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+        *resize, transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
 def _read_image(path):
@@ -53,9 +58,9 @@ def _take_subset(dataset, rows):
     return Subset(dataset, rows.tolist())
 
 
-def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_limit=None,
+def load_image_folder(root, transform=None, *, image_size=None, limit=None, test_limit=None,
                       classes=None, pool_seed=0):
-    """Stream an ImageNet-style ``train/`` + ``test/`` (or ``val/``) folder.
+    """Stream an ImageNet-style ``train/`` folder, and ``test/`` (or ``val/``) if present.
 
     Nothing is loaded into memory but the file list: ``X_train`` and
     ``X_test`` are torchvision ``ImageFolder`` datasets (or ``Subset``\\ s of
@@ -66,14 +71,21 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     Parameters
     ----------
     root : str or path
-        Folder with ``train/<class>/<image>`` and ``test/<class>/<image>``
-        (``val/`` is used when there is no ``test/``).
+        Folder with ``train/<class>/<image>`` and, to measure test accuracy,
+        ``test/<class>/<image>`` (``val/`` is used when there is no
+        ``test/``). Without either, the test split is empty: pruning needs
+        none.
     transform : callable, default=None
-        Applied to every PIL image of both splits. ``None``: resize to
-        ``image_size * 256 / 224``, centre crop ``image_size``, to float
-        tensor, normalise with ImageNet statistics.
-    image_size : int, default=224
-        Crop size of the default transform.
+        Applied to every PIL image of both splits. ``None``: resize (see
+        ``image_size``), to float tensor, normalise with ImageNet statistics.
+    image_size : int, default=None
+        Size of the default transform's images. ``None``: the size of the
+        first training image (first class folder, first file name), to
+        which any image of another size is resized; images keep their
+        resolution, so 32-pixel images train as fast as CIFAR. An int:
+        resize the shorter side to ``image_size * 256 / 224`` and centre crop
+        ``image_size`` (torchvision's ImageNet evaluation transform, e.g.
+        224 for ImageNet photographs of varying sizes).
     limit : int or float, default=None
         Stratified subset of the training split (see
         :func:`stratified_subset`).
@@ -91,10 +103,10 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     -------
     TrainTestData
         ``(X_train, y_train, X_test, y_test)`` with torch Datasets as X and
-        int64 arrays as y; ``classes`` holds the names, ``train_files`` the
-        path of every training image under ``root`` and, without
-        ``classes``, ``train_index`` its position in
-        ``ImageFolder(root / "train")``.
+        int64 arrays as y (``X_test`` an empty Dataset without a test
+        split); ``classes`` holds the names, ``train_files`` the path of
+        every training image under ``root`` and, without ``classes``,
+        ``train_index`` its position in ``ImageFolder(root / "train")``.
 
     See Also
     --------
@@ -111,35 +123,44 @@ def load_image_folder(root, transform=None, *, image_size=224, limit=None, test_
     ...     for cls in ("ant", "bee"):
     ...         (root / split / cls).mkdir(parents=True)
     ...         Image.new("RGB", (40, 30)).save(root / split / cls / "0.jpg")
-    >>> X_train, y_train, X_test, y_test = load_image_folder(root, image_size=16)
-    >>> len(X_train), y_train.tolist(), tuple(X_train[0][0].shape)
-    (2, [0, 1], (3, 16, 16))
+    >>> X_train, y_train, X_test, y_test = load_image_folder(root)
+    >>> len(X_train), y_train.tolist(), tuple(X_train[0][0].shape), len(X_test)
+    (2, [0, 1], (3, 30, 40), 2)
+    >>> tuple(load_image_folder(root, image_size=16).X_train[0][0].shape)
+    (3, 16, 16)
     """
     root = Path(root).expanduser()
     train_dir = root / "train"
-    test_dir = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
-    if not train_dir.is_dir() or test_dir is None:
+    if not train_dir.is_dir():
         raise FileNotFoundError(
-            f"expected {train_dir} and {root / 'test'} (or {root / 'val'}) with one "
-            "sub-folder per class"
+            f"expected {train_dir} with one sub-folder per class (and, for test accuracy, "
+            f"{root / 'test'} or {root / 'val'} alike)"
         )
+    test_dir = next((root / split for split in ("test", "val") if (root / split).is_dir()),
+                    None)
     names = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
     if not names:
         raise FileNotFoundError(f"{train_dir} has no class folders")
-    if transform is None:
-        transform = _default_transform(image_size)
     # List only the requested classes (a large saving on ImageNet) by giving
     # ImageFolder the selection; finish then sees labels already in order.
     positions = class_positions(classes, names)
     listed = names if positions is None else [names[p] for p in positions]
     train = _image_folder(train_dir, listed, transform)
-    test = _image_folder(test_dir, listed, transform)
+    if not train.samples:
+        raise FileNotFoundError(f"{train_dir} holds no images in its class folders")
+    if transform is None:
+        train.transform = _default_transform(image_size, train.samples[0][0])
+    if test_dir is None:
+        test = Subset(train, [])
+    else:
+        test = _image_folder(test_dir, listed, train.transform)
     files = [str(Path(file).relative_to(root)) for file, _ in train.samples]
     data = finish(train, np.asarray(train.targets, dtype=np.int64),
-                  test, np.asarray(test.targets, dtype=np.int64),
+                  test, np.asarray(getattr(test, "targets", []), dtype=np.int64),
                   listed, None, limit, test_limit, pool_seed, _take_subset,
                   train_files=files, source_classes=names)
     if positions is not None:
         # Positions among the listed classes only, not in the whole folder.
         data.train_index = None
     return data
+

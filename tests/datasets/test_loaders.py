@@ -1,6 +1,5 @@
 import os
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 import skunseen.datasets._archive as archive_module
+from helpers import CIFAR_ARCHIVE
 from skunseen.datasets import (
     load_cifar10,
     load_cifar100,
@@ -18,7 +18,6 @@ from skunseen.datasets import (
     stratified_subset,
 )
 
-SHARED_CIFAR = Path(__file__).resolve().parents[2].parent / "shared/data/cifar10-jpeg.tar.gz"
 CLASSES = ("cat", "dog", "emu")
 N_TRAIN = {"cat": 4, "dog": 6, "emu": 2}
 N_TEST = {"cat": 2, "dog": 1, "emu": 2}
@@ -190,16 +189,16 @@ def test_archive_layout_errors(tmp_path):
         load_image_archive(tmp_path / "flat")
 
 
-@pytest.mark.skipif(not SHARED_CIFAR.exists(), reason=f"shared CIFAR-10 archive absent: {SHARED_CIFAR}")
-def test_shared_cifar10_archive_subset():
+@pytest.mark.skipif(not CIFAR_ARCHIVE.exists(), reason=f"no CIFAR-10 archive at {CIFAR_ARCHIVE}")
+def test_cifar10_jpeg_archive_subset():
     X_train, y_train, X_test, y_test = data = load_image_archive(
-        SHARED_CIFAR, limit=500, test_limit=100, classes=None, pool_seed=0)
+        CIFAR_ARCHIVE, limit=500, test_limit=100, classes=None, pool_seed=0)
     assert X_train.shape == (500, 3, 32, 32) and X_train.dtype == np.uint8
     assert X_test.shape == (100, 3, 32, 32)
     assert np.bincount(y_train).tolist() == [50] * 10
     assert data.classes[0] == "airplane" and len(data.classes) == 10
     assert 60 < X_train.mean() < 190, "decoded pixels should look like natural images"
-    again = load_image_archive(SHARED_CIFAR, limit=500, test_limit=100, pool_seed=0)
+    again = load_image_archive(CIFAR_ARCHIVE, limit=500, test_limit=100, pool_seed=0)
     assert np.array_equal(again.X_train, X_train)
 
 

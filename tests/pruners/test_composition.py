@@ -42,7 +42,7 @@ def test_pruned_classifier_trains_on_the_coreset_only(small_digits):
 
 
 def test_grid_search_over_keep_with_skorch_after_scaler(small_digits):
-    """The composition from the issue: scaler (float64 out) + skorch nets."""
+    """A scaler (float64 out) before skorch nets, under grid search over keep."""
     X, y = small_digits
     model = make_pipeline(StandardScaler(), PrunedClassifier(
         UnseenPruner(tiny_net(max_epochs=2), cv=3, random_state=0), tiny_net(max_epochs=5)))

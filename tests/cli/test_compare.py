@@ -1,5 +1,7 @@
 """``skunseen compare``: UNSEEN, fitting, random and full data in one report."""
 
+import html
+import itertools
 import json
 
 import numpy as np
@@ -25,12 +27,24 @@ def test_compare_reports_every_method_keep_and_seed(tmp_path):
     assert all(len(r["accuracy"]) == 2 and len(r["coresets"]) == (r["method"] != "full") * 2
                for r in rows)
     assert [r["n_selected"] for r in rows] == [60] * 5 + [150] * 5 + [300]
+    # Every two methods of a keep are compared on the same seeds, and a best is
+    # marked only where it is detected better than all the others.
+    differences = report["differences"]
+    assert len(differences) == 2 * 10
     for keep in (0.2, 0.5):
-        group = [r for r in rows if r["keep"] == keep]
-        top = max(np.mean(r["accuracy"]) for r in group)
-        assert {i for i, r in enumerate(group) if r["best"]} == {
-            i for i, r in enumerate(group) if np.mean(r["accuracy"]) == top}
+        group = [(r["method"], r["selector"]) for r in rows if r["keep"] == keep]
+        compared = [d for d in differences if d["keep"] == keep]
+        assert {(tuple(d["first"].values()), tuple(d["second"].values()))
+                for d in compared} == set(itertools.combinations(group, 2))
+        for row in (r for r in rows if r["keep"] == keep):
+            me = {"method": row["method"], "selector": row["selector"]}
+            verdicts = [d["verdict"] == ("better" if d["first"] == me else "worse")
+                        for d in compared if me in (d["first"], d["second"])]
+            assert row["best"] == all(verdicts)
     assert not rows[-1]["best"]
+    assert differences[0]["label"] == "unseen (ccs) − unseen (hard)"
+    assert all((d["p_value"] < 0.05) == (d["verdict"] in ("better", "worse"))
+               for d in differences)
     # one scoring per seed and method, shared by both keeps and both selectors
     assert len(list((out / "checkpoints").glob("*.npz"))) == 2 * (3 + 1)
     assert sorted(p.name for p in (out / "scores").iterdir()) == [
@@ -38,9 +52,18 @@ def test_compare_reports_every_method_keep_and_seed(tmp_path):
     for name in ("accuracy.png", "scores.png"):
         assert (out / name).stat().st_size > 1000
     markdown = (out / "report.md").read_text()
-    assert "★" in markdown and "- **score std**:" in markdown
-    assert "Best mean test accuracy at each keep: keep 20%:" in markdown
-    assert "data:image/png;base64," in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "- **score std**:" in markdown and "## Paired differences" in markdown
+    assert report["summary"].startswith("Test accuracy, paired over 2 seeds (95% intervals, "
+                                        "in points): keep 20%: ")
+    assert report["summary"] in markdown and html.escape(report["summary"]) in page
+    starred = [line for line in markdown.splitlines() if line.startswith("|") and "★" in line]
+    assert len(starred) == sum(r["best"] for r in rows)
+    # The note names the columns the coreset files have (digits come from no file).
+    header = (out / "coresets" / "unseen-ccs-keep0.2-seed0.csv").read_text().splitlines()[0]
+    assert header == "pool_row,source_index,label,class"
+    assert f"(columns {header.replace(',', ', ')})" in markdown
+    assert "data:image/png;base64," in page
 
     # The coresets are the ones prune writes for the same options and seed.
     assert main(["prune", *POOL, "--keep", "0.5", "--selector", "hard", "--seed", "1",

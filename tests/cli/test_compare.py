@@ -1,5 +1,6 @@
 """``skunseen compare``: UNSEEN, fitting, random and full data in one report."""
 
+import csv
 import html
 import itertools
 import json
@@ -60,9 +61,10 @@ def test_compare_reports_every_method_keep_and_seed(tmp_path):
     starred = [line for line in markdown.splitlines() if line.startswith("|") and "★" in line]
     assert len(starred) == sum(r["best"] for r in rows)
     # The note names the columns the coreset files have (digits come from no file).
-    header = (out / "coresets" / "unseen-ccs-keep0.2-seed0.csv").read_text().splitlines()[0]
-    assert header == "pool_row,source_index,label,class"
-    assert f"(columns {header.replace(',', ', ')})" in markdown
+    with open(out / "coresets" / "unseen-ccs-keep0.2-seed0.csv", newline="") as file:
+        header = next(csv.reader(file))
+    assert header == ["pool_row", "source_index", "label", "class"]
+    assert f"(columns {', '.join(header)})" in markdown
     assert "data:image/png;base64," in page
 
     # The coresets are the ones prune writes for the same options and seed.

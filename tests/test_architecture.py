@@ -68,6 +68,20 @@ def test_no_subpackage_imports_another_subpackages_private_modules():
     assert crossing == []
 
 
+def test_no_module_imports_one_that_imports_it_back():
+    pytest.importorskip("grimp")
+    import grimp
+
+    graph = grimp.build_graph("skunseen")
+    circles = sorted(
+        f"{importer} <-> {imported}"
+        for importer in graph.modules
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported.startswith("skunseen") and not importer.startswith(imported + ".")
+        and graph.chain_exists(importer=imported, imported=importer))
+    assert circles == []
+
+
 def test_the_package_imports_under_python_OO():
     result = subprocess.run([sys.executable, "-OO", "-c", "import skunseen, skunseen.engine, "
                              "skunseen.pruners, skunseen.cli; skunseen.UnseenPruner"],

@@ -2,7 +2,7 @@
 
 Python blocks run one by one, each in a fresh namespace (so each is
 self-contained), with one torch thread. Shell blocks run their ``skunseen``
-commands in order, through ``skunseen.cli._main.main`` in a fresh folder; the
+commands in order, through ``skunseen.cli.main`` in a fresh folder; the
 ``pip``, ``pytest``, ``curl`` and ``tar`` set-up commands are not run. A
 command's ``--data`` is the reader's own copy of CIFAR, so it is replaced by the
 copy the tests use (``CIFAR_ARCHIVE`` in ``helpers.py``; the snippet is skipped
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from helpers import CIFAR_ARCHIVE
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 pytestmark = pytest.mark.slow
 

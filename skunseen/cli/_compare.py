@@ -17,7 +17,9 @@ import time
 
 import numpy as np
 
-from ._main import (
+from ._output import stop_if_interrupted
+from ._runs import (
+    COMPARE_REPORT,
     COMPARE_METHODS,
     describe_pool,
     forget_report,
@@ -89,15 +91,36 @@ DIFFERENCE_COLUMNS = [
 
 
 def run_compare(args):
-    """Run the comparison described by the parsed ``compare`` options; write the report."""
-    started = time.perf_counter()
-    data, sizes = _checked_pool(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    forget_report(args.out)
-    comparison = _Comparison(args, data, sizes)
-    comparison.run()
-    _write_report(args, data, comparison, started)
-    return 0
+    """Run the comparison described by the parsed ``compare`` options; write the report.
+
+    A report that a failure or an interrupt cut short is removed: it must
+    not look finished.
+    """
+    before = {name: _file_identity(args.out / name) for name in COMPARE_REPORT}
+    try:
+        started = time.perf_counter()
+        data, sizes = _checked_pool(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        forget_report(args.out)
+        comparison = _Comparison(args, data, sizes)
+        comparison.run()
+        _write_report(args, data, comparison, started)
+        stop_if_interrupted()
+        return 0
+    except BaseException:
+        for name in COMPARE_REPORT:
+            if _file_identity(args.out / name) != before[name]:
+                (args.out / name).unlink(missing_ok=True)
+        raise
+
+
+def _file_identity(path):
+    """What tells a file apart from the one that was there before (None: no file)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _checked_pool(args):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 
 def numbered_folders(root, names, n_train=4):

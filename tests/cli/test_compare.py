@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 DATA = ["--limit", "300", "-q"]
 POOL = [*DATA, "--epochs", "1", "--folds", "3"]

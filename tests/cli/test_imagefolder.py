@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 
 def _folder(root, splits):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from helpers import CIFAR_ARCHIVE
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 
 def _run(*args):

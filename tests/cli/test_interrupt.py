@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import skunseen.datasets
-from skunseen.cli._main import COMPARE_REPORT, main
+from skunseen.cli import main
+from skunseen.cli._runs import COMPARE_REPORT
 
 POOL = ["--limit", "100", "--epochs", "1", "-q"]
 
@@ -112,7 +113,7 @@ def test_a_ctrl_c_that_a_library_swallowed_still_stops_the_command(
 _SIGINT_WHILE_WRITING = """
 import os, signal, sys
 import numpy as np
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 save = np.save
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 from skunseen._names import MODELS, SCORERS, SELECTORS
 from skunseen.datasets import load_digits_images
 
@@ -175,7 +175,7 @@ def test_cli_names_are_the_registered_ones():
 # Run in a fresh interpreter: does the command answer before torch is imported?
 _PROBE = """
 import sys
-from skunseen.cli._main import main
+from skunseen.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as stop:
@@ -264,12 +264,12 @@ def test_report_adds_full_data_evaluations_and_marks_the_best(tmp_path, monkeypa
 
 
 def test_errors_from_torch_are_one_line_too(tmp_path, capsys, monkeypatch):
-    import skunseen.cli._main as cli
+    import skunseen.datasets
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(cli, "load_pool", out_of_memory)
+    monkeypatch.setattr(skunseen.datasets, "load_digits_images", out_of_memory)
     assert main(["prune", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == (
         "skunseen prune: error: CUDA out of memory. Tried to allocate 2.00 GiB\n")
@@ -295,7 +295,7 @@ def test_report_names_a_report_json_that_lacks_a_key(tmp_path, capsys):
     (["evaluate", "--dataset", "digits", "--coreset", "/nonexistent/c.npy"], "does not exist"),
 ])
 def test_missing_data_paths_are_answered_before_torch_loads(argv, message, tmp_path):
-    code = ("import sys; from skunseen.cli._main import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from skunseen.cli import main; rc = main(sys.argv[1:]); "
             "print(rc, 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "o")],
                             capture_output=True, text=True, timeout=120)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skunseen.cli._main import main, rows_digest
+from skunseen.cli import main
+from skunseen.cli._runs import rows_digest
 
 POOL = ["--limit", "150", "-q"]
 

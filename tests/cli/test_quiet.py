@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 POOL = ["--limit", "300", "--epochs", "2", "--folds", "3"]
 

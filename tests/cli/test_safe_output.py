@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 # Class folder names that a spreadsheet would run, and one it would not.
 HOSTILE = ["=2+5", "+cmd|' -C calc'!A0", "-1+1", "@SUM(1+1)", "\tx=1", "\r=1"]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from skunseen.cli._main import main
+from skunseen.cli import main
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -38,7 +38,7 @@ from skunseen.cli._main import main
      "--keeps does nothing with --methods full, which trains on the whole pool"),
 ])
 def test_options_that_would_do_nothing_are_refused_before_torch_loads(argv, message, tmp_path):
-    code = ("import sys; from skunseen.cli._main import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from skunseen.cli import main; rc = main(sys.argv[1:]); "
             "print(rc, 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "o")],
                             capture_output=True, text=True, timeout=120)

@@ -300,11 +300,13 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         routing : sklearn.utils.metadata_routing.MetadataRouter
-            ``fit`` of the pruner routes to ``fit`` of every scoring estimator.
+            ``fit`` of the pruner, and ``fit_transform`` (which fits), route
+            to ``fit`` of every scoring estimator.
         """
         return MetadataRouter(owner=self).add_self_request(self).add(
             estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit").add(
+                caller="fit_transform", callee="fit"),
         )
 
     # -------------------------------------------------------------- fitting

@@ -19,6 +19,9 @@ from skorch import NeuralNetClassifier
 CIFAR_ARCHIVE = Path(os.environ.get(
     "SKUNSEEN_CIFAR",
     Path(__file__).resolve().parents[2].joinpath("shared", "data", "cifar10-jpeg.tar.gz")))
+#: Why the tests that read CIFAR-10 skip, and how to run them.
+NO_CIFAR = (f"no CIFAR-10 archive at {CIFAR_ARCHIVE}; set SKUNSEEN_CIFAR to a CIFAR-10 "
+            "JPEG archive or folder (ImageFolder layout) to run this test")
 
 
 class TinyMLP(torch.nn.Module):

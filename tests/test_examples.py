@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import skunseen
-from helpers import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE, NO_CIFAR
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ CASES = [
                "skunseen.MultiStepUnseenPruner is not available yet"),
     ]),
     ("cifar10_unseen_vs_fitting.py", ["--data", str(CIFAR_ARCHIVE)], "scoring models resumed", [
-        _needs(not CIFAR_ARCHIVE.is_file(), f"no CIFAR-10 archive at {CIFAR_ARCHIVE}"),
+        _needs(not CIFAR_ARCHIVE.is_file(), NO_CIFAR),
     ]),
     ("imagenet_folder.py", [], "training images in 3 classes", [
         _needs(_missing_module("PIL"), "Pillow is not installed"),

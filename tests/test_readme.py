@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE, NO_CIFAR
 from skunseen.cli import main
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_python_snippet_runs_on_its_own(code, tmp_path, monkeypatch):
 @pytest.mark.parametrize("script", SHELL, ids=[f"shell{i}" for i in range(len(SHELL))])
 def test_shell_snippet_runs(script, tmp_path, monkeypatch):
     if "--data" in script and not CIFAR_ARCHIVE.is_file():
-        pytest.skip(f"no CIFAR-10 archive at {CIFAR_ARCHIVE}")
+        pytest.skip(NO_CIFAR)
     monkeypatch.chdir(tmp_path)
     for args in _commands(script):
         quiet = [] if args[0] == "report" else ["-q"]

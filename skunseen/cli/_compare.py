@@ -65,8 +65,9 @@ COLUMNS = [
     ("n", "number of seeds (coresets and trainings) behind the test accuracy"),
     ("score std", "standard deviation of the scores over the pool, mean over the seeds "
                   "(score units; a wider spread separates samples better)"),
-    ("scoring (s)", "wall-clock seconds of training the scoring models, mean per seed "
-                    "(one scoring serves every keep and selector)"),
+    ("scoring (s)", "wall-clock seconds of the scoring, mean per seed (one scoring serves "
+                    "every keep and selector; scoring models read back from --memory take "
+                    "no training)"),
     ("training (s)", "wall-clock seconds of training the evaluated model, mean per seed"),
 ]
 
@@ -153,6 +154,8 @@ class _Comparison:
         self.scored = [method for method in args.methods if method in SCORED]
         self.n_classes = len(np.unique(data.y_train))
         self.rows, self.panels, self.evaluated = {}, [], {}
+        # Scoring models trained by this run, and read back from --memory.
+        self.models = {"trained": 0, "resumed": 0}
         self._bar = None
 
     def run(self):
@@ -204,6 +207,8 @@ class _Comparison:
         start = time.perf_counter()
         pruner.fit(X, y)
         scoring_seconds = time.perf_counter() - start
+        self.models["resumed"] += pruner.n_tasks_resumed_
+        self.models["trained"] += len(pruner.task_info_) - pruner.n_tasks_resumed_
         scores = pruner.scores_
         (args.out / "scores").mkdir(exist_ok=True)
         np.save(args.out / "scores" / f"{method}-seed{seed}.npy", scores)
@@ -282,7 +287,7 @@ def _write_report(args, data, comparison, started):
             [_difference_cells(d, results, n_pool) for d in differences]))
     write_page(
         out, title=f"skunseen compare: {args.dataset}",
-        paragraphs=[_setup(args, n_pool, n_test, evaluated), summary],
+        paragraphs=[_setup(args, n_pool, n_test, evaluated, comparison.models), summary],
         columns=COLUMNS, rows=[_cells(r, i in best, n_pool) for i, r in enumerate(results)],
         sections=sections, figures=figures, notes=notes)
     report = {
@@ -295,6 +300,7 @@ def _write_report(args, data, comparison, started):
         "model": evaluated["model"],
         "epochs": evaluated["epochs"],
         "summary": summary,
+        "scoring_models": comparison.models,
         "confidence": CONFIDENCE,
         "rows": [{**r, "best": i in best} for i, r in enumerate(results)],
         "differences": [{**{key: value for key, value in d.items()
@@ -397,11 +403,13 @@ def _cells(row, best, n_pool):
     ]
 
 
-def _setup(args, n_pool, n_test, evaluated):
+def _setup(args, n_pool, n_test, evaluated, models):
     folds = f"{args.folds}-fold " if "unseen" in args.methods else ""
+    resumed = (f", {models['resumed']} read back from --memory" if models["resumed"] else "")
     return (f"{args.dataset}: a pool of {n_pool} training samples, {n_test} test samples; "
             f"{evaluated['model']} trained for {evaluated['epochs']} epochs on every coreset; "
-            f"scores: {folds}{args.scorer}; {args.seeds} seed(s).")
+            f"scores: {folds}{args.scorer}, from {models['trained']} scoring models trained"
+            f"{resumed}; {args.seeds} seed(s).")
 
 
 def _summary(results, differences, best, n_pool, n_seeds):

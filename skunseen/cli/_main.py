@@ -21,6 +21,7 @@ and run it belongs to, which ``evaluate`` checks.
 """
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -34,9 +35,11 @@ from ._runs import (
     COMPARE_METHODS,
     COMPARE_REPORT,
     DATASETS,
+    PRUNE_OUTPUTS,
     PRUNERS,
     check_data_source,
     idle_options,
+    memory_of,
     run_evaluate,
     run_prune,
     run_report,
@@ -441,8 +444,7 @@ def check_options(args):
 
 #: The files each command writes into --out (compare also writes coresets/ and scores/).
 _OUTPUT_FILES = {
-    "prune": ("coreset.npy", "coreset.csv", "coreset.json", "scores.npy", "scores.png",
-              "report.json"),
+    "prune": PRUNE_OUTPUTS,
     "evaluate": ("eval.json",),
     "report": ("report.md", "report.html", "scores.png"),
     "compare": COMPARE_REPORT,
@@ -479,9 +481,31 @@ def main(argv=None):
         print_error(f"skunseen {args.command}", error)
         return 2
     except KeyboardInterrupt:
-        # Results move into --out only once all are written (compare's report
-        # likewise), so an interrupted run leaves none that look finished.
-        left = ("its report was not written" if args.command == "compare"
-                else f"nothing was written to {args.out}")
-        sys.stderr.write(f"skunseen {args.command}: interrupted; {left}\n")
+        sys.stderr.write(f"skunseen {args.command}: interrupted; {interrupted_run(args)}\n")
         return 130
+
+
+def interrupted_run(args):
+    """What an interrupted run left in ``--out``, in words.
+
+    Results move into ``--out`` only once all are written (compare's report
+    likewise), so an interrupted run leaves none that look finished; the
+    scoring models finished before the interrupt stay in the store, for a
+    rerun to resume from.
+    """
+    marker = {"prune": "report.json", "evaluate": "eval.json",
+              "compare": "report.json"}.get(args.command)
+    if marker is not None and (args.out / marker).is_file():
+        try:
+            finished = json.loads((args.out / marker).read_text()).get("run_id") == args.run_id
+        except (OSError, ValueError, AttributeError):
+            finished = False
+        if finished:
+            return f"its results had been written to {args.out} already"
+    left = ("its report was not written" if args.command == "compare"
+            else f"nothing was written to {args.out}")
+    store = memory_of(args) if args.command in ("prune", "compare") else None
+    if store is not None and any(store.glob("*.npz")):
+        left += (f"; the scoring models that finished are kept in {store}, and a rerun "
+                 "resumes from them")
+    return left

@@ -57,7 +57,7 @@ def stop_if_interrupted():
 
 
 @contextlib.contextmanager
-def staged(out, *, last=()):
+def staged(out, *, last=(), outputs=()):
     """A folder to write a run's files into; they move into ``out`` when the block ends.
 
     Parameters
@@ -68,6 +68,10 @@ def staged(out, *, last=()):
     last : sequence of str
         Files that mark the results as complete, moved last in this order;
         an older copy of each is removed before any file moves.
+    outputs : sequence of str
+        Every file the command may write: those this run did not write are
+        removed from ``out`` when it publishes, so that no file of an
+        earlier run stands beside this run's results.
 
     Yields
     ------
@@ -80,19 +84,19 @@ def staged(out, *, last=()):
     stage = Path(tempfile.mkdtemp(prefix=owned_prefix(_STAGING), dir=out))
     try:
         yield stage
-        _publish(stage, out, last)
+        _publish(stage, out, last, outputs)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and not any(out.iterdir()):
             out.rmdir()
 
 
-def _publish(stage, out, last):
+def _publish(stage, out, last, outputs):
     stop_if_interrupted()
     names = sorted(path.name for path in stage.iterdir())
     order = [name for name in names if name not in last] + [name for name in last
                                                               if name in names]
-    for name in last:
+    for name in (*last, *(name for name in outputs if name not in names)):
         (out / name).unlink(missing_ok=True)
     moved = []
     try:
@@ -103,6 +107,12 @@ def _publish(stage, out, last):
         for name in moved:
             (out / name).unlink(missing_ok=True)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path, data):
@@ -116,6 +126,8 @@ def write_bytes_atomic(path, data):
     remove_orphans(folder, re.escape(_PARTIAL))
     descriptor, temporary = tempfile.mkstemp(prefix=owned_prefix(_PARTIAL), dir=folder)
     try:
+        # mkstemp makes the file private (0600); results get the usual mode.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
         os.replace(temporary, path)

@@ -30,6 +30,9 @@ COMPARE_METHODS = ("unseen", "fitting", "random", "full")
 _TORCHVISION_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 _CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
 COMPARE_REPORT = ("report.json", "report.md", "report.html", "accuracy.png", "scores.png")
+#: The files ``prune`` writes into --out (``scores.*`` only when it scores).
+PRUNE_OUTPUTS = ("coreset.npy", "coreset.csv", "coreset.json", "scores.npy", "scores.png",
+                 "report.json")
 
 
 def _is_number(token):
@@ -57,7 +60,7 @@ def class_tokens(tokens):
 
     Examples
     --------
-    >>> from skunseen.cli._main import class_tokens
+    >>> from skunseen.cli._runs import class_tokens
     >>> class_tokens(["3", "bird"])(["airplane", "automobile", "bird", "cat"])
     ['cat', 'bird']
     >>> folders = sorted(str(k) for k in range(12))  # 0, 1, 10, 11, 2, ...
@@ -293,7 +296,7 @@ def spreadsheet_text(cell):
 
     Examples
     --------
-    >>> from skunseen.cli._main import spreadsheet_text
+    >>> from skunseen.cli._runs import spreadsheet_text
     >>> spreadsheet_text("=HYPERLINK(1)"), spreadsheet_text("cat"), spreadsheet_text(-3)
     ("'=HYPERLINK(1)", 'cat', -3)
     """
@@ -379,7 +382,8 @@ def run_prune(args):
 
     # The coreset's record and report.json move into --out last: a run that
     # fails while writing leaves no coreset that looks complete.
-    with staged(args.out, last=("coreset.json", "report.json")) as stage:
+    with staged(args.out, last=("coreset.json", "report.json"),
+                outputs=PRUNE_OUTPUTS) as stage:
         write_coreset(stage, "coreset", rows, data, args)
         written = ["coreset.npy", "coreset.csv", "coreset.json"]
         if scores is not None:

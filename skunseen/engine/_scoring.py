@@ -792,7 +792,7 @@ def _task_keys(problem, tasks, devices, batched):
 
 
 def _location(memory):
-    return getattr(memory, "location", memory)
+    return os.fspath(getattr(memory, "location", memory))
 
 
 def _check_outputs(model, task, records):

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE, NO_CIFAR
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CIFAR_ARCHIVE.is_file(),
-                    reason=f"the shared CIFAR-10 archive is absent ({CIFAR_ARCHIVE})")
+                    reason=NO_CIFAR)
 def test_gpu_suite_smoke_runs_every_step(tmp_path):
     env = {**os.environ, "SKUNSEEN_SUITE_SMOKE": "1", "PYTHON": sys.executable,
            "SKUNSEEN_CIFAR": str(CIFAR_ARCHIVE)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE, NO_CIFAR
 from skunseen.cli import main
 
 
@@ -19,7 +19,7 @@ def _read(path):
 
 
 @pytest.mark.skipif(not CIFAR_ARCHIVE.is_file(),
-                    reason=f"no CIFAR-10 archive at {CIFAR_ARCHIVE}")
+                    reason=NO_CIFAR)
 def test_cifar10_prune_then_evaluate_on_a_500_image_pool(tmp_path):
     data = ["--dataset", "cifar10", "--data", CIFAR_ARCHIVE, "--limit", 500, "--model", "cnn"]
     _run("prune", *data, "--epochs", 1, "--folds", 3, "--keep", 0.5, "--seed", 0,
@@ -66,7 +66,7 @@ def test_evaluate_with_the_fast_cifar_net(tmp_path):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not CIFAR_ARCHIVE.is_file(),
-                    reason=f"no CIFAR-10 archive at {CIFAR_ARCHIVE}")
+                    reason=NO_CIFAR)
 def test_cifar10_prune_and_evaluate_fastcifar_on_cuda(tmp_path):
     data = ["--dataset", "cifar10", "--data", CIFAR_ARCHIVE, "--limit", 2000,
             "--model", "fastcifar", "--device", "cuda"]

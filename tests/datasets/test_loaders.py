@@ -8,7 +8,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 import skunseen.datasets._archive as archive_module
-from helpers import CIFAR_ARCHIVE
+from helpers import CIFAR_ARCHIVE, NO_CIFAR
 from skunseen.datasets import (
     load_cifar10,
     load_cifar100,
@@ -189,7 +189,7 @@ def test_archive_layout_errors(tmp_path):
         load_image_archive(tmp_path / "flat")
 
 
-@pytest.mark.skipif(not CIFAR_ARCHIVE.exists(), reason=f"no CIFAR-10 archive at {CIFAR_ARCHIVE}")
+@pytest.mark.skipif(not CIFAR_ARCHIVE.exists(), reason=NO_CIFAR)
 def test_cifar10_jpeg_archive_subset():
     X_train, y_train, X_test, y_test = data = load_image_archive(
         CIFAR_ARCHIVE, limit=500, test_limit=100, classes=None, pool_seed=0)

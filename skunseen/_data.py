@@ -142,7 +142,25 @@ def labels_of_dataset(dataset):
             return np.asarray(labels)
     if isinstance(dataset, _loaded("torch.utils.data").Subset):
         return labels_of_dataset(dataset.dataset)[np.asarray(dataset.indices)]
-    return np.asarray([dataset[i][1] for i in range(len(dataset))])
+    if len(dataset) and not _item_label(dataset[0])[0]:
+        raise ValueError(_NO_ITEM_LABELS)
+    return np.asarray([plain(_item_label(dataset[i])[1]) for i in range(len(dataset))])
+
+
+_NO_ITEM_LABELS = (
+    "X is a torch Dataset whose items carry no label (they are not (x, y) pairs), and a "
+    "skorch net trains on the labels the items yield; give a Dataset yielding (x, y) "
+    "pairs, e.g. TensorDataset(X, y)."
+)
+
+
+def _item_label(item):
+    """``(True, label)`` of a Dataset item that is an ``(x, y, ...)`` sequence, else
+    ``(False, None)``."""
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        return False, None
+    label = item[1]
+    return True, label.item() if hasattr(label, "item") else label
 
 
 def check_finite(X):
@@ -198,7 +216,8 @@ def fingerprint(X):
                             labels_of_dataset(X)))
     columns = None
     if is_dataframe(X):
-        columns = [str(column) for column in X.columns]
+        # The dtypes too: a pipeline may select columns by them (categories, ints).
+        columns = [(str(column), str(dtype)) for column, dtype in X.dtypes.items()]
         X = X.to_numpy()
     if is_tensor(X):
         X = X.detach().cpu().numpy()
@@ -293,21 +312,24 @@ N_LABEL_PROBES = 8
 
 
 def check_item_labels(dataset, y):
-    """Raise when the labels a Dataset's items yield disagree with ``y``.
+    """Raise when the labels a Dataset's items yield disagree with ``y``, or when
+    its items carry none.
 
     A skorch net trains on the labels the items yield; folds, class budgets
     and every score's true label come from ``y`` (by default the Dataset's
     ``targets``). A ``target_transform`` (merged classes, label noise)
     makes the two differ, and the scores would then measure the difference,
-    silently. :data:`N_LABEL_PROBES` items spread over the Dataset are read.
+    silently. The first item of every class and :data:`N_LABEL_PROBES`
+    items spread over the Dataset are read, so any relabelling of a whole
+    class is caught; noise on single items may not be.
     """
     n = len(dataset)
-    for row in np.unique(np.linspace(0, n - 1, min(n, N_LABEL_PROBES)).astype(np.int64)):
-        item = dataset[int(row)]
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            return  # the items carry no label: the net trains on y
-        label = item[1]
-        label = label.item() if hasattr(label, "item") else label
+    _, first_of_class = np.unique(y, return_index=True)
+    spread = np.linspace(0, n - 1, min(n, N_LABEL_PROBES)).astype(np.int64)
+    for row in np.unique(np.concatenate([first_of_class, spread])):
+        has_label, label = _item_label(dataset[int(row)])
+        if not has_label:
+            raise ValueError(_NO_ITEM_LABELS)
         if plain(label) != plain(y[row]):
             raise ValueError(
                 f"The Dataset's item {row} yields the label {plain(label)!r}, but y (its "
@@ -347,7 +369,8 @@ def check_groups(groups, n_samples):
             f"{n_samples} rows."
         )
     as_objects = groups.astype(object)
-    missing = np.flatnonzero([value is None or (isinstance(value, float) and value != value)
+    # NaN, NaT and pandas' NA are unequal to themselves (pd.NA's comparison is NA).
+    missing = np.flatnonzero([value is None or not _equals_itself(value)
                               for value in as_objects])
     if len(missing):
         raise ValueError(
@@ -362,6 +385,13 @@ def check_groups(groups, n_samples):
             "strings."
         )
     return groups
+
+
+def _equals_itself(value):
+    try:
+        return bool(value == value)
+    except TypeError:  # pandas.NA
+        return False
 
 
 def check_fit_params(fit_params, n_samples):

@@ -303,12 +303,7 @@ def _write_report(args, data, comparison, started):
         "scoring_models": comparison.models,
         "confidence": CONFIDENCE,
         "rows": [{**r, "best": i in best} for i, r in enumerate(results)],
-        "differences": [{**{key: value for key, value in d.items()
-                            if key not in ("first", "second")},
-                         "label": _difference_label(d, results),
-                         "first": _method_of(results[d["first"]]),
-                         "second": _method_of(results[d["second"]])}
-                        for d in differences],
+        "differences": [_difference_record(d, results) for d in differences],
         "seconds": seconds,
         "environment": {"python": platform.python_version()},
     }
@@ -353,6 +348,15 @@ def _detected_best(results, differences):
 
 def _method_of(row):
     return {"method": row["method"], "selector": row["selector"]}
+
+
+def _difference_record(difference, results):
+    """A paired difference as report.json holds it: the rows named by method."""
+    return {**{key: value for key, value in difference.items()
+               if key not in ("first", "second")},
+            "label": _difference_label(difference, results),
+            "first": _method_of(results[difference["first"]]),
+            "second": _method_of(results[difference["second"]])}
 
 
 def _difference_label(difference, results):

@@ -137,7 +137,7 @@ def _add_prune(commands, data):
                             "each step (default 0)")
     prune.add_argument("--epochs", action=_Given, type=_at_least(1), default=None,
                        help="training epochs of each scoring net (default: the model's)")
-    prune.add_argument("--seed", type=int, default=0,
+    prune.add_argument("--seed", type=_seed, default=0,
                        help="seed of the folds, scoring nets and selection (default 0)")
     _jobs_option(prune)
     _memory_option(prune)
@@ -163,7 +163,7 @@ def _add_evaluate(commands, data):
                                "pool, the full-data reference)")
     evaluate.add_argument("--epochs", type=_at_least(1), default=None,
                           help="training epochs (default: the model's)")
-    evaluate.add_argument("--seed", type=int, default=0,
+    evaluate.add_argument("--seed", type=_seed, default=0,
                           help="seed of the fresh model's initialisation and training "
                                "(default 0)")
     _out_option(evaluate)
@@ -259,7 +259,7 @@ def _data_options():
     group.add_argument("--limit", type=_size, default=None,
                        help="stratified pool of N training samples, or a fraction "
                             "(default: the whole training split)")
-    group.add_argument("--test-limit", type=_size, default=None,
+    group.add_argument("--test-limit", action=_Given, type=_size, default=None,
                        help="stratified subset of N test samples, or a fraction (evaluate, "
                             "compare; default: the whole test split)")
     group.add_argument("--classes", type=_classes, default=None,
@@ -276,17 +276,17 @@ def _data_options():
                             "crop, default: the first training image's size; archives: "
                             "needed when image sizes differ)")
     group = options.add_argument_group("model")
-    group.add_argument("--model", default="auto", choices=("auto", *MODELS),
+    group.add_argument("--model", action=_Given, default="auto", choices=("auto", *MODELS),
                        help="auto (default): mlp for digits' 64 features, cnn for images; "
                             + "; ".join(f"{name}: {line}" for name, line in MODELS.items())
                             .replace("%", "%%"))  # argparse %-formats help texts
-    group.add_argument("--device", default="auto",
+    group.add_argument("--device", action=_Given, default="auto",
                        help="auto (CUDA when available; default), cpu or cuda[:N]")
-    group.add_argument("--threads", type=_at_least(1), default=1,
+    group.add_argument("--threads", action=_Given, type=_at_least(1), default=1,
                        help="CPU threads of every net's torch operations (default 1: the "
                             "small default nets gain little from more, and lose much on "
                             "busy cores; see benchmarks/threads.py)")
-    group.add_argument("--workers", type=_at_least(0), default=0,
+    group.add_argument("--workers", action=_Given, type=_at_least(0), default=0,
                        help="DataLoader worker processes for streamed data (default 0)")
     return options
 
@@ -302,11 +302,6 @@ def _memory_option(parser):
                         help="folder keeping every finished scoring model, so that a rerun "
                              "(killed, or with another --keep or --selector) trains only what "
                              "is missing (default: --out/checkpoints)")
-
-
-def memory_of(args):
-    """The store of the scoring models: ``--memory``, by default ``--out/checkpoints``."""
-    return args.memory if args.memory is not None else args.out / "checkpoints"
 
 
 def _out_option(parser):
@@ -377,10 +372,18 @@ def _jobs(text):
     return value
 
 
+def _seed(text):
+    value = _number(text)
+    if not float(value).is_integer() or value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return int(value)
+
+
 def _classes(text):
     tokens = [token.strip() for token in text.split(",") if token.strip()]
-    if not tokens:
-        raise argparse.ArgumentTypeError("needs at least one class")
+    if len(tokens) < 2:
+        raise argparse.ArgumentTypeError(
+            f"needs at least two classes (pruning by difficulty compares classes), got {text!r}")
     if len(set(tokens)) != len(tokens):
         raise argparse.ArgumentTypeError(f"lists a class twice: {text}")
     return tokens
@@ -409,6 +412,8 @@ def _names_of(names, flag):
 
 
 def _out(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("names no folder")
     path = Path(text).expanduser()
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")

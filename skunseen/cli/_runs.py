@@ -482,6 +482,10 @@ def run_evaluate(args):
 def run_report(args):
     from ._report import write_report
 
+    out = args.out.expanduser().resolve()
+    if any(run.expanduser().resolve() == out for run in args.runs):
+        raise ValueError(f"--out {args.out} is one of the runs; write the report into "
+                         "another folder, so that it does not replace the run's own files")
     with staged(args.out, last=("report.html", "report.md")) as stage:
         paths = write_report(args.runs, stage)
     print(f"wrote {', '.join(str(args.out / path.name) for path in paths.values())}")
@@ -633,10 +637,12 @@ def idle_options(args):
         idle.update(dict.fromkeys(("cache_dir", "image_size"),
                                   "with --dataset digits (8x8 arrays, no image files)"))
     if args.command == "prune":
+        idle["test_limit"] = "with prune, which reads no test split"
         if args.selector == "random":
             idle.update(dict.fromkeys(
                 ("method", "scorer", "folds", "repeats", "steps", "replace", "epochs", "jobs",
-                 "memory", "compare"), "with --selector random, which trains no scoring model"))
+                 "memory", "compare", "model", "device", "threads", "workers"),
+                "with --selector random, which trains no scoring model"))
         else:
             if args.method != "multistep":
                 idle.update(dict.fromkeys(("steps", "replace"),
@@ -650,7 +656,7 @@ def idle_options(args):
             idle["folds"] = "without unseen in --methods"
         if not {"unseen", "fitting"} & set(args.methods):
             idle.update(dict.fromkeys(
-                ("scorer", "selectors", "score_epochs", "jobs"),
+                ("scorer", "selectors", "score_epochs", "jobs", "memory"),
                 "without unseen or fitting in --methods (no method scores the pool)"))
         if args.methods == ["full"]:
             idle["keeps"] = "with --methods full, which trains on the whole pool"

@@ -27,7 +27,7 @@ from ._scoring import (
     seed_random_states,
     train_on_rows,
 )
-from ._store import open_store
+from ._store import open_store, store_location
 
 __all__ = [
     "Plan",

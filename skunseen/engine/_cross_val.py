@@ -124,7 +124,8 @@ def cross_val_records(estimator, X, y=None, *, cv=5, n_repeats=1, groups=None, r
         estimator, X, y, recording=lambda is_net: recording_from(record, is_net=is_net),
         asked_by={"dynamics": f"record={record!r}", "extras": f"record={record!r}"},
         groups=groups, fit_params=params, device=device, fold_batching=fold_batching,
-        n_jobs=n_jobs, memory=memory, verbose=verbose, label="cross_val_records")
+        n_jobs=n_jobs, memory=memory, random_state=random_state, verbose=verbose,
+        label="cross_val_records")
     plan = out_of_fold(problem.y, check_seed(random_state), classes=problem.classes, cv=cv,
                        n_repeats=n_repeats, groups=problem.groups)
     return run_plan(problem, plan)
@@ -138,7 +139,7 @@ def _scores(make_plan, estimator, X, y, *, scorer, scorer_params, random_state, 
     problem = prepare_scoring(
         estimator, X, y, recording=scorer_recording(scorer, scorer_params),
         asked_by={"dynamics": f"scorer={scorer.name!r}", "extras": f"scorer={scorer.name!r}"},
-        **options)
+        scorer=scorer, scorer_params=scorer_params, random_state=random_state, **options)
     held = run_plan(problem, make_plan(problem, check_seed(random_state)))
     params = scorer_params or {}
     return held.average(lambda records: scorer(records, **params))

@@ -66,7 +66,8 @@ from .._records import (
     check_probabilities,
 )
 from .._progress import make_bar
-from ._store import estimator_fingerprint, open_store, task_key
+from ..scores import check_scorer_params
+from ._store import estimator_fingerprint, open_store, store_location, task_key
 
 #: Exclusive upper bound of every drawn seed (the int32 range numpy and torch take).
 MAX_SEED = np.iinfo(np.int32).max
@@ -156,9 +157,10 @@ class ScoringProblem:
         return self.model.X
 
 
-def prepare_scoring(estimator, X, y, *, recording, asked_by, groups=None, fit_params=None,
-                    device="auto", fold_batching="auto", n_jobs=None, memory=None, verbose=0,
-                    label="skunseen", validate=check_X_y):
+def prepare_scoring(estimator, X, y, *, recording, asked_by, scorer=None, scorer_params=None,
+                    groups=None, fit_params=None, device="auto", fold_batching="auto",
+                    n_jobs=None, memory=None, random_state=None, verbose=0, label="skunseen",
+                    validate=check_X_y):
     """Check the inputs of a fit and resolve its scoring model, before anything trains.
 
     Parameters
@@ -173,8 +175,13 @@ def prepare_scoring(estimator, X, y, *, recording, asked_by, groups=None, fit_pa
     asked_by : dict
         Names, for messages, what asks for per-epoch records
         (``"dynamics"``) and for extras (``"extras"``).
+    scorer, scorer_params : default=None
+        The scorer and its parameters, tried on made-up records of the
+        scoring nets' epochs so that bad values fail now, not after training.
     groups, fit_params, device, fold_batching, n_jobs, memory, verbose
         As the pruners' parameters.
+    random_state : int, RandomState instance or None, default=None
+        Only to warn when ``memory`` can reuse nothing (``None``).
     label : str, default="skunseen"
         Names the caller in messages and progress bars.
     validate : callable, default=check_X_y
@@ -189,7 +196,7 @@ def prepare_scoring(estimator, X, y, *, recording, asked_by, groups=None, fit_pa
     ValueError, TypeError
         Naming the parameter, for anything a model would fail on.
     """
-    check_run_options(estimator, n_jobs=n_jobs, memory=memory)
+    check_run_options(estimator, n_jobs=n_jobs, memory=memory, random_state=random_state)
     X, y = check_data(X, y, caller=label, validate=validate)
     classes, y_encoded = check_labels(y)
     n_samples = n_rows(X)
@@ -204,13 +211,19 @@ def prepare_scoring(estimator, X, y, *, recording, asked_by, groups=None, fit_pa
     if model is None:
         model = ClassifierModel(estimator, X, recording=recording, asked_by=asked_by,
                                 fold_batching=fold_batching)
+    if scorer is not None:
+        check_scorer_params(scorer, scorer_params, getattr(model.estimator, "max_epochs", None))
     return ScoringProblem(model, y_encoded, classes, groups, recording, fit_params,
                           fingerprint(X), n_jobs=n_jobs, memory=memory, verbose=verbose,
                           label=label)
 
 
-def check_run_options(estimator, *, n_jobs, memory):
-    """What scikit-learn's parameter constraints let through, refused before training."""
+def check_run_options(estimator, *, n_jobs, memory, random_state):
+    """What scikit-learn's parameter constraints let through, refused before training.
+
+    The store's directory is checked, not created: a refused fit leaves
+    nothing behind.
+    """
     if isinstance(estimator, type):
         raise TypeError(
             f"estimator must be an estimator instance such as {estimator.__name__}(), "
@@ -222,15 +235,21 @@ def check_run_options(estimator, *, n_jobs, memory):
             "n_jobs=0 has no meaning: pass None or 1 (one model at a time), a positive "
             "number of parallel jobs, or a negative one (-1: one job per CPU)."
         )
-    if memory is not None:
-        open_store(memory)  # a file, or an unusable directory, is refused now
+    if memory is not None and store_location(memory) is not None and random_state is None:
+        warnings.warn(
+            "memory keeps scoring models for later fits with the same folds and seeds, "
+            "but random_state=None draws new ones every fit: nothing stored will be "
+            "reused. Fix random_state to an int.", UserWarning, stacklevel=4)
 
 
 def scorer_recording(scorer, scorer_params=None, extras=None):
     """What ``scorer`` (and a selection rule's ``extras``) need recorded."""
-    requests = dict(extras or {})
-    requests.update(scorer.requests(scorer_params))
-    return Recording(dynamics=scorer.reads_dynamics(scorer_params), extras=requests)
+    try:
+        requested = check_extra_requests(scorer.requests(scorer_params))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"scorer_params={scorer_params!r}: {exc}") from None
+    return Recording(dynamics=scorer.reads_dynamics(scorer_params),
+                     extras={**check_extra_requests(extras or {}), **requested})
 
 
 def recording_from(record, *, is_net):
@@ -388,7 +407,8 @@ def out_of_fold(y, rng, *, classes, cv=5, n_repeats=1, groups=None, rows=None, n
         if isinstance(cv, Integral):
             kind = StratifiedKFold if groups is None else StratifiedGroupKFold
             splitter = kind(n_splits=n_splits, shuffle=True, random_state=int(split_seed))
-        elif n_repeats > 1:
+        elif n_repeats > 1 or _shuffles_unseeded(cv):
+            # The folds follow random_state, as an int cv's do.
             splitter = copy.copy(cv)
             splitter.random_state = int(split_seed)
         else:
@@ -454,6 +474,13 @@ def train_on_rows(n_samples, rng, *, train_rows=None, score_rows=None, n_repeats
     return Plan(tasks, rows)
 
 
+def _shuffles_unseeded(cv):
+    """Whether a splitter shuffles with ``random_state=None`` (other folds every fit)."""
+    params = vars(cv) if hasattr(cv, "split") else {}
+    return bool(params.get("shuffle")) and "random_state" in params and \
+        params["random_state"] is None
+
+
 def _check_redraws(cv, n_repeats):
     """Refuse ``n_repeats > 1`` for a ``cv`` whose folds cannot be redrawn."""
     if n_repeats == 1:
@@ -465,11 +492,17 @@ def _check_redraws(cv, n_repeats):
     why = ("it does not shuffle" if "shuffle" in params
            else "it has no random_state to redraw its folds with")
     raise ValueError(
-        f"n_repeats={n_repeats} redraws the folds for every repeat, which cv={cv!r} cannot: "
+        f"n_repeats={n_repeats} redraws the folds for every repeat, which cv={_short(cv)} cannot: "
         f"{why}, so every repeat would train on the same folds. Use a splitter with "
         "shuffle=True (its random_state is drawn anew for every repeat), an int cv, or "
         "n_repeats=1."
     )
+
+
+def _short(value, limit=80):
+    """``repr(value)``, cut to ``limit`` characters (an iterable of splits can be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _check_class_sizes(y, cv, classes):
@@ -797,8 +830,7 @@ def _location(memory):
 
 def _check_outputs(model, task, records):
     if not np.isfinite(records.proba).all():
-        raise _non_finite_error(model, task,
-                                "produced NaN or infinite outputs: its training diverged")
+        raise _non_finite_error(model, task, "produced NaN or infinite outputs")
 
 
 def _non_finite_error(model, task, cause):
@@ -815,10 +847,9 @@ def _non_finite_error(model, task, cause):
             f"X holds NaN or infinite values: sample {row} of the Dataset, one of the "
             f"rows of {task.name}. Clean or impute the data first."
         )
-    return ValueError(
-        f"The scoring model of {task.name} {cause}. Lower the learning rate or check the "
-        "data scaling."
-    )
+    advice = ("Lower the learning rate or check the data scaling" if nets.is_net(model.estimator)
+              else "Check the data scaling and the estimator's parameters")
+    return ValueError(f"The scoring model of {task.name} {cause}. {advice}.")
 
 
 # -------------------------------------------------------- scikit-learn models
@@ -935,6 +966,13 @@ def aligned_columns(values, model_classes, n_classes, *, fill=0.0):
     array([[0.3, 0. , 0.7]])
     """
     values = np.asarray(values)
+    model_classes = np.asarray(model_classes)
+    if values.ndim != 2 or values.shape[1] != len(model_classes):
+        raise ValueError(
+            f"The model returned {values.shape[1] if values.ndim == 2 else 'no'} columns per "
+            f"row for its {len(model_classes)} classes (classes_); a classifier's "
+            "predict_proba has one column per class."
+        )
     out = np.full((len(values), n_classes), fill, dtype=values.dtype)
     out[:, np.asarray(model_classes, dtype=np.int64)] = values
     return out

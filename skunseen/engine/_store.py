@@ -47,7 +47,7 @@ import numpy as np
 
 from .._files import owned_prefix, remove_orphans
 from .._names import __version__
-from .._records import ScoringRecords
+from .._records import ScoringRecords, check_probabilities
 
 #: Bumped whenever the meaning of a stored file changes, which
 #: invalidates older files.
@@ -132,6 +132,53 @@ def task_key(*, data, labels, fit_params, estimator, task, recording, device, ba
     ))
 
 
+def store_location(memory, name="memory"):
+    """The directory that ``memory`` names, checked but not created; None keeps nothing.
+
+    Parameters
+    ----------
+    memory : None, str, path-like or joblib.Memory
+        As the pruners' ``memory``.
+    name : str, default="memory"
+        The parameter's name, for messages.
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter when it is of another type, empty, or names a
+        file (or lies under one).
+    """
+    if memory is None:
+        return None
+    if isinstance(memory, (str, os.PathLike)):
+        location = os.fspath(memory)
+    elif hasattr(memory, "cache"):  # a joblib.Memory, as scikit-learn's check_memory tells
+        location = getattr(memory, "location", None)
+        if location is None:
+            return None
+        location = os.fspath(location)
+    else:
+        raise ValueError(
+            f"{name} must be None, a directory path or a joblib.Memory; got {memory!r}."
+        )
+    if not location:
+        raise ValueError(f"{name}='' names no directory; name one, or pass None.")
+    existing = location
+    while not os.path.exists(existing) and os.path.dirname(existing) not in ("", existing):
+        existing = os.path.dirname(existing)
+    if os.path.exists(existing) and not os.path.isdir(existing):
+        where = "is a file" if existing == location else f"lies under the file {existing!r}"
+        raise ValueError(
+            f"{name}={location!r} {where}, not a directory; name a directory (it is "
+            "created if missing), a joblib.Memory, or None."
+        )
+    return location
+
+
 def open_store(memory):
     """The :class:`RecordStore` that ``memory`` names, or None when it keeps nothing.
 
@@ -156,23 +203,9 @@ def open_store(memory):
     >>> open_store(None) is None, open_store(tempfile.mkdtemp()) is not None
     (True, True)
     """
-    if memory is None:
-        return None
-    if isinstance(memory, (str, os.PathLike)):
-        location = os.fspath(memory)
-    elif hasattr(memory, "cache"):  # a joblib.Memory, as scikit-learn's check_memory tells
-        location = getattr(memory, "location", None)
-    else:
-        raise ValueError(
-            f"memory must be None, a directory path or a joblib.Memory; got {memory!r}."
-        )
+    location = store_location(memory)
     if location is None:
         return None
-    if os.path.isfile(location):
-        raise ValueError(
-            f"memory={os.fspath(location)!r} is a file, not a directory; name a directory "
-            "(it is created if missing), a joblib.Memory, or None."
-        )
     try:
         return RecordStore(location)
     except OSError as exc:
@@ -343,6 +376,11 @@ def _check_records(records, task, y, n_classes):
         problems.append(f"its probabilities have shape {records.proba.shape}, not {(n, n_classes)}")
     elif not np.isfinite(records.proba).all():
         problems.append("its probabilities are not finite")
+    else:
+        try:
+            check_probabilities(records.proba, "it", fix="it is not the model's output")
+        except ValueError:
+            problems.append("its probabilities are not probability distributions")
     per_sample = {**records.epochs, **records.extras}
     short = sorted(name for name, values in per_sample.items() if len(values) != n)
     if short:

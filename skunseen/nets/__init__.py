@@ -77,7 +77,8 @@ def fit_model(estimator, X, y, *, rows=None, **fit_params):
     fast path) and its ``rows`` are read through an index view, not copied;
     encoded labels become what its criterion takes; and a training that
     skorch ended early on a ``KeyboardInterrupt`` (Ctrl-C) raises it again
-    rather than passing for a trained model. Other estimators are fitted on
+    rather than passing for a trained model (the net gets a callback that
+    counts its finished epochs for that). Other estimators are fitted on
     ``take_rows(X, rows)``.
 
     Parameters
@@ -119,8 +120,11 @@ def fit_model(estimator, X, y, *, rows=None, **fit_params):
     if not is_net(estimator):
         return estimator.fit(take_rows(X, rows), np.asarray(y)[rows], **fit_params)
     from ._inputs import fold_view, net_input, net_targets
-    from ._recording import raise_if_interrupted
+    from ._recording import EpochCount, raise_if_interrupted
 
+    callbacks = estimator.callbacks if isinstance(estimator.callbacks, list) else []
+    if EpochCount.NAME not in dict(callbacks):
+        estimator.set_params(callbacks=[*callbacks, EpochCount.named()])
     targets = net_targets(estimator, y)
     estimator.fit(fold_view(net_input(estimator, X), targets, rows), targets[rows],
                   **fit_params)

@@ -17,7 +17,13 @@ from .._data import dataset_files, is_dataset
 from ._batched import fit_and_record_batched, use_fold_batching
 from ._devices import cuda_indices, task_devices, threads_per_task
 from ._inputs import as_net_input, dataset_digest, first_non_finite_row, serves_uint8
-from ._prepare import array_sample_shape, check_forward_takes, check_net, default_net
+from ._prepare import (
+    array_sample_shape,
+    check_forward_takes,
+    check_net,
+    default_net,
+    first_sample,
+)
 from ._recording import NetTaskRunner, warn_if_serialised
 
 
@@ -53,14 +59,23 @@ class NetModel:
 
     def __init__(self, estimator, X, *, n_classes, recording, device="auto",
                  fold_batching="auto", fit_params=None):
-        self.sample_shape = array_sample_shape(X)
+        sample = first_sample(X)
+        self.sample_shape = array_sample_shape(sample)
         if estimator is None:
             estimator = default_net(X, n_classes, device)
         else:
             check_net(estimator, n_classes=n_classes, device=device,
                       sample_shape=self.sample_shape, extras=recording.extras)
         check_forward_takes(estimator, fit_params)
-        if not serves_uint8(estimator) and _holds_uint8(X):
+        if not serves_uint8(estimator) and _is_uint8(sample) and is_dataset(X):
+            raise TypeError(
+                "The Dataset's items are integer pixel values (uint8, 0-255), which the "
+                "scoring net cannot take: its weights are floating point. Add a transform "
+                "that makes float tensors (e.g. torchvision's ToImage and "
+                "ToDtype(torch.float32, scale=True)), or use skunseen.models.make_net, whose "
+                "fast-path iterators scale uint8 arrays on the device."
+            )
+        if not serves_uint8(estimator) and _is_uint8(sample):
             warnings.warn(
                 "X holds integer pixel values (uint8, 0-255) that the scoring net receives "
                 "unscaled, as float32 numbers up to 255; scale them first (e.g. X / 255, or "
@@ -119,6 +134,6 @@ class NetModel:
         return first_non_finite_row(self.X, rows) if is_dataset(self.X) else None
 
 
-def _holds_uint8(X):
-    return (isinstance(X, np.ndarray) and X.dtype == np.uint8) or (
-        isinstance(X, torch.Tensor) and X.dtype == torch.uint8)
+def _is_uint8(sample):
+    return (isinstance(sample, np.ndarray) and sample.dtype == np.uint8) or (
+        isinstance(sample, torch.Tensor) and sample.dtype == torch.uint8)

@@ -45,12 +45,17 @@ def default_net(X, n_classes, device):
         ) from exc
 
 
-def array_sample_shape(X):
-    """Shape of one row, when rows are arrays or tensors (a Dataset's may be anything)."""
+def first_sample(X):
+    """One row of X: a Dataset's first item's input (read once: it may be a decoded
+    image), else the first row of the array, tensor or DataFrame values."""
     if not is_dataset(X):
-        return sample_shape(X)
-    first = X[0]  # read once: a Dataset item may be a decoded image
-    sample = first[0] if isinstance(first, (tuple, list)) else first
+        return X.iloc[0].to_numpy() if hasattr(X, "iloc") else X[0]
+    first = X[0]
+    return first[0] if isinstance(first, (tuple, list)) else first
+
+
+def array_sample_shape(sample):
+    """Shape of one row, when rows are arrays or tensors (a Dataset's may be anything)."""
     return tuple(sample.shape) if isinstance(sample, np.ndarray) or is_tensor(sample) else None
 
 

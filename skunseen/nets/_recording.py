@@ -374,6 +374,7 @@ def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
     net = prepare_net(estimator, task.seed, device=device, callbacks=[
         ("skunseen_divergence", _StopWhenDiverged()),
         *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
+        EpochCount.named(),
     ], warm_start=True)  # fit must not initialise again: prepare_net did
     # Index views, not copies: K folds of an image array cost no K copies.
     X_train = fold_view(X, net_targets(net, y), task.train_indices)
@@ -392,15 +393,39 @@ def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
     return records, len(net.history)
 
 
+class EpochCount(Callback):
+    """Counts the epochs whose end every callback before it saw.
+
+    Placed after all other callbacks, it does not count an epoch that a
+    ``KeyboardInterrupt`` cut short, whether Ctrl-C landed in the training
+    loop or a callback raised it at the epoch's end: skorch adds an epoch's
+    history row when the epoch begins, so the history alone cannot tell.
+    ``n_epochs_`` is reset when training begins.
+    """
+
+    NAME = "skunseen_epoch_count"
+
+    @classmethod
+    def named(cls):
+        return cls.NAME, cls()
+
+    def on_train_begin(self, net, **kwargs):
+        self.n_epochs_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.n_epochs_ += 1
+
+
 def raise_if_interrupted(net, name="the net"):
     """Raise ``KeyboardInterrupt`` when a fitted net stopped short of ``max_epochs``
     for any reason but skorch's :class:`~skorch.callbacks.EarlyStopping`.
 
     skorch's ``fit`` catches ``KeyboardInterrupt`` (Ctrl-C, or a callback
     raising it) and returns as if training had ended; a model cut short
-    there must not be recorded, stored or evaluated as a trained one.
+    there must not be recorded, stored or evaluated as a trained one. The
+    net counts its finished epochs with an :class:`EpochCount` callback.
     """
-    n_epochs = len(net.history)
+    n_epochs = dict(net.callbacks_)[EpochCount.NAME].n_epochs_
     if n_epochs >= net.max_epochs:
         return
     if any(isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience

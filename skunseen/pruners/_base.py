@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._data import check_seed, refuse_bools
 from .._data import (
     fingerprint,
+    is_dataframe,
     is_dataset,
     is_tensor,
     labels_of_dataset,
@@ -54,6 +55,7 @@ from ..engine import (
     prepare_scoring,
     run_plan,
     scorer_recording,
+    store_location,
 )
 from ..scores import get_scorer
 from ..selection import (
@@ -220,7 +222,9 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "sample_indices_")
         X_checked = X if is_dataset(X) or is_tensor(X) else validate_data(
             self, X, reset=False, dtype=None, allow_nd=True)
-        if n_rows(X) != self.n_samples_fit_ or fingerprint(X_checked) != self._fingerprint_:
+        # A DataFrame is fingerprinted as fit saw it, with its columns and dtypes.
+        seen = X if is_dataframe(X) else X_checked
+        if n_rows(X) != self.n_samples_fit_ or fingerprint(seen) != self._fingerprint_:
             raise ValueError(
                 f"{type(self).__name__}.transform returns the coreset of the data seen "
                 f"in fit ({self.n_samples_fit_} rows); the X given differs from it. "
@@ -326,8 +330,9 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                                        input_extras(rule_needs(rule))),
             asked_by={"dynamics": f"scorer={scorer.name!r}",
                       "extras": f"scorer={scorer.name!r} with selector={self.selector!r}"},
-            groups=own.get("groups"), fit_params=routed, device=self.device,
-            fold_batching=self.fold_batching, n_jobs=self.n_jobs, memory=memory,
+            scorer=scorer, scorer_params=self.scorer_params, groups=own.get("groups"),
+            fit_params=routed, device=self.device, fold_batching=self.fold_batching,
+            n_jobs=self.n_jobs, memory=memory, random_state=self.random_state,
             verbose=self.verbose, label=type(self).__name__)
         resolve_n_select(self.keep, len(problem.y))
         if is_tensor(X) and X.ndim >= 2:
@@ -341,7 +346,8 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _memory(self):
         """``memory``, or the deprecated ``checkpoint_dir`` standing for it."""
-        if isinstance(self.checkpoint_dir, str) and self.checkpoint_dir == "deprecated":
+        if self.checkpoint_dir is None or (isinstance(self.checkpoint_dir, str)
+                                           and self.checkpoint_dir == "deprecated"):
             return self.memory
         if self.memory is not None:
             raise ValueError(
@@ -353,11 +359,7 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             "as memory=..., which also caches finished scoring models under grid search.",
             FutureWarning, stacklevel=4,
         )
-        if os.path.isfile(self.checkpoint_dir):
-            raise ValueError(
-                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} is a file, not a "
-                "directory; name a directory (it is created if missing) or None."
-            )
+        store_location(self.checkpoint_dir, name="checkpoint_dir")
         return self.checkpoint_dir
 
     def _split_fit_params(self, params):

@@ -33,7 +33,14 @@ from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
 from ._features import median_distance
 from ._final import LOG_EPS, el2n, entropy, loss, margin
 from ._gradients import grad_norm_batches, grad_norms, last_layer_grad_norms, last_linear
-from ._registry import Scorer, available_scorers, epoch_window, get_scorer, register_scorer
+from ._registry import (
+    Scorer,
+    available_scorers,
+    check_scorer_params,
+    epoch_window,
+    get_scorer,
+    register_scorer,
+)
 from ._statistics import epoch_statistics
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "ScoringRecords",
     "aum",
     "available_scorers",
+    "check_scorer_params",
     "dual",
     "dyn_unc",
     "el2n",

@@ -62,6 +62,8 @@ def median_distance(embedding, y, normalize=True):
         )
     if not np.all(np.isfinite(embedding)):
         raise ValueError("embedding contains NaN or infinite values.")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise ValueError(f"normalize must be True or False; got {normalize!r}.")
     distance = np.zeros(len(embedding))
     for label in np.unique(y):
         members = np.flatnonzero(y == label)

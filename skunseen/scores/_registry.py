@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .._data import is_int
-from .._records import EMBEDDING, GRAD_NORM
+from .._records import EMBEDDING, GRAD_NORM, ScoringRecords, check_extra_requests
 from .._registry import Registry
 from ._dynamics import aum, dual, dyn_unc, forgetting, tdds
 from ._features import median_distance
@@ -293,6 +293,76 @@ def get_scorer(scorer):
     )
 
 
+def check_scorer_params(scorer, scorer_params, n_epochs=None):
+    """Raise before any model trains when ``scorer_params`` do not work with the scorer.
+
+    Names the scorer does not take raise a ``TypeError``; values it refuses,
+    found by a trial run on made-up records of ``n_epochs`` epochs, raise a
+    ``ValueError``; both name ``scorer_params``.
+
+    Parameters
+    ----------
+    scorer : str, callable or Scorer
+        As the pruners' ``scorer``.
+    scorer_params : dict or None
+        Its keyword parameters.
+    n_epochs : int, default=None
+        Epochs the scoring nets train (their ``max_epochs``), against which
+        epoch positions are checked; None: 3.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``scorer_params`` and the scorer.
+
+    See Also
+    --------
+    get_scorer : resolves ``scorer``.
+
+    Examples
+    --------
+    >>> from skunseen.scores import check_scorer_params
+    >>> check_scorer_params("dyn_unc", {"window": 2}, n_epochs=5)
+    >>> check_scorer_params("dyn_unc", {"window": 0}, n_epochs=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: scorer_params={'window': 0} do not work with scorer 'dyn_unc': window must be an integer >= 1; got 0.
+    """
+    params = dict(scorer_params or {})
+    if not params:
+        return
+    scorer = get_scorer(scorer)
+    try:
+        scorer._check_params(params)
+    except TypeError as exc:
+        raise TypeError(f"scorer_params={params!r}: {exc}") from None
+    try:
+        check_extra_requests(scorer.requests(params))
+        scorer(_trial_records(n_epochs or 3), **params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"scorer_params={params!r} do not work with scorer {scorer.name!r}: "
+                         f"{exc}") from None
+
+
+def _trial_records(n_epochs, n_samples=8):
+    """Made-up records of two classes with every statistic and extra, for trial runs."""
+    rng = np.random.RandomState(0)
+    p = rng.uniform(0.05, 0.95, size=(n_samples, n_epochs))
+    y = np.arange(n_samples) % 2
+    proba = np.column_stack([1 - p[:, -1], p[:, -1]])
+    epochs = {"correct": p > 0.5, "target_proba": p, "logit_margin": np.log(p / (1 - p)),
+              "el2n": np.sqrt(2) * (1 - p), "loss": -np.log(p),
+              "change": np.abs(np.diff(p, axis=1, prepend=p[:, :1]))}
+    return ScoringRecords(indices=np.arange(n_samples), y=y, proba=proba, epochs=epochs,
+                          extras={EMBEDDING: rng.randn(n_samples, 2).astype(np.float32),
+                                  GRAD_NORM: rng.uniform(size=n_samples)},
+                          model="a trial model")
+
+
 def epoch_window(epochs, n_epochs):
     """Epoch positions selected by an int, a ``(start, stop)`` pair or a slice.
 
@@ -391,7 +461,7 @@ def _grand_records(records, last_layer=False, epochs=None):
 
 
 def _grand_recording(last_layer=False, epochs=None):
-    return {GRAD_NORM: {"last_layer": bool(last_layer), "epochs": epochs}}
+    return {GRAD_NORM: {"last_layer": last_layer, "epochs": epochs}}
 
 
 def _moderate_records(records, normalize=True):

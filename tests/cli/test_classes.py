@@ -43,13 +43,13 @@ def test_positions_still_pick_classes_named_by_words(tmp_path):
 
 
 @pytest.mark.parametrize("names, classes, message", [
-    ([str(k) for k in range(12)], "12",
+    ([str(k) for k in range(12)], "0,12",
      "--classes 12: no class has this name (where classes are named by numbers, a number is "
      "a name, not a position); the classes are 0, 1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9"),
-    (["ant", "bee", "cat"], "3", "--classes 3: there are 3 classes, so positions run from 0 "
-                                 "to 2"),
-    (["ant", "bee", "cat"], "wasp", "--classes wasp: no class has this name; the classes are "
-                                    "ant, bee, cat"),
+    (["ant", "bee", "cat"], "ant,3", "--classes 3: there are 3 classes, so positions run "
+                                     "from 0 to 2"),
+    (["ant", "bee", "cat"], "ant,wasp", "--classes wasp: no class has this name; the classes "
+                                        "are ant, bee, cat"),
     (["ant", "bee", "cat"], "1,bee", "--classes 1,bee names a class twice (bee, bee)"),
 ])
 def test_classes_that_name_nothing_or_twice_are_refused(tmp_path, capsys, names, classes,
@@ -58,6 +58,13 @@ def test_classes_that_name_nothing_or_twice_are_refused(tmp_path, capsys, names,
     assert code == 2
     assert capsys.readouterr().err == f"skunseen prune: error: {message}\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_single_class_is_an_argument_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["prune", "--classes", "3", "--out", str(tmp_path / "run")])
+    assert stop.value.code == 2
+    assert "needs at least two classes" in capsys.readouterr().err
 
 
 def test_a_class_listed_twice_is_an_argument_error(tmp_path, capsys):

@@ -36,6 +36,13 @@ from skunseen.cli import main
      "fitting in --methods (no method scores the pool)"),
     (["compare", "--methods", "full", "--keeps", "0.5"],
      "--keeps does nothing with --methods full, which trains on the whole pool"),
+    (["prune", "--selector", "random", "--model", "cnn", "--device", "cpu", "--threads", "2",
+      "--workers", "2"], "--model and --device and --threads and --workers do nothing with "
+                         "--selector random"),
+    (["prune", "--test-limit", "50"], "--test-limit does nothing with prune, which reads no "
+                                      "test split"),
+    (["compare", "--methods", "random,full", "--memory", "m"],
+     "--memory does nothing without unseen or fitting in --methods"),
 ])
 def test_options_that_would_do_nothing_are_refused_before_torch_loads(argv, message, tmp_path):
     code = ("import sys; from skunseen.cli import main; rc = main(sys.argv[1:]); "
@@ -77,3 +84,23 @@ def test_report_json_records_only_the_options_that_acted(argv, recorded, absent,
     assert recorded.items() <= parameters.items()
     assert not absent & set(parameters)
     assert not {"cache_dir", "image_size", "run_id", "given"} & set(parameters)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["prune", "--seed", "-1"], "argument --seed: must be an integer >= 0"),
+    (["prune", "--memory", ""], "argument --memory: names no folder"),
+])
+def test_values_no_run_could_take_are_argument_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", str(tmp_path / "o")])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_report_written_into_one_of_its_runs_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["prune", "--limit", "100", "--epochs", "1", "-q", "--out", str(run)]) == 0
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    assert main(["report", str(run), "--out", str(run)]) == 2
+    assert "is one of the runs" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before

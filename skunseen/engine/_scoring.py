@@ -923,7 +923,9 @@ def aligned_proba(proba, model_classes, n_classes):
 
     A model trained on rows lacking some class has fewer columns; the
     missing classes get probability 0, so columns stay aligned with
-    ``classes`` (``model_classes`` are positions in it).
+    ``classes`` (``model_classes`` are positions in it). The model's
+    floating dtype is kept (float32 stays float32), and columns that are
+    aligned already are returned as they are, not copied.
 
     Examples
     --------
@@ -931,9 +933,16 @@ def aligned_proba(proba, model_classes, n_classes):
     >>> from skunseen.engine import aligned_proba
     >>> aligned_proba(np.array([[0.3, 0.7]]), [0, 2], 3)
     array([[0.3, 0. , 0.7]])
+    >>> aligned_proba(np.array([[0.3, 0.7]], dtype=np.float32), [0, 1], 2).dtype
+    dtype('float32')
     """
-    out = np.zeros((len(proba), n_classes), dtype=np.float64)
-    out[:, np.asarray(model_classes, dtype=np.int64)] = proba
+    proba = np.asarray(proba)
+    columns = np.asarray(model_classes, dtype=np.int64)
+    dtype = np.result_type(np.float32, proba.dtype)
+    if proba.dtype == dtype and np.array_equal(columns, np.arange(n_classes)):
+        return proba
+    out = np.zeros((len(proba), n_classes), dtype=dtype)
+    out[:, columns] = proba
     return out
 
 

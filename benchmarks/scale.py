@@ -61,6 +61,7 @@ Usage (from the repository root)::
 
 import argparse
 import gc
+import io
 import json
 import os
 import statistics
@@ -222,7 +223,7 @@ def baseline_tree(ref, directory):
                              capture_output=True, check=True).stdout
     target = Path(directory) / ref
     target.mkdir(parents=True)
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target
 
@@ -302,19 +303,6 @@ def make_folder(root, n_images, n_classes=10, size=32):
     return root
 
 
-class Unlisted:
-    """A Dataset over another that lists no files: the store reads its samples."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, index):
-        return self.dataset[index]
-
-
 def folder_timings(args, root):
     import torch
     from torch.utils.data import DataLoader, Dataset
@@ -324,9 +312,21 @@ def folder_timings(args, root):
     from skunseen._data import fingerprint
     from skunseen.nets._inputs import dataset_digest
 
+    class Unlisted(Dataset):
+        """The folder behind a Dataset that lists no files: the store reads its samples."""
+
+        def __init__(self, dataset):
+            self.dataset = dataset
+
+        def __len__(self):
+            return len(self.dataset)
+
+        def __getitem__(self, index):
+            return self.dataset[index]
+
     torch.set_num_threads(1)
     dataset = ImageFolder(str(root), transform=ToTensor())
-    unlisted = type("UnlistedDataset", (Unlisted, Dataset), {})(dataset)
+    unlisted = Unlisted(dataset)
 
     def one_pass(workers):
         for _ in DataLoader(dataset, batch_size=256, num_workers=workers):
@@ -491,6 +491,9 @@ def main(argv=None):
     print(f"\n### Bookkeeping of UnseenPruner(SyntheticProba(), cv={args.folds}), "
           f"{args.rounds} fresh processes per tree and row\n")
     print(bookkeeping_table(args, runs, names))
+    if not all(m["peak_reset"] for measured in runs.values() for m in measured):
+        print("\nThe peak-RSS mark could not be reset (/proc/self/clear_refs): the peaks "
+              "include the imports and the warm-up fit.")
     if walls:
         print(f"\n### An ImageFolder of {args.images:,} synthetic 32×32 JPEGs, "
               f"{args.rounds} rounds\n")

@@ -323,6 +323,8 @@ def check_item_labels(dataset, y):
     items spread over the Dataset are read, so any relabelling of a whole
     class is caught; noise on single items may not be.
     """
+    if _labels_follow_files(dataset) and np.array_equal(labels_of_dataset(dataset), y):
+        return  # a folder's items carry the labels of its file list, which y is
     n = len(dataset)
     _, first_of_class = np.unique(y, return_index=True)
     spread = np.linspace(0, n - 1, min(n, N_LABEL_PROBES)).astype(np.int64)
@@ -338,6 +340,15 @@ def check_item_labels(dataset, y):
                 "a target_transform, which `targets` does not reflect; pass y with the "
                 "labels the items yield, or set `targets` to them."
             )
+
+
+def _labels_follow_files(dataset):
+    """Whether a Dataset's items carry the labels of its file list: an ``ImageFolder``
+    or ``DatasetFolder`` (or a ``Subset`` of one) without a ``target_transform``."""
+    while isinstance(dataset, _loaded("torch.utils.data").Subset):
+        dataset = dataset.dataset
+    return (isinstance(getattr(dataset, "samples", None), list)
+            and getattr(dataset, "target_transform", "absent") is None)
 
 
 def check_labels(y):

@@ -14,6 +14,7 @@ of what can be recorded besides the probabilities (the capabilities
 once. The module imports numpy only.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -366,47 +367,80 @@ class HeldOutRecords:
     def n_repeats(self):
         return len(np.unique(self.repeats))
 
-    @property
+    @functools.cached_property
     def proba(self):
-        """Class probabilities of ``rows``, averaged over repeats."""
-        return self.average(lambda records: records.proba)
+        """Class probabilities of ``rows``, averaged over repeats, in the models' dtype.
 
-    def average(self, per_model):
+        An array of shape ``(n_rows, n_classes)``, computed once, on first
+        access, and held: every reader of a round (the pruners'
+        ``oof_proba_`` and ``train_proba_``, ``class_budget="difficulty"``,
+        step accuracies) gets this array, not a copy. Float32 for nets,
+        float64 for a scikit-learn classifier's float64 (the dtype of the
+        records, at least float32).
+        """
+        dtype = np.result_type(np.float32, *(records.proba.dtype for records in self.records))
+        return self.average(lambda records: records.proba, dtype=dtype)
+
+    def average(self, per_model, dtype=np.float64):
         """Values of ``rows`` averaged over repeats: the one aggregation of the engine.
+
+        The repeats are summed in place into one array, repeat after repeat,
+        and divided once: no array per repeat is kept.
 
         Parameters
         ----------
         per_model : callable
             ``per_model(records) -> ndarray`` of shape ``(records.n_samples, ...)``,
             e.g. a scorer.
+        dtype : dtype, default=np.float64
+            Of the means (and of the sums before the division).
 
         Returns
         -------
         values : ndarray of shape (n_rows, ...)
-            Float64 means over repeats, rows in the order of ``rows``.
+            Means over repeats, rows in the order of ``rows``.
 
         Raises
         ------
         ValueError
-            When the models of a repeat leave a row unscored.
+            When the models of a repeat leave a row unscored, or score it twice.
         """
         position = self._positions()
         repeats = np.unique(self.repeats)
-        values, seen = None, np.zeros((len(repeats), len(self.rows)), dtype=bool)
-        for records, repeat in zip(self.records, self.repeats):
-            value = np.asarray(per_model(records))
-            if values is None:
-                values = np.zeros((len(repeats), len(self.rows), *value.shape[1:]))
-            g, at = np.searchsorted(repeats, repeat), position[records.indices]
-            values[g, at] = value
-            seen[g, at] = True
+        seen = np.zeros((len(repeats), len(self.rows)), dtype=bool)
+        total = None
+        for g, repeat in enumerate(repeats):
+            # Repeat after repeat: every row's sum adds its repeats in one
+            # order, that of a mean over a stacked axis.
+            for records, of in zip(self.records, self.repeats):
+                if of != repeat:
+                    continue
+                value = np.asarray(per_model(records))
+                if total is None:
+                    total = np.zeros((len(self.rows), *value.shape[1:]), dtype=dtype)
+                at = position[records.indices]
+                if seen[g, at].any():
+                    raise ValueError(
+                        f"Rows (e.g. {self.rows[at[seen[g, at]]][:5].tolist()}) are scored "
+                        "twice in one repeat: the tasks of every group must score each row "
+                        "exactly once."
+                    )
+                seen[g, at] = True
+                if g == 0:
+                    total[at] = value
+                else:
+                    total[at] += value
         if not seen.all():
             missing = self.rows[~seen.all(axis=0)]
             raise ValueError(
                 f"{len(missing)} samples (e.g. rows {missing[:5].tolist()}) were never "
                 "scored: the tasks of every group must score each row exactly once."
             )
-        return values.mean(axis=0)
+        if total is None:
+            return np.zeros(len(self.rows), dtype=dtype)
+        if len(repeats) > 1:
+            total /= len(repeats)
+        return total
 
     def sample_inputs(self, needs):
         """The per-sample inputs ``needs`` of a selection rule (see :data:`PRUNER_INPUTS`).

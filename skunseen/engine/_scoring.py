@@ -955,8 +955,10 @@ def aligned_columns(values, model_classes, n_classes, *, fill=0.0):
     A model trained on rows lacking some class has fewer ``predict_proba``
     (or ``decision_function``) columns; the missing classes get ``fill``
     (probability 0), so columns stay aligned with ``classes``
-    (``model_classes`` are positions in it). The one rule for the scoring
-    models and for :class:`~skunseen.PrunedClassifier`'s predictions.
+    (``model_classes`` are positions in it). The model's floating dtype is
+    kept (float32 stays float32), and columns aligned already are returned
+    as they are, not copied. The one rule for the scoring models and for
+    :class:`~skunseen.PrunedClassifier`'s predictions.
 
     Examples
     --------
@@ -964,17 +966,22 @@ def aligned_columns(values, model_classes, n_classes, *, fill=0.0):
     >>> from skunseen.engine import aligned_columns
     >>> aligned_columns(np.array([[0.3, 0.7]]), [0, 2], 3)
     array([[0.3, 0. , 0.7]])
+    >>> aligned_columns(np.array([[0.3, 0.7]], dtype=np.float32), [0, 1], 2).dtype
+    dtype('float32')
     """
     values = np.asarray(values)
-    model_classes = np.asarray(model_classes)
-    if values.ndim != 2 or values.shape[1] != len(model_classes):
+    columns = np.asarray(model_classes, dtype=np.int64)
+    if values.ndim != 2 or values.shape[1] != len(columns):
         raise ValueError(
             f"The model returned {values.shape[1] if values.ndim == 2 else 'no'} columns per "
-            f"row for its {len(model_classes)} classes (classes_); a classifier's "
+            f"row for its {len(columns)} classes (classes_); a classifier's "
             "predict_proba has one column per class."
         )
-    out = np.full((len(values), n_classes), fill, dtype=values.dtype)
-    out[:, np.asarray(model_classes, dtype=np.int64)] = values
+    dtype = np.result_type(np.float32, values.dtype)
+    if values.dtype == dtype and np.array_equal(columns, np.arange(n_classes)):
+        return values
+    out = np.full((len(values), n_classes), fill, dtype=dtype)
+    out[:, columns] = values
     return out
 
 

@@ -357,10 +357,11 @@ def _encode(records):
 
 
 def _digest(array):
-    """A digest of an array's dtype, shape and bytes."""
+    """A digest of an array's dtype, shape and bytes (read in place: a fold's
+    probabilities are not copied to be hashed)."""
     array = np.ascontiguousarray(array)
     digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
-    digest.update(array.tobytes())
+    digest.update(array.reshape(-1).view(np.uint8))
     return digest.hexdigest()
 
 

@@ -129,19 +129,62 @@ def fold_view(X, y, indices):
     return as_net_input(take_rows(X, indices))
 
 
-def dataset_digest(dataset):
+def dataset_digest(dataset, num_workers=0):
     """A digest of every sample of a Dataset, read once, for the store's key.
 
-    Samples are read in order with Python's, numpy's and torch's global
-    generators seeded (then restored), so random transforms give the same
-    samples every time; this costs one pass over the data, decoding every
-    image, which is why only a store (``memory``) asks for it, and only for
-    Datasets that do not list their files (see :func:`skunseen._data.fingerprint`).
+    Sample ``i`` is read with Python's, numpy's and torch's CPU generators
+    seeded with ``i``, so a random transform gives it the same value every
+    time, whichever process reads it and in whichever order: the digest does
+    not depend on ``num_workers``. The samples are read through a
+    :class:`~torch.utils.data.DataLoader` with ``num_workers`` worker
+    processes, which decode and hash them and send back only their digests.
+    The cost is one pass over the data, decoding every sample: about one
+    epoch of data loading with as many workers (``benchmarks/scale.py``
+    measures it), which is why only a store (``memory``) asks for it, and only
+    for Datasets that neither list their files nor hold tensors (see
+    :func:`skunseen._data.fingerprint`). The caller's generators are restored.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        A map-style Dataset.
+    num_workers : int, default=0
+        DataLoader worker processes (0: read in this process).
+
+    Returns
+    -------
+    digest : str
     """
+    from torch.utils.data import DataLoader
+
     digest = joblib.hash((type(dataset).__module__, type(dataset).__qualname__, len(dataset)))
+    loader = DataLoader(_SampleDigests(dataset), batch_size=_DIGEST_BATCH,
+                        num_workers=num_workers, collate_fn=list,
+                        generator=torch.Generator().manual_seed(0))
     with _seeded_generators():
-        digests = [joblib.hash(_hashable(dataset[i])) for i in range(len(dataset))]
+        digests = [sample for batch in loader for sample in batch]
     return joblib.hash((digest, digests))
+
+
+# Samples per message from a DataLoader worker: digests are a few bytes each.
+_DIGEST_BATCH = 64
+
+
+class _SampleDigests(torch.utils.data.Dataset):
+    """The digest of every sample of ``dataset``, read with the generators seeded by
+    its index (in whichever process reads it)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        random.seed(index)
+        np.random.seed(index)
+        torch.random.default_generator.manual_seed(index)
+        return joblib.hash(_hashable(self.dataset[index]))
 
 
 def first_non_finite_row(dataset, rows):

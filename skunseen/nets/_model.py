@@ -120,11 +120,13 @@ class NetModel:
 
     def data_key(self, fingerprint):
         """The digest of X for the store: its ``fingerprint``, or, for a Dataset that
-        does not list its files, a digest of every sample (one pass over the data)."""
+        does not list its files, a digest of every sample (one pass over the data,
+        with the net's ``iterator_valid__num_workers`` DataLoader workers)."""
         if is_dataset(self.X) and dataset_files(self.X) is None and not isinstance(
                 getattr(self.X, "tensors", None), tuple):
             if self._digest is None:  # once per fit, whatever its number of rounds
-                self._digest = dataset_digest(self.X)
+                self._digest = dataset_digest(self.X, num_workers=self.estimator.get_params_for(
+                    "iterator_valid").get("num_workers", 0))
             return self._digest
         return fingerprint
 

@@ -39,7 +39,8 @@ class FittingPruner(BasePruner):
         Importance of every sample from models that trained on it.
     %(sample_indices_)s
     train_proba_ : ndarray of shape (n_samples, n_classes)
-        The models' class probabilities on their own training samples.
+        The models' class probabilities on their own training samples
+        (averaged over repeats), in the models' dtype: float32 for nets.
     %(data_attributes)s
     %(task_info_)s
 

@@ -46,7 +46,8 @@ class UnseenPruner(BasePruner):
         Out-of-fold importance of every sample (higher = harder).
     %(sample_indices_)s
     oof_proba_ : ndarray of shape (n_samples, n_classes)
-        Out-of-fold class probabilities (averaged over repeats).
+        Out-of-fold class probabilities (averaged over repeats), in the
+        scoring models' dtype: float32 for nets.
     fold_ids_ : ndarray of shape (n_repeats, n_samples)
         The held-out fold of every sample in every repeat.
     %(data_attributes)s

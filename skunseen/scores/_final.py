@@ -13,9 +13,23 @@ import numpy as np
 #: sample the model gives probability 0 gets a large but finite loss.
 LOG_EPS = 1e-12
 
+# Values taken to float64 at a time. Scores are computed in float64 from blocks
+# of rows, so that float32 probabilities (a net's, up to N x 1,000 of them) are
+# never copied whole; every row's arithmetic is the same whatever the block.
+_BLOCK_VALUES = 2**20
+
+
+def _row_blocks(proba):
+    """Slices of the rows of ``proba``, about :data:`_BLOCK_VALUES` values each."""
+    step = max(1, _BLOCK_VALUES // max(1, int(np.prod(proba.shape[1:]))))
+    return [slice(start, start + step) for start in range(0, len(proba), step)]
+
 
 def _check_proba(proba, ndims=(2,)):
-    proba = np.asarray(proba, dtype=np.float64)
+    """``proba`` checked, as a floating array (float32 stays float32, not copied)."""
+    proba = np.asarray(proba)
+    if proba.dtype.kind != "f":
+        proba = proba.astype(np.float64)
     if proba.ndim not in ndims:
         shapes = " or ".join(
             {2: "(n_samples, n_classes)", 3: "(n_samples, n_epochs, n_classes)"}[d]
@@ -90,9 +104,12 @@ def el2n(proba, y):
     proba = _check_proba(proba, ndims=(2, 3))
     y = _check_labels(y, proba.shape[0], proba.shape[-1])
     per_epoch = proba if proba.ndim == 3 else proba[:, None, :]
-    diff = per_epoch.copy()
-    diff[np.arange(len(y)), :, y] -= 1.0
-    return np.linalg.norm(diff, axis=2).mean(axis=1)
+    importance = np.empty(len(y))
+    for rows in _row_blocks(per_epoch):
+        diff = per_epoch[rows].astype(np.float64)
+        diff[np.arange(len(diff)), :, y[rows]] -= 1.0
+        importance[rows] = np.linalg.norm(diff, axis=2).mean(axis=1)
+    return importance
 
 
 def loss(proba, y):
@@ -128,7 +145,7 @@ def loss(proba, y):
     """
     proba = _check_proba(proba)
     y = _check_labels(y, proba.shape[0], proba.shape[1])
-    target = proba[np.arange(len(y)), y]
+    target = proba[np.arange(len(y)), y].astype(np.float64)
     # 0.0 - x rather than -x: a perfect prediction scores 0.0, not -0.0.
     return 0.0 - np.log(np.clip(target, LOG_EPS, 1.0))
 
@@ -168,9 +185,13 @@ def entropy(proba, y=None):
     proba = _check_proba(proba)
     if y is not None:
         _check_labels(y, proba.shape[0], proba.shape[1])
-    positive = proba > 0.0
-    logs = np.log(np.where(positive, proba, 1.0))
-    return 0.0 - np.sum(np.where(positive, proba * logs, 0.0), axis=1)
+    importance = np.empty(len(proba))
+    for rows in _row_blocks(proba):
+        part = proba[rows].astype(np.float64)
+        positive = part > 0.0
+        logs = np.log(np.where(positive, part, 1.0))
+        importance[rows] = 0.0 - np.sum(np.where(positive, part * logs, 0.0), axis=1)
+    return importance
 
 
 def margin(proba, y):
@@ -209,7 +230,11 @@ def margin(proba, y):
     if proba.shape[1] < 2:
         raise ValueError("margin needs at least two classes.")
     y = _check_labels(y, proba.shape[0], proba.shape[1])
-    rows = np.arange(len(y))
-    others = proba.copy()
-    others[rows, y] = -np.inf
-    return others.max(axis=1) - proba[rows, y]
+    importance = np.empty(len(y))
+    for rows in _row_blocks(proba):
+        others = proba[rows].astype(np.float64)
+        at, labels = np.arange(len(others)), y[rows]
+        target = others[at, labels]
+        others[at, labels] = -np.inf
+        importance[rows] = others.max(axis=1) - target
+    return importance

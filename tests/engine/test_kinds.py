@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold

@@ -42,7 +42,8 @@ def _small(args):
         return args
     args = list(args)
     args[args.index("--data") + 1] = str(CIFAR_ARCHIVE)
-    small = ["--limit", "300", "--test-limit", "200", "--epochs", "1"]
+    small = ["--limit", "300", "--epochs", "1",
+             *(["--test-limit", "200"] if args[0] != "prune" else [])]
     return [*args, *small, *(["--seeds", "1"] if args[0] == "compare" else [])]
 
 

@@ -609,6 +609,11 @@ def held_out_splits(splitter, y, groups=None, *, classes, warn_missing_classes=T
                     UserWarning, stacklevel=4,
                 )
         splits.append((train, test))
+    if not splits:
+        raise ValueError(
+            "`cv` gave no split; a generator of splits is used up by the first fit that "
+            "reads it: pass a list of splits or a splitter object."
+        )
     if not held_out.all():
         missing = np.flatnonzero(~held_out)
         raise ValueError(

@@ -57,7 +57,7 @@ from ..models import (
 from ._devices import task_seeds
 from ._inputs import fold_view
 from ._prepare import describe, prepare_net
-from ._recording import EpochStatistics, HostRows
+from ._recording import EpochStatistics, HostRows, task_device
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -289,8 +289,7 @@ class _Round:
     def __init__(self, estimator, X, y, tasks, *, device, record_dynamics):
         self.tasks = tasks
         self.record_dynamics = record_dynamics
-        if device is not None:
-            device = resolve_device(device, 0)
+        device = task_device(estimator, device, 0)
         self.nets = [prepare_net(estimator, task.seed, device=device) for task in tasks]
         first = self.nets[0]
         self.device = torch.device(first.device)

@@ -553,10 +553,33 @@ class NetTaskRunner:
         self.n_threads = n_threads
 
     def __call__(self, estimator, X, y, task, *, position, device, **options):
-        # Here, where the task runs: "cuda" is the GPUs this worker sees.
-        device = None if device is None else resolve_device(device, position)
+        device = task_device(estimator, device, position)
         with torch_threads(self.n_threads):
             return fit_net(estimator, X, y, task, device=device, **options)
+
+
+def task_device(estimator, device, position):
+    """The device of the task at ``position``, resolved here, where the task runs:
+    ``"cuda"`` is the GPUs this process sees.
+
+    Raises
+    ------
+    ValueError
+        When this process has no such device, naming the net when the
+        device is the net's own.
+    """
+    if device is None:
+        return None
+    try:
+        return resolve_device(device, position)
+    except ValueError as exc:
+        if str(device) != str(estimator.device):
+            raise  # the pruner's device, which the message names
+        raise ValueError(
+            f"The {describe(estimator)} has device={device!r}, which cannot be used where "
+            f"its scoring task runs: {exc}. Set the pruner's device='cpu' (it applies to "
+            "every scoring net) or the net's own device."
+        ) from None
 
 
 def warn_if_serialised(estimator, n_pending, n_jobs):

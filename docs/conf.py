@@ -139,8 +139,10 @@ API = [
                       "rule_needs"]),
     ]),
     ("skunseen.models", "Models and the fast path", [
-        ("Net factory", ["make_net", "FastNetClassifier", "resolve_device"]),
-        ("Modules", ["MLP", "SmallCNN", "FastCifarNet", "cifar_resnet18"]),
+        ("Net factory", ["make_net", "FastNetClassifier"]),
+        ("Devices", ["resolve_device", "check_device", "visible_gpus", "gpus_in_use",
+                     "to_device"]),
+        ("Modules", ["MLP", "SmallCNN", "FastCifarNet", "cifar_resnet18", "Float32Linear"]),
         ("Training schedules", ["TriangularLR"]),
         ("Fast path", ["DeviceTrainIterator", "DeviceEvalIterator", "ArrayIndexView",
                        "clear_device_cache"]),

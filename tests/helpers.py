@@ -12,6 +12,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
 
 #: CIFAR-10 as JPEG files in ImageFolder layout, for the tests that read it (they
 #: skip without it): the file named by the SKUNSEEN_CIFAR environment variable,
@@ -81,3 +82,62 @@ def record_tasks(estimator, X, y, tasks, *, dynamics=True, fold_batching=False, 
     rows = np.unique(np.concatenate([task.score_indices for task in tasks]))
     held = run_plan(problem, Plan(list(tasks), rows))
     return list(zip(held.records, held.task_info))
+
+
+class PaperGpuNet(NeuralNetClassifier):
+    """A skorch net that trains on the CPU whatever CUDA device it is given.
+
+    The device the pruner resolved for it stays readable as
+    ``assigned_device_``, so that tests on machines without a GPU see which
+    GPU every task was given, and where.
+    """
+
+    def initialize(self):
+        self.assigned_device_ = self.device
+        if self.device is not None and torch.device(self.device).type == "cuda":
+            self.device = "cpu"
+            for prefix in ("iterator_train", "iterator_valid"):
+                setattr(self, f"{prefix}__pin_memory", False)  # no GPU to pin for
+        return super().initialize()
+
+
+class WhereItTrains(Callback):
+    """Appends ``worker, assigned device, training rows`` to the file ``log`` when a
+    :class:`PaperGpuNet` begins training (worker: the Dask worker's name, or None)."""
+
+    def __init__(self, log):
+        self.log = str(log)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from distributed import get_worker
+
+        try:
+            worker = get_worker().name
+        except ValueError:
+            worker = None
+        with open(self.log, "a") as file:
+            file.write(f"{worker} {net.assigned_device_} {len(X)}\n")
+
+
+def paper_gpu_net(log, max_epochs=1, **params):
+    """A tiny :class:`PaperGpuNet` logging where every task trains (:class:`WhereItTrains`)."""
+    return PaperGpuNet(
+        TinyMLP, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=0.01,
+        max_epochs=max_epochs, batch_size=64, train_split=None, verbose=0,
+        callbacks=[("where", WhereItTrains(log))], **params)
+
+
+def read_where_it_trained(log):
+    """``[(worker, assigned device, training rows)]`` of a :func:`paper_gpu_net` log."""
+    rows = []
+    for line in Path(log).read_text().splitlines():
+        worker, device, n_rows = line.split()
+        rows.append((None if worker == "None" else int(worker), device, int(n_rows)))
+    return rows
+
+
+def install_gpu_count(count):
+    """Make this process (a Dask worker, via ``client.run``) see ``count`` GPUs."""
+    import skunseen.models._device
+
+    skunseen.models._device.visible_gpus = lambda: count

@@ -14,9 +14,12 @@
 The pruners and the engine functions (:mod:`skunseen.engine._cross_val`)
 take these three steps. A scoring model, whatever its kind, answers:
 ``plan_round(n_tasks, *, recording, fit_params, n_jobs) -> (devices,
-batched)``, ``task_runner(n_tasks, n_jobs)`` (one task as a picklable job:
-``runner(estimator, X, y, task, *, n_classes, recording, device,
-fit_params) -> (records, n_epochs)``), ``run_batched(y, tasks, *, devices,
+batched)`` (every task's device request, which the task resolves where it
+runs: the caller's process asks nothing about its hardware),
+``task_runner(n_tasks, n_jobs)`` (one task as a picklable job:
+``runner(estimator, X, y, task, *, position, n_classes, recording, device,
+fit_params) -> (records, n_epochs)``, ``position`` being the task's place
+in the round), ``run_batched(y, tasks, *, devices,
 n_classes, recording) -> [(records, n_epochs)]`` (when ``batched``),
 ``keeping_random_state(devices)`` (a context around the round),
 ``data_key(fingerprint)`` (the digest of X for the store) and
@@ -797,7 +800,8 @@ def _run_task(runner, estimator, X, y, task, position, *, fit_params, **options)
     start = time.perf_counter()
     fit_params = _check_method_params(X, fit_params, task.train_indices)
     try:
-        records, n_epochs = runner(estimator, X, y, task, fit_params=fit_params, **options)
+        records, n_epochs = runner(estimator, X, y, task, position=position,
+                                   fit_params=fit_params, **options)
     except TrainingDiverged as exc:
         raise TrainingDiverged(exc.args[0], position) from exc
     return position, records, {"seconds": time.perf_counter() - start, "n_epochs": n_epochs,
@@ -939,7 +943,8 @@ class ClassifierModel:
         return None
 
 
-def fit_classifier(estimator, X, y, task, *, n_classes, recording, device, fit_params):
+def fit_classifier(estimator, X, y, task, *, position, n_classes, recording, device,
+                   fit_params):
     """Train a clone of ``estimator`` on the task's rows; record its probabilities
     on the scored rows. Returns ``(records, n_epochs)``, ``n_epochs`` being 0."""
     model = clone(estimator)

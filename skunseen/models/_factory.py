@@ -11,7 +11,7 @@ from skorch.dataset import get_len
 from sklearn.utils import check_random_state
 
 from .._names import MODELS
-from ._device import resolve_device
+from ._device import resolve_device, to_device, visible_gpus
 from ._fast_path import DeviceEvalIterator, DeviceTrainIterator
 from ._fastcifar import FastCifarNet, TriangularLR, recipe_lr
 from ._nets import MLP, SmallCNN, cifar_resnet18
@@ -52,7 +52,11 @@ class FastNetClassifier(NeuralNetClassifier):
       fast-path augmentation repeat exactly while the caller's global RNG is
       left untouched. A ``RandomState`` draws a fresh seed per call.
     * ``autocast``: bf16 autocast of the forward pass on CUDA (ignored on
-      other devices); logits are returned as float32.
+      other devices); logits are returned as float32, and the built-in
+      modules compute their classifier head in float32
+      (:class:`Float32Linear`);
+    * batches reach the device with non-blocking copies (asynchronous from
+      a ``DataLoader``'s pinned memory).
     * ``channels_last``: the module's 4-D weights use channels-last memory
       format on CUDA.
 
@@ -108,7 +112,7 @@ class FastNetClassifier(NeuralNetClassifier):
         else:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda_devices = []
-        if self._on_cuda() and torch.cuda.is_available():
+        if self._on_cuda() and visible_gpus():
             index = torch.device(self.device).index
             cuda_devices = [torch.cuda.current_device() if index is None else index]
         with torch.random.fork_rng(devices=cuda_devices):
@@ -163,13 +167,24 @@ class FastNetClassifier(NeuralNetClassifier):
         self.history.record(prefix + "_batch_count", len(losses))
 
     def infer(self, x, **fit_params):
-        """Forward pass, under bf16 autocast on CUDA when enabled."""
+        """Forward pass, under bf16 autocast on CUDA when enabled.
+
+        The batch is copied to the device without making the host wait
+        (:func:`~skunseen.models.to_device`): from the pinned memory of a
+        ``DataLoader`` with ``pin_memory=True`` the copy overlaps the host's
+        work on the next step.
+        """
+        x = to_device(x, self.device)
         if not (self.autocast and self._on_cuda()):
             return super().infer(x, **fit_params)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
             out = super().infer(x, **fit_params)
         # loss and softmax in float32: bf16 logits lose too much precision
         return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
+
+    def get_loss(self, y_pred, y_true, *args, **kwargs):
+        """The loss (see skorch), the targets copied to the device without waiting."""
+        return super().get_loss(y_pred, to_device(y_true, self.device), *args, **kwargs)
 
 
 def _resolve_model(model, input_shape):

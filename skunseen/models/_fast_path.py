@@ -7,7 +7,7 @@ training time. The iterators here instead
 
 * copy the whole (uint8) array to the training device once and keep it there
   across epochs, folds and clones (a small weak-reference cache keyed by the
-  identity of the array),
+  identity of the array, with at most one copy of it per device),
 * shuffle with a device-side permutation drawn from torch's global RNG (so a
   seeded fit is reproducible),
 * slice batches by indexing the device tensor, without a ``DataLoader``,
@@ -45,10 +45,14 @@ CROP_PADDING = 4
 # which would differ between training folds and held-out folds.
 _UINT8_MEAN = 0.5
 _UINT8_STD = 0.25
-# Enough for one training array and one held-out array plus a spare; older
-# entries are evicted so device memory does not grow with the number of folds
-# when callers pass per-fold copies instead of ArrayIndexView.
-_CACHE_SIZE = 4
+# Arrays whose device copies are kept: enough for one training array and one
+# held-out array plus a spare. Each array has at most one copy per device, so
+# folds spread over any number of GPUs upload it once per GPU; the least
+# recently used array (with all its copies) is evicted, so device memory does
+# not grow with the number of folds when callers pass per-fold copies instead
+# of ArrayIndexView.
+_CACHE_ARRAYS = 4
+# id(array) -> (weak reference to the array, {device: its copy there})
 _DEVICE_CACHE = OrderedDict()
 # Folds trained in threads (n_jobs with the threading backend) share the cache.
 _CACHE_LOCK = threading.Lock()
@@ -183,22 +187,32 @@ def _on_device(array, device):
 
 
 def _cached_on_device(array, device):
-    key = (id(array), str(device))
-    entry = _DEVICE_CACHE.get(key)
+    device = _one_name(device)
+    entry = _DEVICE_CACHE.get(id(array))
     if entry is not None and entry[0]() is array:
-        _DEVICE_CACHE.move_to_end(key)
-        return entry[1]
+        _DEVICE_CACHE.move_to_end(id(array))
+        copies = entry[1]
+        if device not in copies:
+            copies[device] = _as_tensor(array).to(device)
+        return copies[device]
     tensor = _as_tensor(array).to(device)
     try:
         ref = weakref.ref(array)
     except TypeError:
         return tensor
-    _DEVICE_CACHE[key] = (ref, tensor)
+    _DEVICE_CACHE[id(array)] = (ref, {device: tensor})
     for stale in [k for k, (r, _) in _DEVICE_CACHE.items() if r() is None]:
         del _DEVICE_CACHE[stale]
-    while len(_DEVICE_CACHE) > _CACHE_SIZE:
+    while len(_DEVICE_CACHE) > _CACHE_ARRAYS:
         _DEVICE_CACHE.popitem(last=False)
     return tensor
+
+
+def _one_name(device):
+    """One name per device: a bare ``cuda`` is the current GPU, ``cuda:N``."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def _is_array(obj):
@@ -503,6 +517,12 @@ class DeviceEvalIterator(_DeviceIterator):
         Must equal the train iterator's (see there).
     channels_last : bool or "auto", default="auto"
         As for :class:`DeviceTrainIterator`.
+    generator : torch.Generator, default=None
+        CPU generator of the fallback ``DataLoader`` (array-backed data are
+        served without drawing any random number); ``None`` lets the
+        ``DataLoader`` draw its worker seed from torch's global generator.
+        The pruners pass a per-task one, so that held-out passes of folds
+        trained in threads never touch the global generator.
     **loader_kwargs
         Passed to the fallback ``DataLoader``.
 
@@ -523,8 +543,8 @@ class DeviceEvalIterator(_DeviceIterator):
 
     def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
                  device="auto", mean=None, std=None, channels_last="auto",
-                 **loader_kwargs):
+                 generator=None, **loader_kwargs):
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle,
                          drop_last=drop_last, device=device, augment=False,
                          mean=mean, std=std, channels_last=channels_last,
-                         **loader_kwargs)
+                         generator=generator, **loader_kwargs)

@@ -17,9 +17,11 @@ pruners and the fast path:
   times faster than the other weights, which is the recipe's bias learning
   rate scaling without optimizer parameter groups (weight decay acts on the
   shift as in the recipe: the same decay per step as every other weight);
-* global max-pooling, a bias-free linear head and logits scaled by 1/9;
+* global max-pooling, a bias-free linear head and logits scaled by 1/9; the
+  head computes in float32 also under bf16 autocast (:class:`Float32Linear`);
 * test-time augmentation in eval mode (``tta``): the mean logits over
-  horizontal flips (level 1) and also one-pixel translations (level 2).
+  horizontal flips (level 1) and also one-pixel translations (level 2),
+  averaged in float32.
 
 :func:`skunseen.models.make_net` (``model="fastcifar"``) pairs it with the
 recipe's optimiser: Nesterov SGD, label smoothing 0.2, batch size 1024 and a
@@ -31,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from skorch.callbacks import Callback
 from torch import nn
+
+from ._nets import Float32Linear
 
 __all__ = ["FastCifarNet", "TriangularLR", "recipe_lr"]
 
@@ -166,7 +170,7 @@ class FastCifarNet(nn.Module):
             blocks.append(_ConvBlock(c_in, c_out, bn_momentum, eps=1e-12))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Linear(c_in, n_classes, bias=False)
+        self.head = Float32Linear(c_in, n_classes, bias=False)
 
     @torch.no_grad()
     def init_whitening(self, X):

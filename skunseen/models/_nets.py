@@ -2,13 +2,62 @@
 
 All modules return raw logits; the skorch nets built by
 :func:`skunseen.models.make_net` pair them with ``CrossEntropyLoss`` so that
-``predict_proba`` applies the softmax.
+``predict_proba`` applies the softmax. Their classifier heads are
+:class:`Float32Linear`: the logits, and every score computed from them, are
+float32 also when the rest of the net runs under bf16 autocast.
 """
 
 import torch
 from torch import nn
 
-__all__ = ["MLP", "SmallCNN", "cifar_resnet18"]
+__all__ = ["Float32Linear", "MLP", "SmallCNN", "cifar_resnet18"]
+
+
+class Float32Linear(nn.Linear):
+    """A ``torch.nn.Linear`` that computes in float32, also under autocast.
+
+    Under bf16 autocast a ``Linear`` layer runs in bf16, whose 8-bit mantissa
+    keeps about three significant digits of a logit: held-out scores read
+    from such logits flip the ``correct`` statistic of samples near the
+    decision boundary and tie margins. As a classifier head this layer takes
+    its input in float32 and runs outside autocast; the head is a small part
+    of a net's compute. Without autocast it is an ``nn.Linear`` (same
+    parameters, same initialisation, same ``state_dict``).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        As for ``torch.nn.Linear``.
+    bias : bool, default=True
+        As for ``torch.nn.Linear``.
+    device, dtype : default=None
+        As for ``torch.nn.Linear``.
+
+    See Also
+    --------
+    FastCifarNet : uses it as its head, as do MLP, SmallCNN and cifar_resnet18.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skunseen.models import Float32Linear
+    >>> head = Float32Linear(4, 3)
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     head(torch.randn(2, 4).bfloat16()).dtype
+    torch.float32
+    """
+
+    def forward(self, X):
+        return in_float32(super().forward, X)
+
+
+def in_float32(function, X):
+    """``function(X)`` with X in float32 and autocast off for X's device."""
+    X = X.float()
+    if torch.is_autocast_enabled(X.device.type):
+        with torch.autocast(X.device.type, enabled=False):
+            return function(X)
+    return function(X)
 
 
 class MLP(nn.Module):
@@ -46,7 +95,7 @@ class MLP(nn.Module):
             nn.Linear(n_features, hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(hidden, n_classes),
+            Float32Linear(hidden, n_classes),
         )
 
     def forward(self, X):
@@ -105,7 +154,7 @@ class SmallCNN(nn.Module):
             c_in = width
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Linear(c_in, n_classes)
+        self.head = Float32Linear(c_in, n_classes)
 
     def forward(self, X):
         X = self.features(X.float())
@@ -147,4 +196,8 @@ def cifar_resnet18(n_classes, in_channels=3):
     model = resnet18(weights=None, num_classes=n_classes)
     model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
+    # The float32 head takes over the weights torchvision initialised, drawing nothing.
+    head = nn.utils.skip_init(Float32Linear, model.fc.in_features, n_classes)
+    head.load_state_dict(model.fc.state_dict())
+    model.fc = head
     return model

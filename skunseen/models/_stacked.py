@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._fastcifar import SHIFT_SCALE, FastCifarNet, whitening_filters
-from ._nets import MLP, SmallCNN
+from ._nets import MLP, Float32Linear, SmallCNN, in_float32
 
 __all__ = ["StackedModule", "stack_modules", "stackable"]
 
@@ -51,8 +51,13 @@ class _StackedLinear(nn.Module):
         self.weight = nn.Parameter(torch.stack([l.weight.detach() for l in layers]))
         self.bias = None if layers[0].bias is None else nn.Parameter(
             torch.stack([l.bias.detach() for l in layers]))
+        # stacked float32 heads compute in float32 as each head does alone
+        self.float32 = isinstance(layers[0], Float32Linear)
 
     def forward(self, X):
+        return in_float32(self._product, X) if self.float32 else self._product(X)
+
+    def _product(self, X):
         out = torch.bmm(X, self.weight.transpose(1, 2).to(X.dtype))
         return out if self.bias is None else out + self.bias[:, None, :].to(out.dtype)
 

@@ -21,7 +21,10 @@ its own:
   optimizer would), else one optimizer per model over views of the stacked
   tensors;
 * per-epoch held-out records for every model, reduced exactly as
-  :class:`~skunseen.nets.HeldOutRecorder` does, so every scorer works unchanged.
+  :class:`~skunseen.nets.HeldOutRecorder` does, batch by batch on the device
+  (:class:`~skunseen.nets._recording.EpochStatistics`), so every scorer works
+  unchanged and recording takes device memory for one batch of every model;
+* a round trains on one device, resolved in the process that trains it.
 
 Given the same batches, batched and sequential training give the same
 weights up to float rounding (tests check this); with the same seeds they
@@ -37,6 +40,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from joblib import effective_n_jobs
 from skorch.callbacks import LRScheduler, lr_scheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from sklearn.base import clone
@@ -46,13 +50,14 @@ from ..models import (
     DeviceEvalIterator,
     DeviceTrainIterator,
     TriangularLR,
+    resolve_device,
     stack_modules,
     stackable,
 )
-from ..scores import epoch_statistics
 from ._devices import task_seeds
 from ._inputs import fold_view
 from ._prepare import describe, prepare_net
+from ._recording import EpochStatistics, HostRows, task_device
 
 _OPTIMIZERS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop,
                torch.optim.Adagrad)
@@ -125,14 +130,15 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     n_tasks : int
         Models still to train in the round.
     devices : list of str or None
-        Each task's device.
+        Each task's device request (a batched round trains on the first).
     sample_shape : tuple of int
         Shape of one input row.
     extras : dict, default=None
         Extras the recorder must produce.
     n_jobs : int, default=None
         The pruner's ``n_jobs``: ``"auto"`` leaves rounds to joblib when
-        parallel workers were asked for.
+        parallel workers were asked for (``n_jobs``, or the active
+        :func:`joblib.parallel_config`, e.g. a Dask cluster's workers).
     fit_params : dict, default=None
         Metadata routed to the net's ``fit`` (e.g. ``sample_weight``), which
         a batched round does not take.
@@ -151,8 +157,6 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
     obstacle = batching_obstacle(net, extras)
     if obstacle is None and fit_params:
         obstacle = f"fit parameters {sorted(fit_params)} are routed to the net's fit"
-    if obstacle is None and len(set(devices)) > 1:
-        obstacle = f"its models are spread over several devices ({sorted(set(devices))})"
     if setting is True:
         if obstacle is not None:
             raise ValueError(
@@ -160,7 +164,9 @@ def use_fold_batching(setting, net, *, n_tasks, devices, sample_shape, extras=No
                 "Use fold_batching='auto' (batch where possible) or False."
             )
         return n_tasks > 1
-    return (n_tasks > 1 and obstacle is None and n_jobs in (None, 1)
+    # A batched round trains in this process, so the device is resolved here,
+    # and only once the round would not go to joblib's workers.
+    return (n_tasks > 1 and obstacle is None and effective_n_jobs(n_jobs) == 1
             and _batching_pays(net, devices[0], sample_shape))
 
 
@@ -174,8 +180,10 @@ CPU_MACS_LIMIT = 1_000_000
 
 def _batching_pays(net, device, sample_shape):
     """The measured rule of ``fold_batching="auto"``."""
-    device = torch.device(device if device is not None else net.device)
-    if device.type != "cpu":
+    device = device if device is not None else net.device
+    if device is None or device == "auto":
+        device = resolve_device(device)  # this process would train the round
+    if torch.device(device).type != "cpu":
         # not measured on an accelerator yet: the GPU suite measures it
         return False
     return macs_per_row(net, sample_shape) <= CPU_MACS_LIMIT
@@ -281,6 +289,7 @@ class _Round:
     def __init__(self, estimator, X, y, tasks, *, device, record_dynamics):
         self.tasks = tasks
         self.record_dynamics = record_dynamics
+        device = task_device(estimator, device, 0)
         self.nets = [prepare_net(estimator, task.seed, device=device) for task in tasks]
         first = self.nets[0]
         self.device = torch.device(first.device)
@@ -293,15 +302,14 @@ class _Round:
                            zip(self.nets, tasks)]
         self.score_sets = [net.get_dataset(fold_view(X, None, task.score_indices))
                            for net, task in zip(self.nets, tasks)]
-        self.score_labels = [torch.as_tensor(y[task.score_indices], device=self.device)
-                             for task in tasks]
+        self.score_labels = [np.asarray(y[task.score_indices], dtype=np.int64) for task in tasks]
         steps = [len(net.get_iterator(ds, training=True))
                  for net, ds in zip(self.nets, self.train_sets)]
         self.optimizers = self._optimizers(steps)
         self.losses = [[] for _ in tasks]
         self.epochs = [{name: [] for name in EPOCH_STATISTICS} for _ in tasks]
-        self.previous = [None] * self.k
-        self.last_log_proba = None
+        self.statistics = [EpochStatistics(labels) for labels in self.score_labels]
+        self.final_proba = None
 
     def _optimizers(self, steps):
         """``[(optimizer, schedules, models)]``: one over the stacked tensors when
@@ -330,13 +338,15 @@ class _Round:
 
     # -------------------------------------------------------------- training
     def train(self):
-        for _ in range(self.nets[0].max_epochs):
+        n_epochs = self.nets[0].max_epochs
+        for epoch in range(n_epochs):
             self._train_epoch()
             self._check_finite()
             for _, schedules, _ in self.optimizers:
                 schedules.after_epoch()
             if self.record_dynamics:
-                self._record_epoch()
+                # the last epoch's pass also gives the final model's probabilities
+                self._record(statistics=True, proba=epoch == n_epochs - 1)
 
     def _train_epoch(self):
         iterators = [iter(net.get_iterator(ds, training=True))
@@ -408,12 +418,15 @@ class _Round:
 
     # ------------------------------------------------------------- recording
     @torch.no_grad()
-    def _predict(self):
-        """Every model's log-probabilities on its own scored rows (eval mode)."""
+    def _record(self, *, statistics, proba):
+        """Every model predicts its own scored rows (eval mode), batch by batch: the
+        per-epoch statistics and/or the final probabilities, kept on the host."""
         self.stacked.eval()
         iterators = [iter(net.get_iterator(ds, training=False))
                      for net, ds in zip(self.nets, self.score_sets)]
-        outputs = [[] for _ in range(self.k)]
+        outputs = [HostRows(len(labels), self.device, pinned=False)
+                   for labels in self.score_labels] if proba else None
+        offsets = [0] * self.k
         while True:
             batches = [next(it, None) for it in iterators]
             if all(b is None for b in batches):
@@ -422,29 +435,31 @@ class _Round:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
                 logits = self.stacked(X).float()
             for k, batch in enumerate(batches):
-                if batch is not None:
-                    outputs[k].append(logits[k, :len(batch[0])])
-        return [torch.log_softmax(torch.cat(o), dim=-1) for o in outputs]
-
-    def _record_epoch(self):
-        self.last_log_proba = self._predict()
-        for k, log_proba in enumerate(self.last_log_proba):
-            stats = epoch_statistics(log_proba, self.score_labels[k], self.previous[k])
-            self.previous[k] = log_proba
-            for name, values in stats.items():
-                self.epochs[k][name].append(values.cpu().numpy())
+                if batch is None:
+                    continue
+                log_proba = torch.log_softmax(logits[k, :len(batch[0])], dim=-1)
+                if statistics:
+                    self.statistics[k].add(offsets[k], log_proba)
+                if proba:
+                    outputs[k].put("proba", offsets[k], log_proba.exp())
+                offsets[k] += len(log_proba)
+        if statistics:
+            for k, recorder in enumerate(self.statistics):
+                for name, values in recorder.end().items():
+                    self.epochs[k][name].append(values)
+        if proba:
+            self.final_proba = [out.arrays()["proba"] for out in outputs]
 
     def records(self):
-        # the last epoch's pass already holds the final model's outputs
-        log_probas = self.last_log_proba if self.record_dynamics else self._predict()
+        if self.final_proba is None:
+            self._record(statistics=False, proba=True)
         out = []
         for k, task in enumerate(self.tasks):
             epochs = ({name: np.stack(v, axis=1) for name, v in self.epochs[k].items()}
                       if self.record_dynamics and self.epochs[k]["correct"] else {})
             out.append(ScoringRecords(
                 indices=np.asarray(task.score_indices, dtype=np.int64),
-                y=self.score_labels[k].cpu().numpy().astype(np.int64),
-                proba=log_probas[k].exp().cpu().numpy(), epochs=epochs,
+                y=self.score_labels[k], proba=self.final_proba[k], epochs=epochs,
                 model=describe(self.nets[k])))
         return out
 
@@ -470,7 +485,8 @@ def fit_and_record_batched(estimator, X, y, tasks, *, n_classes, record_dynamics
     record_dynamics : bool
         Record per-epoch statistics.
     device : str, default=None
-        Overrides the net's device.
+        Overrides the net's device: a request, resolved in this process
+        (``"cuda"``: its first GPU).
 
     Returns
     -------

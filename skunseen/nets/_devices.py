@@ -7,6 +7,19 @@ sequential, ``threading``, ``loky``, ``multiprocessing``, ``dask`` or
 ``ray``, chosen with :func:`joblib.parallel_config`. This module makes every
 net task's result independent of the backend.
 
+Devices
+-------
+A round's device is a request (``"cuda"``, ``"cuda:1"``, ``"cpu"``,
+``"auto"``) that the caller's process only checks for its form
+(:func:`skunseen.models.check_device`): it is resolved in the process that
+runs the task (:func:`skunseen.models.resolve_device`), so ``"cuda"`` means
+the GPUs that worker sees, and task ``k`` of a round runs on
+``cuda:{k mod n_gpus}`` there. A Dask client without a GPU never asks about
+GPUs and never initialises CUDA. The ``multiprocessing`` backend forks its
+workers: with CUDA initialised in the caller's process they could not use
+it, so that combination is refused before anything is dispatched
+(:func:`check_fork_safe`).
+
 Randomness
 ----------
 Every task has its own seed, drawn from ``random_state`` before anything is
@@ -18,18 +31,23 @@ is made task-local as follows:
 
 * initialisation runs under :data:`RNG_LOCK` with the global generator
   seeded for the task (modules draw their initial weights from it);
-* the training and validation iterators get their own seeded
-  :class:`torch.Generator` (``iterator_train__generator``), which drives
-  the ``DataLoader``'s shuffling and worker seeds without touching the
-  global generator;
+* the training and held-out iterators get their own seeded
+  :class:`torch.Generator` (``iterator_train__generator``,
+  ``iterator_valid__generator``), which drives the ``DataLoader``'s
+  shuffling and worker seeds without touching the global generator;
+* held-out passes run in eval mode under ``torch.no_grad()`` and draw from
+  nothing but their iterator's own generator, so they take no lock: folds
+  sharing a process predict at the same time. A held-out iterator without
+  a ``generator`` parameter could draw from the global generator; its
+  passes run under :data:`RNG_LOCK` and restore the generator's state;
 * a net whose training itself draws from the global generator (dropout
   layers, ``RReLU``, attention dropout, or a training iterator without a
   ``generator`` parameter) trains entirely under :data:`RNG_LOCK` with the
   global generator seeded for the task;
 * every other write to the global generator that the pruner makes
-  (seeding, and the recorder's ``fork_rng``, which restores the state on
-  exit) also happens under :data:`RNG_LOCK`, so it cannot land inside
-  another thread's seeded section.
+  (seeding, and restoring a state saved before) also happens under
+  :data:`RNG_LOCK`, so it cannot land inside another thread's seeded
+  section.
 
 What this guarantees, for the same ``random_state`` and the same data:
 
@@ -53,18 +71,24 @@ What this guarantees, for the same ``random_state`` and the same data:
   boundary; fix the thread count (``OMP_NUM_THREADS``) for bit-identical
   scores across ``n_jobs``.
 
-The caller's own torch random state is restored when the tasks are done.
+The caller's own torch random state is restored when the tasks are done:
+its CPU generator always, its GPUs' generators when CUDA was in use in its
+process before the fit (:func:`callers_generators`).
 """
 
 import contextlib
 import inspect
+import multiprocessing
 import threading
 
 import numpy as np
 import torch
 from joblib import effective_n_jobs
-from joblib.parallel import get_active_backend
-from skorch.callbacks import Callback
+from joblib import parallel as joblib_parallel
+from joblib.parallel import MultiprocessingBackend, get_active_backend
+from torch.utils.data import DataLoader
+
+from ..models import DeviceEvalIterator, DeviceTrainIterator, check_device, gpus_in_use
 
 
 #: Serialises writes to torch's process-global random generators, and the
@@ -104,71 +128,31 @@ def task_seeds(seed):
     return tuple(int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3))
 
 
-def task_devices(device, n_tasks):
-    """The device of every task.
-
-    A bare ``"cuda"`` with several visible GPUs spreads the tasks over them:
-    task ``k`` runs on ``cuda:{k % n_gpus}``. Any other device (``"cpu"``,
-    ``"cuda:1"``, or ``"cuda"`` with one GPU) is used by every task; on a
-    single GPU, several tasks then share it when ``n_jobs > 1``.
-
-    Parameters
-    ----------
-    device : str or None
-        The device asked for; ``None`` leaves every net's own device alone.
-    n_tasks : int
-        Number of tasks.
-
-    Returns
-    -------
-    devices : list of (str or None)
-
-    Examples
-    --------
-    >>> from skunseen.nets._devices import task_devices
-    >>> task_devices("cpu", 2)
-    ['cpu', 'cpu']
-    """
-    if device is None:
-        return [None] * n_tasks
-    parsed = torch.device(device)
-    if parsed.type == "cuda" and parsed.index is None and torch.cuda.is_available():
-        n_gpus = torch.cuda.device_count()
-        if n_gpus > 1:
-            return [f"cuda:{k % n_gpus}" for k in range(n_tasks)]
-    return [str(device)] * n_tasks
-
-
-def cuda_indices(devices):
-    """Indices of the CUDA devices among ``devices`` (for ``fork_rng``)."""
-    if not torch.cuda.is_available():
-        return []
-    indices = set()
-    for device in devices:
-        index = _cuda_index(device)
-        if index is not None:
-            indices.add(index)
-    return sorted(indices)
-
-
-def _cuda_index(device):
-    if device is None:
-        return None
-    parsed = torch.device(device)
-    if parsed.type != "cuda" or not torch.cuda.is_available():
-        return None
-    return torch.cuda.current_device() if parsed.index is None else parsed.index
-
-
 def device_params(net, device):
-    """skorch parameters that move ``net`` and its fast-path iterators to ``device``."""
+    """skorch parameters that move ``net`` and its fast-path iterators to ``device``.
+
+    On CUDA the ``DataLoader`` iterators (and the fallback loaders of the
+    fast-path ones) also pin their batches, so that copies to the GPU are
+    asynchronous, unless the net sets ``pin_memory`` itself.
+    """
     params = {"device": device}
     for name in ("iterator_train__device", "iterator_valid__device"):
         # Device-resident iterators keep their own device: left alone, they
         # would serve the data from another GPU than the module's.
         if hasattr(net, name):
             params[name] = device
+    if device is not None and torch.device(device).type == "cuda":
+        for prefix in ("iterator_train", "iterator_valid"):
+            if _loads_batches(getattr(net, prefix)) and (
+                    "pin_memory" not in net.get_params_for(prefix)):
+                params[f"{prefix}__pin_memory"] = True
     return params
+
+
+def _loads_batches(iterator):
+    """Whether an iterator is a ``DataLoader`` or hands ``pin_memory`` to one."""
+    return isinstance(iterator, type) and issubclass(
+        iterator, (DataLoader, DeviceTrainIterator, DeviceEvalIterator))
 
 
 def takes_generator(iterator):
@@ -177,6 +161,12 @@ def takes_generator(iterator):
         return "generator" in inspect.signature(iterator).parameters
     except (TypeError, ValueError):
         return False
+
+
+def has_own_generator(net, prefix="iterator_valid"):
+    """Whether the net's ``prefix`` iterator was given its own ``generator``
+    (:func:`seed_params`): then its passes draw nothing from the global one."""
+    return isinstance(net.get_params_for(prefix).get("generator"), torch.Generator)
 
 
 def seed_params(net, order_seed):
@@ -220,11 +210,13 @@ def draws_global_rng(net):
 
 def _seed_global(seed, device):
     torch.random.default_generator.manual_seed(seed)
-    index = _cuda_index(device)
-    if index is not None:
-        with torch.cuda.device(index):
-            torch.cuda.manual_seed(seed)
-    elif device is not None and torch.device(device).type == "mps":
+    kind = None if device is None else torch.device(device).type
+    if kind == "cuda":
+        # Every GPU of the process: deferred until CUDA is initialised, so
+        # seeding asks nothing of the hardware; the GPUs of other tasks serve
+        # only randomness the pruner cannot see (see the module docstring).
+        torch.cuda.manual_seed_all(seed)
+    elif kind == "mps":
         torch.mps.manual_seed(seed)
 
 
@@ -263,50 +255,6 @@ def seeded_training(net, seed):
         with RNG_LOCK:
             _seed_global(seed, net.device)
         yield False
-
-
-class LockedSection:
-    """Holds :data:`RNG_LOCK` between two skorch callbacks.
-
-    The recorder restores torch's global random state when it is done
-    (``fork_rng``); that write must not land inside another thread's seeded
-    section, so :meth:`callbacks` brackets it with the lock. :meth:`release`
-    frees the lock if an exception left it held.
-    """
-
-    def __init__(self):
-        self._depth = 0
-
-    def acquire(self):
-        RNG_LOCK.acquire()
-        self._depth += 1
-
-    def release(self):
-        while self._depth:
-            self._depth -= 1
-            RNG_LOCK.release()
-
-    def callbacks(self, name, *inner):
-        """``inner`` named callbacks, run with the lock held at epoch and train end."""
-        return [(f"{name}_lock", _SectionEdge(self, "acquire")), *inner,
-                (f"{name}_unlock", _SectionEdge(self, "release"))]
-
-
-class _SectionEdge(Callback):
-    """Calls ``section.acquire`` or ``section.release`` at epoch and train end."""
-
-    def __init__(self, section, action):
-        self.section = section
-        self.action = action
-
-    def _act(self):
-        getattr(self.section, self.action)()
-
-    def on_epoch_end(self, net, **kwargs):
-        self._act()
-
-    def on_train_end(self, net, **kwargs):
-        self._act()
 
 
 def in_process_workers(n_jobs):
@@ -358,3 +306,59 @@ def seeded_globally(seed):
     with RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def callers_generators():
+    """A context restoring the caller's torch generators after the round: the CPU's,
+    and the GPUs' when CUDA is in use in this process already (asking nothing
+    of the hardware otherwise, as on a Dask client without a GPU)."""
+    return torch.random.fork_rng(devices=gpus_in_use())
+
+
+@contextlib.contextmanager
+def quiet_global_rng(net):
+    """A held-out pass of ``net`` that leaves torch's global generator as it was.
+
+    A pass whose iterator has its own generator draws nothing from the
+    global one and runs as it is, concurrently with other tasks; any other
+    runs under :data:`RNG_LOCK` with the global state restored after.
+    """
+    if has_own_generator(net):
+        yield
+        return
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):
+        yield
+
+
+def check_fork_safe(device, n_jobs):
+    """Refuse the ``multiprocessing`` backend's forked workers once CUDA is initialised.
+
+    A process forked after CUDA was initialised cannot use CUDA (torch
+    raises in the worker, after the data were shipped); tasks on the CPU are
+    not concerned.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the backend, and what to use instead.
+    """
+    backend, _ = get_active_backend()
+    if not (isinstance(backend, MultiprocessingBackend) and torch.cuda.is_initialized()
+            and effective_n_jobs(n_jobs) > 1 and _start_method(backend) == "fork"):
+        return
+    if device is not None and check_device(device) == "cpu":
+        return
+    raise RuntimeError(
+        "The joblib 'multiprocessing' backend forks its workers, and CUDA is already "
+        "initialised in this process: forked workers cannot use CUDA. Use the 'loky' "
+        "backend (the default for n_jobs > 1) or 'dask', or let joblib start its "
+        "workers with 'spawn' (JOBLIB_START_METHOD=spawn before joblib is imported), "
+        "or train on device='cpu'."
+    )
+
+
+def _start_method(backend):
+    """The start method the backend's pool will use, found as joblib finds it."""
+    context = (getattr(backend, "backend_kwargs", {}).get("context")
+               or joblib_parallel.DEFAULT_MP_CONTEXT or multiprocessing.get_context())
+    return context.get_start_method()

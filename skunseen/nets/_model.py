@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from .._data import dataset_files, is_dataset
+from ..models import check_device
 from ._batched import fit_and_record_batched, use_fold_batching
-from ._devices import cuda_indices, task_devices, threads_per_task
+from ._devices import callers_generators, check_fork_safe, threads_per_task
 from ._inputs import as_net_input, dataset_digest, first_non_finite_row, serves_uint8
 from ._prepare import (
     array_sample_shape,
@@ -43,7 +44,9 @@ class NetModel:
     recording : Recording
         What every task records.
     device : str, default="auto"
-        The pruner's ``device``: ``"auto"`` keeps the net's own.
+        The pruner's ``device``: ``"auto"`` keeps the net's own (for the
+        default net: CUDA where the task runs has a GPU). A request, resolved
+        where each task runs.
     fold_batching : bool or "auto", default="auto"
         The pruner's ``fold_batching``.
     fit_params : dict, default=None
@@ -62,10 +65,11 @@ class NetModel:
         sample = first_sample(X)
         self.sample_shape = array_sample_shape(sample)
         if estimator is None:
-            estimator = default_net(X, n_classes, device)
+            estimator, own_device = default_net(X, n_classes), "auto"
         else:
             check_net(estimator, n_classes=n_classes, device=device,
                       sample_shape=self.sample_shape, extras=recording.extras)
+            own_device = estimator.device
         check_forward_takes(estimator, fit_params)
         if not serves_uint8(estimator) and _is_uint8(sample) and is_dataset(X):
             raise TypeError(
@@ -86,18 +90,22 @@ class NetModel:
         self.estimator = estimator
         # Once for all tasks, which then read rows of it without copies.
         self.X = as_net_input(X, keep_uint8=serves_uint8(estimator))
-        self.device = estimator.device if device == "auto" else device
+        self.device = own_device if device == "auto" else check_device(device)
         self.fold_batching = fold_batching
         self._digest = None
 
     def plan_round(self, n_tasks, *, recording, fit_params, n_jobs):
-        """``(devices, batched)``: every task's device, and whether the round trains batched.
+        """``(devices, batched)``: every task's device request, and whether the round
+        trains batched.
 
         Decided for the whole round before anything trains, so that
         ``fold_batching=True`` refuses a net it cannot batch whatever the
-        store holds, and the store's keys tell batched records apart.
+        store holds, and the store's keys tell batched records apart. The
+        requests are resolved where each task runs (``"cuda"``: the GPUs of
+        that process, task ``k`` on ``cuda:{k mod n_gpus}``), so this asks
+        nothing about the hardware.
         """
-        devices = task_devices(self.device, n_tasks)
+        devices = [self.device] * n_tasks
         batched = use_fold_batching(
             self.fold_batching, self.estimator, n_tasks=n_tasks, devices=devices,
             sample_shape=self.sample_shape, extras=recording.extras, n_jobs=n_jobs,
@@ -105,7 +113,9 @@ class NetModel:
         return devices, batched
 
     def task_runner(self, n_tasks, n_jobs):
-        """The joblib job of one task (picklable); warns when threads must take turns."""
+        """The joblib job of one task (picklable); warns when threads must take turns,
+        and refuses forked workers that could not use CUDA."""
+        check_fork_safe(self.device, n_jobs)
         warn_if_serialised(self.estimator, n_tasks, n_jobs)
         return NetTaskRunner(threads_per_task(n_jobs))
 
@@ -116,7 +126,7 @@ class NetModel:
 
     def keeping_random_state(self, devices):
         """A context restoring the caller's torch generators, which tasks seed."""
-        return torch.random.fork_rng(devices=cuda_indices(devices))
+        return callers_generators()
 
     def data_key(self, fingerprint):
         """The digest of X for the store: its ``fingerprint``, or, for a Dataset that

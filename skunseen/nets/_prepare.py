@@ -14,7 +14,7 @@ from sklearn.base import clone
 
 from .._data import is_dataset, is_tensor, sample_shape
 from .._records import GRAD_NORM, check_probabilities
-from ..models import make_net, resolve_device
+from ..models import check_device, make_net
 from ..scores import epoch_window
 from ._devices import RNG_LOCK, device_params, initialize_seeded, seed_params, task_seeds
 from ._inputs import is_binary_net
@@ -30,11 +30,14 @@ def describe(net):
     return f"estimator {type(net).__name__}"
 
 
-def default_net(X, n_classes, device):
-    """The scoring net of ``estimator=None``: ``make_net("auto", ...)`` for X's shape."""
+def default_net(X, n_classes):
+    """The scoring net of ``estimator=None``: ``make_net("auto", ...)`` for X's shape.
+
+    Built on the CPU: every task puts it on the device resolved where it runs.
+    """
     try:
         return make_net("auto", input_shape=sample_shape(X), n_classes=n_classes,
-                        device=device)
+                        device="cpu")
     except ValueError as exc:
         raise ValueError(
             f"estimator=None builds the default scoring net with "
@@ -161,15 +164,17 @@ def check_net(net, *, n_classes, device, sample_shape=None, extras=None):
 
     ``device`` is the caller's: any value but ``"auto"`` applies to every
     scoring net; with ``"auto"`` every net keeps the device it asks for.
+    Devices are checked for their form only: whether they exist is asked
+    where each task runs (a Dask client needs no GPU).
     With ``sample_shape``, a forward pass on a CPU copy checks that the
     module takes such rows and has one output per class. The epochs of a
     ``grad_norm`` extra in ``extras`` must exist in the net's training.
     """
     if device != "auto":
-        resolve_device(device)
+        check_device(device)
     else:
         try:
-            resolve_device(net.device)
+            check_device(net.device)
         except ValueError as exc:
             raise ValueError(
                 f"The {describe(net)} has device={net.device!r}, which cannot be "

@@ -3,15 +3,21 @@
 For UNSEEN those rows are the held-out fold (the model never trains on them);
 for the fitting baseline they are the training rows themselves. The recording
 is read-only with respect to training: it runs in eval mode without gradients
-and restores the global RNG state afterwards, so a net trained with the
+and leaves the global RNG state as it was, so a net trained with the
 recorder attached ends with exactly the weights it would have without it, and
 nothing it records reaches the history that early stopping or checkpointing
 read.
+
+Recording runs batch by batch where the model is: every batch's outputs are
+reduced to per-sample statistics on the device and copied to the host
+(:class:`EpochStatistics`, :class:`HostRows`), so the device memory that
+recording takes grows with the batch, never with the number of rows scored.
 """
 
 import functools
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,17 +43,127 @@ from ..scores import (
     last_layer_grad_norms,
     last_linear,
 )
+from ..models import resolve_device, to_device
 from ._devices import (
     RNG_LOCK,
-    LockedSection,
     draws_global_rng,
     in_process_workers,
+    quiet_global_rng,
     seeded_training,
     task_seeds,
     torch_threads,
 )
 from ._inputs import fold_view, net_targets
 from ._prepare import PROBABILITIES_FIX, describe, prepare_net
+
+
+#: Where float16 ends: previous log-probabilities below it (never met in
+#: practice, logits 65,504 apart) are kept at it rather than as -inf.
+_FLOAT16_MIN = float(torch.finfo(torch.float16).min)
+
+
+class HostRows:
+    """Per-row outputs of one pass, copied from the device batch by batch into host arrays.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the pass.
+    device : torch.device
+        Where the outputs are computed.
+    pinned : bool, default=True
+        On CUDA, copy into pinned host memory without waiting (the host
+        waits once, in :meth:`arrays`); else every copy is an ordinary one
+        (for large outputs read once, which pinned memory would double).
+    """
+
+    def __init__(self, n_rows, device, pinned=True):
+        self.n_rows = n_rows
+        self.device = torch.device(device)
+        self.pinned = pinned and self.device.type == "cuda"
+        self._buffers = {}
+
+    def put(self, name, start, values):
+        """Copy ``values`` (a batch, rows first) to rows ``start ...`` of ``name``."""
+        buffer = self._buffers.get(name)
+        if buffer is None:
+            buffer = self._buffers[name] = torch.empty(
+                (self.n_rows, *values.shape[1:]), dtype=values.dtype, pin_memory=self.pinned)
+        buffer[start:start + len(values)].copy_(values, non_blocking=self.pinned)
+
+    def arrays(self):
+        """Every output as an ndarray, once the copies are done."""
+        if not self.pinned:
+            return {name: buffer.numpy() for name, buffer in self._buffers.items()}
+        torch.cuda.current_stream(self.device).synchronize()
+        # copies leave the pinned memory free for the next pass
+        return {name: buffer.numpy().copy() for name, buffer in self._buffers.items()}
+
+
+class EpochStatistics:
+    """The per-epoch statistics of the rows a model scores, computed batch by batch.
+
+    Every batch of log-probabilities is reduced on its device by
+    :func:`~skunseen.scores.epoch_statistics` (the reduction is row-wise) and
+    the statistics are copied to the host. Only the ``change`` statistic
+    reads the previous epoch, and it reads the whole previous distribution
+    of every row; that one state persists between epochs, on the host, as
+    float16 log-probabilities (half the memory of float32). Rounding a
+    previous log-probability ``log q_c`` to float16 moves it by at most
+    ``2**-11 |log q_c|`` (``2**-25`` below ``2**-14``), so ``change`` moves by
+    at most ``2**-11 * sum_c p_c |log q_c| + 2**-25``: ``2**-11`` times the
+    cross-entropy between the two epochs' predictions (measured effect on
+    ``tdds``: ``benchmarks/recording_memory.py``).
+
+    Parameters
+    ----------
+    y : array-like of int of shape (n_rows,)
+        Labels of the rows, in the order the batches come.
+    """
+
+    def __init__(self, y):
+        self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        self.previous = None
+        self._has_previous = False
+        self._rows = None
+
+    def add(self, start, log_proba):
+        """Record the batch of rows ``start ...``: log-probabilities (n_batch, n_classes)."""
+        device = log_proba.device
+        if self._rows is None:
+            self._rows = HostRows(len(self.y), device)
+            if self._rows.pinned and not self.y.is_pinned():
+                self.y = self.y.pin_memory()
+        pinned = self._rows.pinned
+        rows = slice(start, start + len(log_proba))
+        previous = None
+        if self._has_previous:
+            previous = self.previous[rows].to(device, non_blocking=pinned)
+        labels = self.y[rows].to(device, non_blocking=pinned)
+        for name, values in epoch_statistics(log_proba, labels, previous).items():
+            self._rows.put(name, start, values)
+        if self.previous is None:
+            self.previous = torch.empty((len(self.y), log_proba.shape[1]),
+                                        dtype=torch.float16, pin_memory=pinned)
+        # Read above and written here in one stream: the read comes first.
+        self.previous[rows].copy_(log_proba.clamp_min(_FLOAT16_MIN).half(),
+                                  non_blocking=pinned)
+
+    def end(self):
+        """The epoch's statistics: name -> ndarray of shape (n_rows,)."""
+        arrays = self._rows.arrays()
+        self._rows, self._has_previous = None, True
+        return arrays
+
+
+@dataclass
+class _PassOutputs:
+    """What one eval pass of :class:`HeldOutRecorder` gives, on the host."""
+
+    statistics: dict = None
+    proba: np.ndarray = None
+    embedding: np.ndarray = None
+    head_is_logits: bool = False
 
 
 class HeldOutRecorder(Callback):
@@ -60,7 +176,11 @@ class HeldOutRecorder(Callback):
     ``extras`` asked for. State lives in trailing-underscore attributes that
     are reset when training begins. Nothing kept grows with the number of
     classes times the number of epochs: per-epoch records are one value per
-    sample, extras one array per sample.
+    sample, extras one array per sample. Every batch is reduced on the
+    net's device and copied to the host (:class:`EpochStatistics`): the
+    device memory recording takes grows with the batch, not with ``X``, and
+    the previous epoch's log-probabilities, which the ``change`` statistic
+    reads, are kept on the host in float16.
 
     Parameters
     ----------
@@ -152,7 +272,7 @@ class HeldOutRecorder(Callback):
         self.proba_ = None
         self.extras_ = {}
         self.seconds_ = 0.0
-        self._previous_log_proba = None
+        self._statistics = EpochStatistics(self.y) if self.every_epoch else None
         self._epoch = 0
         self._grad_sum = None
         self._grad_count = 0
@@ -168,15 +288,13 @@ class HeldOutRecorder(Callback):
             if grad_now:
                 self._add_grad_norms(net)
             return
-        log_proba, embedding, head_is_logits = self._predict(net, embed=closed_form)
+        outputs = self._pass(net, statistics=self.every_epoch, proba=closed_form,
+                             embed=closed_form)
         if self.every_epoch:
-            labels = torch.as_tensor(np.asarray(self.y), device=log_proba.device)
-            stats = epoch_statistics(log_proba, labels, self._previous_log_proba)
-            self._previous_log_proba = log_proba
-            for name, values in stats.items():
-                self.epochs_[name].append(values.cpu().numpy())
+            for name, values in outputs.statistics.items():
+                self.epochs_[name].append(values)
         if grad_now:
-            self._add_grad_norms(net, log_proba, embedding, head_is_logits)
+            self._add_grad_norms(net, outputs)
 
     def on_train_end(self, net, **kwargs):
         # A second pass rather than the last epoch's outputs: callbacks such as
@@ -184,13 +302,13 @@ class HeldOutRecorder(Callback):
         grad = self._requests.get(GRAD_NORM)
         grad_at_end = grad is not None and grad["epochs"] is None
         embed = EMBEDDING in self._requests or (grad_at_end and grad["last_layer"])
-        log_proba, embedding, head_is_logits = self._predict(net, embed=embed)
-        self.proba_ = log_proba.exp().cpu().numpy()
-        self._previous_log_proba = None
+        outputs = self._pass(net, proba=True, embed=embed)
+        self.proba_ = outputs.proba
+        self._statistics = None  # the previous epoch's state is not needed any more
         if EMBEDDING in self._requests:
-            self.extras_[EMBEDDING] = embedding.numpy()
+            self.extras_[EMBEDDING] = outputs.embedding
         if grad_at_end:
-            self._add_grad_norms(net, log_proba, embedding, head_is_logits)
+            self._add_grad_norms(net, outputs)
         if grad is not None:
             if self._grad_count == 0:
                 raise ValueError(
@@ -200,9 +318,10 @@ class HeldOutRecorder(Callback):
                 )
             self.extras_[GRAD_NORM] = self._grad_sum / self._grad_count
 
-    def _predict(self, net, embed=False):
-        """One eval pass over X: log-probabilities, embeddings (or None), and
-        whether the last Linear layer's output is the net's output."""
+    def _pass(self, net, *, statistics=False, proba=False, embed=False):
+        """One eval pass over X, batch by batch: per-epoch statistics, probabilities
+        and embeddings (each when asked), and whether the last Linear layer's
+        output is the net's output."""
         start = time.perf_counter()
         module = net.module_
         custom_embed = callable(getattr(module, "embed", None))
@@ -212,47 +331,60 @@ class HeldOutRecorder(Callback):
         calls = []
         hook = None if head is None else head.register_forward_hook(
             lambda layer, args, out: calls.append((args[0], out)))
-        outputs, embeddings, head_is_logits = [], [], head is not None
+        host, offset, head_is_logits = None, 0, head is not None
         try:
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
+            with quiet_global_rng(net), torch.no_grad():
                 for batch in net.get_iterator(net.get_dataset(self.X), training=False):
                     calls.clear()
                     out = net.evaluation_step(batch, training=False)
                     out = (out[0] if isinstance(out, tuple) else out).float()
-                    outputs.append(out)
-                    if not embed:
-                        continue
-                    if not calls and not custom_embed:
-                        raise ValueError(
-                            f"The last Linear layer of {type(module).__name__} is not "
-                            "called in its forward pass, so its input is no embedding; "
-                            "give the module an `embed(X)` method."
-                        )
-                    head_is_logits = (head_is_logits and bool(calls)
-                                      and torch.equal(calls[-1][1].float(), out))
-                    if custom_embed:
-                        inputs = to_tensor(unpack_data(batch)[0], device=net.device)
-                        features = module.embed(inputs)
-                    else:
-                        features = calls[-1][0]
-                    embeddings.append(features.reshape(len(features), -1).float().cpu())
-            log_proba = _to_log_proba(net, torch.cat(outputs), check=True)
+                    log_proba = _to_log_proba(net, out, check=True)
+                    if host is None:
+                        host = HostRows(len(self.y), log_proba.device, pinned=False)
+                    if statistics:
+                        self._statistics.add(offset, log_proba)
+                    if proba:
+                        host.put("proba", offset, log_proba.exp())
+                    if embed:
+                        features, from_head = self._features(net, batch, out, calls)
+                        head_is_logits = head_is_logits and from_head
+                        host.put("embedding", offset, features.reshape(len(features), -1).float())
+                    offset += len(log_proba)
+                stats = self._statistics.end() if statistics else None
         finally:
             if hook is not None:
                 hook.remove()
         self.seconds_ += time.perf_counter() - start
-        embedding = torch.cat(embeddings) if embed else None
-        return log_proba, embedding, head_is_logits and _softmax_outputs(net)
+        arrays = {} if host is None else host.arrays()
+        return _PassOutputs(stats, arrays.get("proba"), arrays.get("embedding"),
+                            head_is_logits and _softmax_outputs(net))
 
-    def _add_grad_norms(self, net, log_proba=None, embedding=None, head_is_logits=False):
+    @staticmethod
+    def _features(net, batch, out, calls):
+        """A batch's embedding, and whether the head's output is the net's output."""
+        module = net.module_
+        if callable(getattr(module, "embed", None)):
+            inputs = to_tensor(to_device(unpack_data(batch)[0], net.device), device=net.device)
+            from_head = bool(calls) and torch.equal(calls[-1][1].float(), out)
+            return module.embed(inputs), from_head
+        if not calls:
+            raise ValueError(
+                f"The last Linear layer of {type(module).__name__} is not "
+                "called in its forward pass, so its input is no embedding; "
+                "give the module an `embed(X)` method."
+            )
+        return calls[-1][0], torch.equal(calls[-1][1].float(), out)
+
+    def _add_grad_norms(self, net, outputs=None):
         start = time.perf_counter()
         last_layer = self._requests[GRAD_NORM]["last_layer"]
-        if last_layer and embedding is not None and head_is_logits:
+        if last_layer and outputs is not None and outputs.embedding is not None and (
+                outputs.head_is_logits):
             norms = last_layer_grad_norms(
-                embedding.numpy(), log_proba.exp().cpu().numpy(), np.asarray(self.y),
+                outputs.embedding, outputs.proba, np.asarray(self.y),
                 bias=_find_last_linear(net.module_).bias is not None)
         else:
-            with torch.random.fork_rng(devices=[]):
+            with quiet_global_rng(net):
                 norms = grad_norm_batches(net.module_, self._batches(net),
                                           last_layer=last_layer,
                                           log_proba=functools.partial(_to_log_proba, net))
@@ -261,17 +393,17 @@ class HeldOutRecorder(Callback):
         self.seconds_ += time.perf_counter() - start
 
     def _batches(self, net):
-        """``(inputs, labels)`` tensors of X in the eval iterator's order."""
-        labels = torch.as_tensor(np.asarray(self.y), dtype=torch.long, device=net.device)
+        """``(inputs, labels)`` tensors of X in the eval iterator's order, on the net's device."""
+        labels = torch.as_tensor(np.asarray(self.y), dtype=torch.long)
         offset = 0
         for batch in net.get_iterator(net.get_dataset(self.X), training=False):
-            inputs = to_tensor(unpack_data(batch)[0], device=net.device)
+            inputs = to_tensor(to_device(unpack_data(batch)[0], net.device), device=net.device)
             if not torch.is_tensor(inputs):
                 raise TypeError(
                     "Per-sample gradients need tensor inputs; the net's batches are "
                     f"{type(inputs).__name__}."
                 )
-            yield inputs, labels[offset:offset + len(inputs)]
+            yield inputs, to_device(labels[offset:offset + len(inputs)], net.device)
             offset += len(inputs)
 
     def records(self, indices, model="the scoring model"):
@@ -351,7 +483,7 @@ def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
     recording : Recording
         What to record besides the final probabilities.
     device : str or None
-        Overrides the net's device.
+        Overrides the net's device (a device of this process).
     fit_params : dict
         Keyword arguments of the net's ``fit``, restricted to the training rows.
 
@@ -370,19 +502,15 @@ def fit_net(estimator, X, y, task, *, n_classes, recording, device, fit_params):
     """
     recorder = HeldOutRecorder(fold_view(X, None, task.score_indices), y[task.score_indices],
                                every_epoch=recording.dynamics, extras=recording.extras)
-    section = LockedSection()
     net = prepare_net(estimator, task.seed, device=device, callbacks=[
         ("skunseen_divergence", _StopWhenDiverged()),
-        *section.callbacks("skunseen_recorder", ("skunseen_recorder", recorder)),
+        ("skunseen_recorder", recorder),
         EpochCount.named(),
     ], warm_start=True)  # fit must not initialise again: prepare_net did
     # Index views, not copies: K folds of an image array cost no K copies.
     X_train = fold_view(X, net_targets(net, y), task.train_indices)
-    try:
-        with seeded_training(net, task_seeds(task.seed)[2]):
-            net.fit(X_train, net_targets(net, y[task.train_indices]), **fit_params)
-    finally:
-        section.release()
+    with seeded_training(net, task_seeds(task.seed)[2]):
+        net.fit(X_train, net_targets(net, y[task.train_indices]), **fit_params)
     raise_if_interrupted(net, task.name)
     records = recorder.records(task.score_indices, model=describe(net))
     if records.proba.shape[1] != n_classes:
@@ -437,7 +565,8 @@ def raise_if_interrupted(net, name="the net"):
 
 
 class NetTaskRunner:
-    """One net task as a joblib job (picklable): :func:`fit_net` with the task's threads.
+    """One net task as a joblib job (picklable): :func:`fit_net` with the task's threads,
+    on the device its request resolves to in the process that runs it.
 
     Parameters
     ----------
@@ -448,9 +577,34 @@ class NetTaskRunner:
     def __init__(self, n_threads=None):
         self.n_threads = n_threads
 
-    def __call__(self, estimator, X, y, task, **options):
+    def __call__(self, estimator, X, y, task, *, position, device, **options):
+        device = task_device(estimator, device, position)
         with torch_threads(self.n_threads):
-            return fit_net(estimator, X, y, task, **options)
+            return fit_net(estimator, X, y, task, device=device, **options)
+
+
+def task_device(estimator, device, position):
+    """The device of the task at ``position``, resolved here, where the task runs:
+    ``"cuda"`` is the GPUs this process sees.
+
+    Raises
+    ------
+    ValueError
+        When this process has no such device, naming the net when the
+        device is the net's own.
+    """
+    if device is None:
+        return None
+    try:
+        return resolve_device(device, position)
+    except ValueError as exc:
+        if str(device) != str(estimator.device):
+            raise  # the pruner's device, which the message names
+        raise ValueError(
+            f"The {describe(estimator)} has device={device!r}, which cannot be used where "
+            f"its scoring task runs: {exc}. Set the pruner's device='cpu' (it applies to "
+            "every scoring net) or the net's own device."
+        ) from None
 
 
 def warn_if_serialised(estimator, n_pending, n_jobs):

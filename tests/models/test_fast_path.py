@@ -187,6 +187,30 @@ def test_device_copy_is_reused_across_epochs_and_folds():
     assert first._X.data_ptr() == X.__array_interface__["data"][0]
 
 
+def test_the_device_cache_keeps_the_most_recent_arrays():
+    """At most one copy per array and device, the least recently used array evicted."""
+    clear_device_cache()
+    arrays = [_indexed_data()[0].copy() for _ in range(5)]
+    copies = [DeviceEvalIterator(ArrayIndexView(X), device="cpu")._X for X in arrays]
+    assert DeviceEvalIterator(ArrayIndexView(arrays[4]), device="cpu")._X is copies[4]
+    assert DeviceEvalIterator(ArrayIndexView(arrays[1]), device="cpu")._X is copies[1]
+    assert DeviceEvalIterator(ArrayIndexView(arrays[0]), device="cpu")._X is not copies[0]
+    clear_device_cache()
+
+
+@pytest.mark.cuda
+def test_every_gpu_keeps_its_own_copy_without_thrashing():
+    X, _ = _indexed_data()
+    clear_device_cache()
+    devices = ["cuda", *[f"cuda:{k}" for k in range(torch.cuda.device_count())]]
+    first = [DeviceEvalIterator(ArrayIndexView(X), device=d)._X for d in devices]
+    again = [DeviceEvalIterator(ArrayIndexView(X), device=d)._X for d in devices]
+    assert all(a is b for a, b in zip(first, again))
+    # "cuda" is the current GPU: the same copy as "cuda:<current>"
+    assert first[0] is first[1 + torch.cuda.current_device()]
+    clear_device_cache()
+
+
 def test_unsupported_datasets_fall_back_to_dataloader():
     class Squares(Dataset):
         def __len__(self):

@@ -100,6 +100,33 @@ def test_tta_averages_mirrored_logits():
     assert torch.allclose(net(X), (plain + mirrored) / 4 + shifted / 4, atol=1e-5)
 
 
+def test_head_and_tta_mean_are_float32_under_bf16_autocast():
+    """Under bf16 autocast the body runs in bf16 and the head and the test-time
+    augmentation mean in float32: the logits, and so the records' correct and
+    margins, are those of the float32 head."""
+    from skunseen.scores import epoch_statistics
+
+    torch.manual_seed(0)
+    net = FastCifarNet(width=0.125, tta=2, n_classes=100)
+    net.train()(torch.randn(16, 3, 16, 16))
+    X, y = torch.randn(64, 3, 16, 16), torch.randint(0, 100, (64,))
+    features = []
+    hook = net.head.register_forward_pre_hook(lambda layer, args: features.append(args[0]))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = net.eval()(X)
+    hook.remove()
+    assert logits.dtype == torch.float32 and features[0].dtype == torch.bfloat16
+    with torch.no_grad():
+        head = [torch.nn.functional.linear(f.float(), net.head.weight) / 9.0 for f in features]
+    mirrored = [0.5 * (head[i] + head[i + 1]) for i in (0, 2, 4)]
+    expected = 0.5 * mirrored[0] + 0.25 * sum(mirrored[1:])
+    torch.testing.assert_close(logits, expected, rtol=0, atol=0)
+    ours = epoch_statistics(torch.log_softmax(logits, dim=-1), y)
+    reference = epoch_statistics(torch.log_softmax(expected, dim=-1), y)
+    for name in ("correct", "logit_margin"):
+        torch.testing.assert_close(ours[name], reference[name], rtol=0, atol=0)
+
+
 def test_shift_scale_equals_a_64x_bias_learning_rate():
     """SGD on the stored shift moves the BatchNorm bias like the recipe's bias group."""
     torch.manual_seed(0)

@@ -37,6 +37,28 @@ def test_stacked_forward_equals_each_model(name):
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
+def test_stacked_heads_compute_in_float32_under_bf16_autocast(name):
+    """The batched trainer's predictions come from float32 heads, as each model's."""
+    modules, _, shape = _pair(name)
+    stacked = stack_modules(modules).train()
+    stacked(torch.randn(3, 6, *shape))  # FastCifarNet's whitening
+    head = stacked.out if name == "mlp" else stacked.head
+    calls = []
+    hook = head.register_forward_hook(lambda layer, args, out: calls.append((args[0], out)))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = stacked.eval()(torch.randn(3, 5, *shape))
+    hook.remove()
+    assert out.dtype == torch.float32
+    for inputs, outputs in calls:
+        assert inputs.dtype == torch.bfloat16  # the body ran in bf16
+        with torch.no_grad():
+            expected = torch.bmm(inputs.float(), head.weight.transpose(1, 2))
+            if head.bias is not None:
+                expected = expected + head.bias[:, None, :]
+        torch.testing.assert_close(outputs, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
 def test_padded_rows_enter_no_statistic(name):
     """Model k's BatchNorm statistics and outputs come from its own real rows only."""
     modules, reference, shape = _pair(name)

@@ -1,5 +1,6 @@
 """Parallel folds: every joblib backend gives the sequential coreset; devices and threads."""
 
+import threading
 import warnings
 
 import joblib
@@ -8,13 +9,21 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 
-import skunseen.nets._model
+import skunseen.models._device
 import skunseen.nets._recording
-from helpers import TinyMLP, record_tasks, tiny_net
+from helpers import (
+    TinyMLP,
+    install_gpu_count,
+    paper_gpu_net,
+    read_where_it_trained,
+    record_tasks,
+    tiny_net,
+)
 from skunseen import UnseenPruner
 from skunseen.engine import ScoringTask
-from skunseen.nets._devices import device_params, draws_global_rng, task_devices
-from skunseen.models import make_net
+from skunseen.nets import HeldOutRecorder
+from skunseen.nets._devices import RNG_LOCK, device_params, draws_global_rng, seed_params
+from skunseen.models import make_net, resolve_device
 from skunseen.scores import ScoringRecords
 
 
@@ -38,6 +47,8 @@ def dropout_net(max_epochs=2):
 
 
 def fit(net, X, y, backend=None, **params):
+    # every task trained on its own, as joblib's workers train it
+    params.setdefault("fold_batching", False)
     pruner = UnseenPruner(net, scorer="forgetting", cv=3, random_state=0, **params)
     if backend is None:
         return pruner.fit(X, y)
@@ -134,10 +145,8 @@ def test_what_draws_from_the_global_generator():
 
 
 def fake_gpus(monkeypatch, n_gpus):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: n_gpus)
-    # There are no GPUs whose random state could be saved and restored.
-    monkeypatch.setattr(skunseen.nets._model, "cuda_indices", lambda devices: [])
+    """This process sees ``n_gpus`` GPUs: the one question about GPUs, faked."""
+    monkeypatch.setattr(skunseen.models._device, "visible_gpus", lambda: n_gpus)
 
 
 def record_calls(monkeypatch):
@@ -156,9 +165,12 @@ def record_calls(monkeypatch):
 
 def test_several_gpus_take_the_folds_round_robin(monkeypatch, small_digits):
     fake_gpus(monkeypatch, 3)
-    assert task_devices("cuda", 7) == [f"cuda:{k % 3}" for k in range(7)]
-    assert task_devices("cuda:1", 2) == ["cuda:1", "cuda:1"]
-    assert task_devices("cpu", 2) == ["cpu", "cpu"]
+    assert [resolve_device("cuda", k) for k in range(7)] == [f"cuda:{k % 3}" for k in range(7)]
+    assert [resolve_device("cuda:1", k) for k in range(2)] == ["cuda:1", "cuda:1"]
+    assert [resolve_device("cpu", k) for k in range(2)] == ["cpu", "cpu"]
+    assert resolve_device("auto", 4) == "cuda:1" and resolve_device("cuda") == "cuda"
+    with pytest.raises(ValueError, match="only 3 CUDA device"):
+        resolve_device("cuda:3", 0)
     calls = record_calls(monkeypatch)
     X, y = small_digits
     UnseenPruner(tiny_net(), device="cuda", cv=5, random_state=0).fit(X, y)
@@ -176,15 +188,140 @@ def test_one_gpu_is_shared_by_all_folds(monkeypatch, small_digits):
     X, y = small_digits
     with joblib.parallel_config(backend="threading", n_jobs=2):
         UnseenPruner(tiny_net(), device="cuda", cv=3, random_state=0).fit(X, y)
-    assert [call["device"] for call in calls] == ["cuda"] * 3
+    assert [call["device"] for call in calls] == ["cuda:0"] * 3
+
+
+def test_without_a_gpu_cuda_is_refused_where_the_task_runs(monkeypatch, small_digits):
+    """The caller's process only checks the request's form; the task, where it runs,
+    says that it has no GPU, before any model trains."""
+    X, y = small_digits
+    fake_gpus(monkeypatch, 0)
+    with pytest.raises(ValueError, match="device='cuda' was requested but CUDA is not"):
+        UnseenPruner(tiny_net(), device="cuda", cv=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="device='gpu' is not a valid torch device"):
+        UnseenPruner(tiny_net(), device="gpu", cv=3).fit(X, y)
+
+
+def test_dask_workers_resolve_devices_where_tasks_run(monkeypatch, small_digits, tmp_path):
+    """Workers that see 2 and 3 GPUs put task k on cuda:{k mod 2} and cuda:{k mod 3};
+    the client, which must not ask about GPUs, raises if it does."""
+    distributed = pytest.importorskip("dask.distributed")
+    counts = {0: 2, 1: 3}
+
+    def worker_gpus():
+        try:
+            name = distributed.get_worker().name
+        except ValueError:
+            raise AssertionError("the client asked how many GPUs it sees") from None
+        return counts[name]
+
+    monkeypatch.setattr(skunseen.models._device, "visible_gpus", worker_gpus)
+    X, y = small_digits
+    # task k trains on 100 + 20 k rows, which names it in the log
+    tasks = [ScoringTask(f"task {k}", k, np.arange(100 + 20 * k), np.arange(250, 300), seed=k)
+             for k in range(5)]
+    log = tmp_path / "where.log"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config(backend="dask"), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no better than chance")
+        record_tasks(paper_gpu_net(log), X, y, tasks, device="cuda")
+    seen = read_where_it_trained(log)
+    assert sorted((n_rows - 100) // 20 for _, _, n_rows in seen) == list(range(5))
+    for worker, device, n_rows in seen:
+        assert worker in counts
+        assert device == f"cuda:{(n_rows - 100) // 20 % counts[worker]}"
+
+
+@pytest.mark.slow
+def test_a_dask_client_never_asks_about_gpus(monkeypatch, small_digits, tmp_path):
+    """A fit with device="cuda" on worker processes that see 2 GPUs: the client
+    process neither asks torch about CUDA nor initialises it."""
+    distributed = pytest.importorskip("dask.distributed")
+    asked = []
+
+    def refuse(*args, **kwargs):
+        asked.append(args)
+        raise AssertionError("the client asked torch about CUDA")
+
+    monkeypatch.setattr(skunseen.models._device, "visible_gpus", refuse)
+    for name in ("is_available", "device_count", "current_device", "init"):
+        monkeypatch.setattr(torch.cuda, name, refuse)
+    X, y = small_digits
+    log = tmp_path / "where.log"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(install_gpu_count, 2)
+        with joblib.parallel_config(backend="dask"):
+            pruner = UnseenPruner(paper_gpu_net(log), device="cuda", cv=4,
+                                  random_state=0).fit(X, y)
+    assert asked == [] and not torch.cuda.is_initialized()
+    seen = read_where_it_trained(log)
+    assert len(seen) == 4 and all(worker in (0, 1) for worker, _, _ in seen)
+    assert {device for _, device, _ in seen} <= {"cuda:0", "cuda:1"}
+    assert pruner.scores_.shape == (len(y),)
+
+
+def test_forked_workers_are_refused_once_cuda_is_initialised(monkeypatch, small_digits):
+    X, y = small_digits
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    with joblib.parallel_config(backend="multiprocessing", n_jobs=2), \
+            pytest.raises(RuntimeError, match="'multiprocessing' backend forks.*'loky'"):
+        UnseenPruner(tiny_net(), device="cuda", cv=3, random_state=0).fit(X, y)
+
+
+def test_held_out_passes_take_no_lock(small_digits):
+    """With its own generator the held-out iterator draws nothing from torch's global
+    generator, so a fold's held-out pass runs while another thread holds the lock."""
+    X, y = small_digits
+    recorder = HeldOutRecorder(X[200:], y[200:])
+    net = tiny_net(max_epochs=2, iterator_valid__generator=torch.Generator().manual_seed(0),
+                   callbacks=[("recorder", recorder)])
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with RNG_LOCK:
+            held.set()
+            release.wait(120)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(60)
+    try:
+        trainer = threading.Thread(target=net.fit, args=(X[:200], y[:200]))
+        trainer.start()
+        trainer.join(120)
+        assert not trainer.is_alive(), "the held-out pass waited for the lock"
+    finally:
+        release.set()
+        holder.join()
+    assert len(recorder.epochs_["correct"]) == 2
+
+
+def test_every_task_iterator_gets_its_own_generator():
+    for net in (tiny_net(), make_net("cnn", input_shape=(1, 8, 8), n_classes=3, device="cpu")):
+        params = seed_params(net, order_seed=7)
+        assert isinstance(params["iterator_train__generator"], torch.Generator)
+        assert isinstance(params["iterator_valid__generator"], torch.Generator)
 
 
 def test_fast_path_iterators_follow_the_net_to_its_gpu():
     net = make_net("cnn", input_shape=(1, 8, 8), n_classes=3, device="cpu")
     assert device_params(net, "cuda:1") == {"device": "cuda:1",
                                             "iterator_train__device": "cuda:1",
-                                            "iterator_valid__device": "cuda:1"}
-    assert device_params(tiny_net(), "cuda:1") == {"device": "cuda:1"}
+                                            "iterator_valid__device": "cuda:1",
+                                            "iterator_train__pin_memory": True,
+                                            "iterator_valid__pin_memory": True}
+    assert device_params(net, "cpu") == {"device": "cpu", "iterator_train__device": "cpu",
+                                         "iterator_valid__device": "cpu"}
+    # DataLoaders pin their batches for asynchronous copies, unless told otherwise
+    assert device_params(tiny_net(), "cuda:1") == {"device": "cuda:1",
+                                                   "iterator_train__pin_memory": True,
+                                                   "iterator_valid__pin_memory": True}
+    assert device_params(tiny_net(iterator_valid__pin_memory=False), "cuda") == {
+        "device": "cuda", "iterator_train__pin_memory": True}
 
 
 def test_threaded_tasks_share_the_torch_threads(monkeypatch, small_digits):

@@ -3,10 +3,12 @@ import pytest
 import torch
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from helpers import TinyMLP, record_tasks, tiny_net
 from skunseen.engine import ScoringTask
 from skunseen.nets import HeldOutRecorder
+from skunseen.scores import epoch_statistics
 
 
 def split(small_digits):
@@ -240,3 +242,187 @@ def test_a_fit_leaves_the_callers_net_and_its_callbacks_untouched(small_digits):
             X.reshape(-1, 1, 8, 8), y)
         assert [sorted(vars(callback)) for _, callback in net.callbacks] == before
     assert not hasattr(net, "module_")
+
+
+# ----------------------------------------------- recording batch by batch
+class WholeFold(Callback):
+    """The records as they were computed before recording went batch by batch: every
+    epoch, the whole fold's log-probabilities at once, the previous epoch's kept in
+    float32."""
+
+    def __init__(self, X, y):
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+
+    def on_train_begin(self, net, **kwargs):
+        self.epochs, self.log_probas = [], []
+
+    def on_epoch_end(self, net, **kwargs):
+        net.module_.eval()
+        with torch.no_grad():
+            log_proba = torch.log_softmax(net.module_(self.X).float(), dim=-1)
+        previous = self.log_probas[-1] if self.log_probas else None
+        self.epochs.append(epoch_statistics(log_proba, self.y, previous))
+        self.log_probas.append(log_proba)
+
+
+def test_batch_by_batch_records_equal_the_whole_fold_computation(small_digits):
+    X_train, y_train, X_held, y_held = split(small_digits)
+    recorder, whole = HeldOutRecorder(X_held, y_held), WholeFold(X_held, y_held)
+    net = tiny_net(max_epochs=4, iterator_valid__batch_size=16,
+                   callbacks=[("rec", recorder), ("whole", whole)])
+    net.fit(X_train, y_train)
+    records = recorder.records(np.arange(100))
+    for epoch, expected in enumerate(whole.epochs):
+        np.testing.assert_array_equal(records.epochs["correct"][:, epoch], expected["correct"])
+        for name in ("target_proba", "logit_margin", "el2n", "loss"):
+            np.testing.assert_allclose(records.epochs[name][:, epoch], expected[name],
+                                       rtol=1e-5, atol=1e-6, err_msg=name)
+        change = torch.as_tensor(records.epochs["change"][:, epoch])
+        if epoch == 0:
+            assert (change == 0).all()
+            continue
+        # The previous epoch is kept in float16: change moves by at most 2**-11 times
+        # sum_c p_c |log q_c| (the cross-entropy between the epochs) plus 2**-25.
+        p, log_q = whole.log_probas[epoch].exp(), whole.log_probas[epoch - 1]
+        bound = 2.0**-11 * (p * log_q.abs()).sum(dim=1) + 2.0**-25 + 1e-6 * expected["change"]
+        assert ((change - expected["change"]).abs() <= bound).all()
+    np.testing.assert_allclose(records.proba, whole.log_probas[-1].exp().numpy(), rtol=1e-5,
+                               atol=1e-7)
+
+
+class LargestRows(TorchDispatchMode):
+    """The most rows of any tensor of two or more dimensions that an operation makes."""
+
+    rows = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in torch.utils._pytree.tree_leaves(out):
+            if isinstance(tensor, torch.Tensor) and tensor.ndim >= 2:
+                self.rows = max(self.rows, tensor.shape[0])
+        return out
+
+
+class Logits(torch.nn.Module):
+    """Outputs its input rows as logits (one weight), so that every tensor a held-out
+    pass makes is the recorder's."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, X):
+        return X * self.scale
+
+
+class WatchedRecorder(HeldOutRecorder):
+    """Watches the largest tensor its epoch-end passes make after the first epoch."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._epoch == 0:
+            return super().on_epoch_end(net, **kwargs)
+        with LargestRows() as watch:
+            super().on_epoch_end(net, **kwargs)
+        self.largest_ = max(getattr(self, "largest_", 0), watch.rows)
+
+
+@pytest.mark.parametrize("extras", [(), ("grad_norm",)])
+def test_recording_memory_grows_with_the_batch_not_the_fold(extras):
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(400, 50).astype(np.float32), rng.randint(0, 50, 400)
+    grad = {"grad_norm": {"last_layer": False, "epochs": (1, 3)}} if extras else {}
+    recorder = WatchedRecorder(X[100:], y[100:], extras=grad)
+    NeuralNetClassifier(Logits, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
+                        batch_size=16, train_split=None, verbose=0,
+                        callbacks=[("rec", recorder)]).fit(X[:100], y[:100])
+    assert len(recorder.epochs_["change"]) == 3
+    # 300 rows scored, 50 classes: no pass after the first makes more than one batch
+    assert recorder.largest_ == 16
+
+
+def test_scores_come_from_float32_logits_under_bf16_autocast():
+    """FastCifarNet trained and recorded under bf16 autocast (here on the CPU): the
+    recorded correct and margins are those of its float32 head."""
+    from skunseen.models import make_net
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(120, 3, 16, 16)).astype(np.uint8)
+    y = rng.randint(0, 10, 120)
+    recorder = HeldOutRecorder(X[60:], y[60:])
+    net = make_net("fastcifar", input_shape=(3, 16, 16), n_classes=10, device="cpu",
+                   max_epochs=2, batch_size=60, module__width=0.125,
+                   callbacks=[("rec", recorder)], random_state=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        net.fit(X[:60], y[:60])
+        # the float32 computation: the body as the recorder ran it, the head in float32
+        features = []
+        hook = net.module_.head.register_forward_pre_hook(
+            lambda layer, args: features.append(args[0]))
+        batch = next(iter(net.get_iterator(net.get_dataset(X[60:]), training=False)))[0]
+        with torch.no_grad():
+            net.module_.eval()(batch)
+        hook.remove()
+    assert all(f.dtype == torch.bfloat16 for f in features)  # the body ran in bf16
+    with torch.no_grad():
+        head = [torch.nn.functional.linear(f.float(), net.module_.head.weight) / 9.0
+                for f in features]
+    logits = 0.5 * (head[0] + head[1])  # the flip test-time augmentation
+    expected = epoch_statistics(torch.log_softmax(logits, dim=-1), torch.as_tensor(y[60:]))
+    np.testing.assert_array_equal(recorder.epochs_["correct"][-1], expected["correct"])
+    np.testing.assert_array_equal(recorder.epochs_["logit_margin"][-1],
+                                  expected["logit_margin"])
+
+
+class CudaMemoryMark(Callback):
+    """Marks the device memory before the recorder's pass (``start``) or reads the
+    peak above it after the pass (``read``), from the second epoch on."""
+
+    def __init__(self, action, marks):
+        self.action, self.marks = action, marks
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) < 2:
+            return
+        torch.cuda.synchronize()
+        if self.action == "start":
+            torch.cuda.reset_peak_memory_stats()
+            self.marks["base"] = torch.cuda.memory_allocated()
+        else:
+            self.marks["peak"] = torch.cuda.max_memory_allocated() - self.marks["base"]
+
+
+@pytest.mark.cuda
+def test_recording_on_a_gpu_takes_device_memory_for_a_batch():
+    n_rows, n_classes, batch_size = 20_000, 1_000, 256
+    rng = np.random.RandomState(0)
+    X = rng.randn(n_rows, n_classes).astype(np.float32)
+    y = rng.randint(0, n_classes, n_rows)
+    marks = {}
+    recorder = HeldOutRecorder(X, y)
+    NeuralNetClassifier(
+        Logits, criterion=torch.nn.CrossEntropyLoss, max_epochs=2, batch_size=batch_size,
+        train_split=None, verbose=0, device="cuda", iterator_valid__pin_memory=True,
+        iterator_valid__generator=torch.Generator().manual_seed(0),
+        callbacks=[("start", CudaMemoryMark("start", marks)), ("rec", recorder),
+                   ("read", CudaMemoryMark("read", marks))]).fit(X[:batch_size], y[:batch_size])
+    # the whole fold reduced at once took 7 x 4nC (80 MB each) on the device
+    assert marks["peak"] < 4 * n_rows * n_classes
+    assert recorder.proba_.shape == (n_rows, n_classes)
+
+
+@pytest.mark.cuda
+def test_records_on_a_gpu_equal_those_on_the_cpu(small_digits):
+    """Pinned host buffers and non-blocking copies give the CPU's records (float rounding)."""
+    X_train, y_train, X_held, y_held = split(small_digits)
+    records = {}
+    for device in ("cpu", "cuda"):
+        recorder = HeldOutRecorder(X_held, y_held)
+        torch.manual_seed(0)
+        tiny_net(max_epochs=2, device=device, iterator_valid__batch_size=16,
+                 iterator_valid__pin_memory=device == "cuda",
+                 callbacks=[("rec", recorder)]).fit(X_train, y_train)
+        records[device] = recorder.records(np.arange(100))
+    np.testing.assert_allclose(records["cuda"].proba, records["cpu"].proba, atol=1e-4)
+    for name in ("target_proba", "logit_margin", "change"):
+        np.testing.assert_allclose(records["cuda"].epochs[name], records["cpu"].epochs[name],
+                                   atol=1e-3)

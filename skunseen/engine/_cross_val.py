@@ -23,7 +23,6 @@ from ._scoring import (
     prepare_scoring,
     recording_from,
     run_plan,
-    scorer_recording,
     train_on_rows,
 )
 
@@ -137,7 +136,7 @@ def _scores(make_plan, estimator, X, y, *, scorer, scorer_params, random_state, 
     refuse_bools(n_repeats=n_repeats)
     scorer = get_scorer(scorer)
     problem = prepare_scoring(
-        estimator, X, y, recording=scorer_recording(scorer, scorer_params),
+        estimator, X, y,
         asked_by={"dynamics": f"scorer={scorer.name!r}", "extras": f"scorer={scorer.name!r}"},
         scorer=scorer, scorer_params=scorer_params, random_state=random_state, **options)
     held = run_plan(problem, make_plan(problem, check_seed(random_state)))

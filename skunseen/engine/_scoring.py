@@ -160,10 +160,10 @@ class ScoringProblem:
         return self.model.X
 
 
-def prepare_scoring(estimator, X, y, *, recording, asked_by, scorer=None, scorer_params=None,
-                    groups=None, fit_params=None, device="auto", fold_batching="auto",
-                    n_jobs=None, memory=None, random_state=None, verbose=0, label="skunseen",
-                    validate=check_X_y):
+def prepare_scoring(estimator, X, y, *, asked_by, scorer=None, scorer_params=None, extras=None,
+                    recording=None, groups=None, fit_params=None, device="auto",
+                    fold_batching="auto", n_jobs=None, memory=None, random_state=None,
+                    verbose=0, label="skunseen", validate=check_X_y):
     """Check the inputs of a fit and resolve its scoring model, before anything trains.
 
     Parameters
@@ -172,15 +172,20 @@ def prepare_scoring(estimator, X, y, *, recording, asked_by, scorer=None, scorer
         The caller's ``estimator``.
     X, y
         The caller's data, as :func:`check_data` takes them.
-    recording : Recording or callable
-        What to record, or ``recording(is_net) -> Recording`` when it
-        depends on whether the model is a net.
     asked_by : dict
         Names, for messages, what asks for per-epoch records
         (``"dynamics"``) and for extras (``"extras"``).
     scorer, scorer_params : default=None
-        The scorer and its parameters, tried on made-up records of the
-        scoring nets' epochs so that bad values fail now, not after training.
+        The scorer and its parameters: what the models record follows from
+        them (:func:`scorer_recording`, with a selection rule's ``extras``),
+        and they are tried on made-up records of the scoring nets' epochs so
+        that bad values fail now, not after training.
+    extras : dict, default=None
+        Extras a selection rule reads, recorded besides the scorer's.
+    recording : Recording or callable, default=None
+        What to record when no ``scorer`` says it, or
+        ``recording(is_net) -> Recording`` when that depends on whether the
+        model is a net.
     groups, fit_params, device, fold_batching, n_jobs, memory, verbose
         As the pruners' parameters.
     random_state : int, RandomState instance or None, default=None
@@ -207,7 +212,9 @@ def prepare_scoring(estimator, X, y, *, recording, asked_by, scorer=None, scorer
     fit_params = check_fit_params(fit_params, n_samples)
     if not isinstance(fold_batching, str):  # numpy bools too
         fold_batching = bool(fold_batching)
-    if callable(recording):
+    if scorer is not None:
+        recording = scorer_recording(scorer, scorer_params, extras)
+    elif callable(recording):
         recording = recording(estimator is None or nets.is_net(estimator))
     model = nets.net_model(estimator, X, n_classes=len(classes), recording=recording,
                            device=device, fold_batching=fold_batching, fit_params=fit_params)

@@ -54,7 +54,6 @@ from ..engine import (
     draw_seed,
     prepare_scoring,
     run_plan,
-    scorer_recording,
     store_location,
 )
 from ..scores import get_scorer
@@ -326,11 +325,10 @@ class BasePruner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         probe = _unfitted_copy(self)  # validate_data sets the feature attributes on it
         problem = prepare_scoring(
             self.estimator, X, y, validate=functools.partial(validate_data, probe),
-            recording=scorer_recording(scorer, self.scorer_params,
-                                       input_extras(rule_needs(rule))),
             asked_by={"dynamics": f"scorer={scorer.name!r}",
                       "extras": f"scorer={scorer.name!r} with selector={self.selector!r}"},
-            scorer=scorer, scorer_params=self.scorer_params, groups=own.get("groups"),
+            scorer=scorer, scorer_params=self.scorer_params,
+            extras=input_extras(rule_needs(rule)), groups=own.get("groups"),
             fit_params=routed, device=self.device, fold_batching=self.fold_batching,
             n_jobs=self.n_jobs, memory=memory, random_state=self.random_state,
             verbose=self.verbose, label=type(self).__name__)

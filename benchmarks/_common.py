@@ -163,22 +163,6 @@ def median(values):
     return statistics.median(values)
 
 
-def summarize(values):
-    """Summary statistics of a score distribution, JSON-ready (the score spread
-    the benchmarks report: std, quantiles and the pile-up at the minimum)."""
-    values = np.asarray(values, dtype=float)
-    span = values.max() - values.min()
-    quantiles = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
-    return {
-        "mean": float(values.mean()), "std": float(values.std()),
-        "min": float(values.min()), "max": float(values.max()),
-        "quantiles_5_25_50_75_95": [float(q) for q in quantiles],
-        # The pile-up that fitting scores show: how many sit at the very bottom.
-        "fraction_within_1pct_of_min": float(np.mean(values <= values.min() + 0.01 * span))
-        if span > 0 else 1.0,
-    }
-
-
 class Budget:
     """Wall-clock budget of one benchmark run: start no work that would end after it.
 

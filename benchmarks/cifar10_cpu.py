@@ -49,9 +49,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import summarize  # noqa: E402
-
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
+from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_image_archive  # noqa: E402
 from skunseen.models import ArrayIndexView, make_net  # noqa: E402
 from skunseen.selection import select  # noqa: E402

@@ -66,10 +66,10 @@ from _common import (  # noqa: E402
     ROOT,
     machine_description,
     markdown_table,
-    summarize,
 )
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
+from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_image_archive  # noqa: E402
 from skunseen.models import ArrayIndexView, make_net  # noqa: E402
 from skunseen.selection import select  # noqa: E402

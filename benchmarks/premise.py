@@ -83,10 +83,10 @@ from _common import (  # noqa: E402
     markdown_table,
     mean_std,
     set_threads,
-    summarize,
 )
 
 from skunseen import FittingPruner, MultiStepUnseenPruner, UnseenPruner  # noqa: E402
+from skunseen.cli._report import summarize  # noqa: E402
 from skunseen.datasets import load_digits_images  # noqa: E402
 from skunseen.models import make_net  # noqa: E402
 from skunseen.scores import available_scorers  # noqa: E402

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
@@ -61,6 +62,18 @@ class RowTrackingClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         TRAINING_LOG.append((self.train_rows_, set(X[:, 0].astype(int))))
         return self.model_.predict_proba(X[:, 1:])
+
+
+def image_folder(root, names, n_train=2, n_test=1):
+    """Random 8x8 PNGs in ImageFolder layout: ``root/{train,test}/<name>/<i>.png``."""
+    rng = np.random.RandomState(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name in names:
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
+                    root / split / name / f"{i}.png")
+    return root
 
 
 def with_row_ids(X):

@@ -2,26 +2,14 @@
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import image_folder
 from skunseen.cli import main
 
 
-def numbered_folders(root, names, n_train=4):
-    rng = np.random.RandomState(0)
-    for split, n in (("train", n_train), ("test", 1)):
-        for name in names:
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
-                    root / split / name / f"{i}.png")
-    return root
-
-
 def pruned_classes(tmp_path, names, classes, dataset="imagefolder"):
-    root = numbered_folders(tmp_path / "data", names)
+    root = image_folder(tmp_path / "data", names, n_train=4)
     out = tmp_path / "run"
     code = main(["prune", "--dataset", dataset, "--data", str(root), "--classes", classes,
                  "--selector", "random", "--keep", "0.5", "-q", "--out", str(out)])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from sklearn.datasets import load_digits
 
+from helpers import image_folder
 from skunseen.cli import main
 from skunseen._names import MODELS, SCORERS, SELECTORS
 from skunseen.datasets import load_digits_images
@@ -110,14 +110,9 @@ def test_coreset_csv_maps_digits_rows_back_to_load_digits(tmp_path):
 
 
 def test_coreset_csv_names_the_files_of_an_image_folder(tmp_path):
-    rng = np.random.RandomState(0)
     # --dataset cifar10 wants 10 classes; the extra ones sort after "ship".
-    for split, n in (("train", 5), ("test", 2)):
-        for name in ("cat", "dog", "ship", *(f"x{k}" for k in range(7))):
-            (tmp_path / "images" / split / name).mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
-                    tmp_path / "images" / split / name / f"{i}.png")
+    image_folder(tmp_path / "images", ("cat", "dog", "ship", *(f"x{k}" for k in range(7))),
+                 n_train=5, n_test=2)
     out = tmp_path / "run"
     assert main(["prune", "--dataset", "cifar10", "--data", str(tmp_path / "images"),
                  "--classes", "ship,cat", "--selector", "random", "--keep", "6", "--seed", "2",

@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import image_folder
 from skunseen.cli import main
 from skunseen.cli._runs import rows_digest
 
@@ -79,20 +79,9 @@ def test_options_that_draw_the_same_pool_are_the_same_pool(tmp_path):
                  "-q", "--out", str(tmp_path / "ev")]) == 0
 
 
-def image_folder(root, n_classes=10, n_train=3, seed=0):
-    rng = np.random.RandomState(seed)
-    for split, n in (("train", n_train), ("test", 1)):
-        for k in range(n_classes):
-            (root / split / f"c{k}").mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
-                    root / split / f"c{k}" / f"{i}.png")
-    return root
-
-
 def test_the_same_data_at_another_path_is_the_same_pool_and_changed_data_is_not(
         tmp_path, capsys):
-    images = image_folder(tmp_path / "images")
+    images = image_folder(tmp_path / "images", [f"c{k}" for k in range(10)], n_train=3)
     data = ["--dataset", "cifar10", "--keep", "10", "-q"]
     assert main(["prune", *data, "--data", str(images), "--selector", "random",
                  "--out", str(tmp_path / "run")]) == 0

@@ -2,25 +2,13 @@
 
 import csv
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from helpers import image_folder
 from skunseen.cli import main
 
 # Class folder names that a spreadsheet would run, and one it would not.
 HOSTILE = ["=2+5", "+cmd|' -C calc'!A0", "-1+1", "@SUM(1+1)", "\tx=1", "\r=1"]
-
-
-def image_folder(root, names, n_train=2):
-    rng = np.random.RandomState(0)
-    for split, n in (("train", n_train), ("test", 1)):
-        for name in names:
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray((rng.rand(8, 8, 3) * 255).astype(np.uint8)).save(
-                    root / split / name / f"{i}.png")
-    return root
 
 
 def test_coreset_csv_cells_cannot_run_as_formulas(tmp_path):
